@@ -1,0 +1,150 @@
+/**
+ * Bearer token verification with jose: an algorithm allow-list, required
+ * `exp` and `sub`, a clock tolerance, a maximum lifetime, and no `iat` from
+ * the future. Every failure is an `InvalidTokenError` with a reason for logs.
+ */
+import {
+  type CryptoKey,
+  importSPKI,
+  type JWTHeaderParameters,
+  jwtVerify,
+  type JWTVerifyOptions,
+} from "jose";
+import { type Principal, principalFromClaims } from "../domain/principal.ts";
+
+/** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`. */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+
+/** Why a token was refused; `reason` is safe to log, never the token. */
+export class InvalidTokenError extends Error {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`Invalid token: ${reason}`);
+    this.name = "InvalidTokenError";
+    this.reason = reason;
+  }
+}
+
+/** Verifies a bearer token and returns the caller it names. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+/** An optional asymmetric key, for tokens issued by an external identity provider. */
+export interface PublicKeyOptions {
+  algorithm: "ES256" | "RS256";
+  /** SPKI PEM. */
+  pem: string;
+}
+
+/** Settings of a token verifier. */
+export interface TokenVerifierOptions {
+  /** The HS256 secret: its UTF-8 bytes are the key. */
+  secret: string;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  /** How far ahead `exp` may lie, in seconds. */
+  maxTtlSeconds: number;
+  publicKey?: PublicKeyOptions | undefined;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+}
+
+/** Imports the HS256 secret once as a WebCrypto key. */
+export function importHmacKey(
+  secret: string,
+  usages: ("sign" | "verify")[],
+): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    usages,
+  );
+}
+
+/** Creates a verifier; keys are imported here, once. */
+export async function createTokenVerifier(
+  options: TokenVerifierOptions,
+): Promise<TokenVerifier> {
+  const hmacKey = await importHmacKey(options.secret, ["verify"]);
+  const publicKey = options.publicKey
+    ? await importSPKI(options.publicKey.pem, options.publicKey.algorithm)
+    : undefined;
+  const algorithms = ["HS256"];
+  if (options.publicKey) algorithms.push(options.publicKey.algorithm);
+
+  // Each algorithm gets only its own key, so an HS256 token can never be
+  // checked against the public key (HS/RS confusion).
+  function keyFor(header: JWTHeaderParameters): CryptoKey {
+    if (header.alg === "HS256") return hmacKey;
+    if (publicKey && header.alg === options.publicKey?.algorithm) {
+      return publicKey;
+    }
+    throw new InvalidTokenError("algorithm not allowed");
+  }
+
+  const baseOptions: JWTVerifyOptions = {
+    algorithms,
+    requiredClaims: ["exp", "sub"],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    ...(options.issuer !== undefined && { issuer: options.issuer }),
+    ...(options.audience !== undefined && { audience: options.audience }),
+  };
+
+  return {
+    async verify(token) {
+      const nowMs = options.now();
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, keyFor, {
+          ...baseOptions,
+          currentDate: new Date(nowMs),
+        }));
+      } catch (error) {
+        throw error instanceof InvalidTokenError
+          ? error
+          : new InvalidTokenError(joseReason(error));
+      }
+      const now = Math.floor(nowMs / 1000);
+      if (
+        typeof payload.exp === "number" &&
+        payload.exp > now + options.maxTtlSeconds + CLOCK_TOLERANCE_SECONDS
+      ) {
+        throw new InvalidTokenError("exp too far in the future");
+      }
+      if (
+        typeof payload.iat === "number" &&
+        payload.iat > now + CLOCK_TOLERANCE_SECONDS
+      ) {
+        throw new InvalidTokenError("iat in the future");
+      }
+      const principal = principalFromClaims(payload);
+      if (!principal) throw new InvalidTokenError("sub is not a user id");
+      return principal;
+    },
+  };
+}
+
+/** A short reason from a jose error's code; anything else is just "malformed". */
+function joseReason(error: unknown): string {
+  const code = typeof error === "object" && error !== null && "code" in error
+    ? String((error as { code: unknown }).code)
+    : "";
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return "expired";
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return "bad signature";
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return "algorithm not allowed";
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
+      const { claim, reason } = error as { claim?: unknown; reason?: unknown };
+      return `${String(claim)} claim ${String(reason)}`;
+    }
+    default:
+      return "malformed";
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Environment → typed, validated configuration. Fails fast with a message
+ * naming every problem; never echoes a secret.
+ */
+import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "./logger.ts";
+
+/**
+ * DEV-ONLY secret used by `deno task dev` and the test suite. It is public,
+ * so `deno task start` refuses it.
+ */
+export const DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-do-not-deploy-0001";
+
+/** The least number of bytes a JWT secret may have. */
+export const MIN_SECRET_BYTES = 32;
+
+/** `dev` runs with printed dev-only secrets; `start` demands real ones. */
+export type RunMode = "dev" | "start";
+
+/** The service's configuration. */
+export interface Config {
+  readonly mode: RunMode;
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly databaseAuthToken: string | undefined;
+  readonly jwtSecret: string;
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  readonly jwtMaxTtlSeconds: number;
+  readonly jwtPublicKey:
+    | { algorithm: "ES256" | "RS256"; pem: string }
+    | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: LogLevel;
+}
+
+/** Thrown when the environment cannot be turned into a configuration. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const optionalText = z.string().trim().min(1).optional().catch(undefined);
+
+function integer(name: string, min: number, max: number, fallback: number) {
+  return z.string().optional().transform((text, ctx) => {
+    if (text === undefined || text === "") return fallback;
+    const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    if (!(value >= min && value <= max)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must be an integer from ${min} to ${max}`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+const envSchema = z.object({
+  HOST: optionalText,
+  PORT: integer("PORT", 0, 65535, 8000),
+  DATABASE_URL: optionalText,
+  DATABASE_AUTH_TOKEN: optionalText,
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_MAX_TTL_SECONDS: integer("JWT_MAX_TTL_SECONDS", 60, 31_536_000, 86_400),
+  JWT_PUBLIC_KEY: optionalText,
+  JWT_PUBLIC_KEY_ALG: z.enum(["ES256", "RS256"], {
+    error: "JWT_PUBLIC_KEY_ALG must be ES256 or RS256",
+  }).optional(),
+  CORS_ORIGINS: z.string().optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, {
+    error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
+  }).optional(),
+});
+
+/**
+ * Reads the configuration from an environment map. In `start` mode a
+ * missing, short or dev-only `JWT_SECRET` is refused.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  mode: RunMode,
+): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `Invalid configuration: ${
+        parsed.error.issues.map((i) => i.message).join("; ")
+      }`,
+    );
+  }
+  const e = parsed.data;
+  const jwtSecret = e.JWT_SECRET ??
+    (mode === "dev" ? DEV_JWT_SECRET : undefined);
+  if (jwtSecret === undefined || jwtSecret === "") {
+    throw new ConfigError(
+      `JWT_SECRET is required: set it to a random secret of at least ${MIN_SECRET_BYTES} bytes (for example: openssl rand -base64 48)`,
+    );
+  }
+  if (new TextEncoder().encode(jwtSecret).length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `JWT_SECRET is too short: it must be at least ${MIN_SECRET_BYTES} bytes`,
+    );
+  }
+  if (mode === "start" && jwtSecret === DEV_JWT_SECRET) {
+    throw new ConfigError(
+      "JWT_SECRET is the public dev-only secret: set a real one for deno task start",
+    );
+  }
+  if (
+    (e.JWT_PUBLIC_KEY === undefined) !== (e.JWT_PUBLIC_KEY_ALG === undefined)
+  ) {
+    throw new ConfigError(
+      "JWT_PUBLIC_KEY and JWT_PUBLIC_KEY_ALG must be set together",
+    );
+  }
+  return {
+    mode,
+    host: e.HOST ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0"),
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL ?? "file:./data/orders.db",
+    databaseAuthToken: e.DATABASE_AUTH_TOKEN,
+    jwtSecret,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
+    jwtMaxTtlSeconds: e.JWT_MAX_TTL_SECONDS,
+    jwtPublicKey: e.JWT_PUBLIC_KEY && e.JWT_PUBLIC_KEY_ALG
+      ? { algorithm: e.JWT_PUBLIC_KEY_ALG, pem: e.JWT_PUBLIC_KEY }
+      : undefined,
+    corsOrigins: (e.CORS_ORIGINS ?? "").split(",").map((o) => o.trim())
+      .filter((o) => o !== ""),
+    logLevel: e.LOG_LEVEL ?? "info",
+  };
+}

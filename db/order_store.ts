@@ -1,0 +1,152 @@
+/**
+ * The libSQL implementation of `OrderStore`, through drizzle. Every write is
+ * one batch, which libSQL runs as one transaction locally and remotely.
+ */
+import { and, asc, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import type { AuditEntry } from "../domain/audit.ts";
+import type { Order, OrderItem } from "../domain/order.ts";
+import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
+import type { Db } from "./client.ts";
+import {
+  auditLog,
+  type OrderItemRow,
+  orderItems,
+  type OrderRow,
+  orders,
+} from "./schema.ts";
+
+/** Creates the order store over an open database. */
+export function createOrderStore(db: Db): OrderStore {
+  return {
+    async insertOrder(order, entry) {
+      await db.batch([
+        db.insert(orders).values(orderToRow(order)),
+        db.insert(orderItems).values(
+          order.items.map((item, position) =>
+            itemToRow(order.id, position, item)
+          ),
+        ),
+        db.insert(auditLog).values(auditToRow(entry)),
+      ]);
+    },
+
+    async findOrder(id) {
+      const [rows, items] = await db.batch([
+        db.select().from(orders).where(eq(orders.id, id)),
+        db.select().from(orderItems).where(eq(orderItems.orderId, id)).orderBy(
+          asc(orderItems.position),
+        ),
+      ]);
+      const row = rows[0];
+      return row ? rowToOrder(row, items) : undefined;
+    },
+
+    async listOrders(query: OrderQuery): Promise<OrderPage> {
+      const conditions: SQL[] = [];
+      if (query.userId !== undefined) {
+        conditions.push(eq(orders.userId, query.userId));
+      }
+      if (query.status !== undefined) {
+        conditions.push(eq(orders.status, query.status));
+      }
+      const where = conditions.length > 0 ? and(...conditions) : undefined;
+      const page = db.select({ id: orders.id }).from(orders).where(where)
+        .orderBy(desc(orders.createdAt), desc(orders.id))
+        .limit(query.limit).offset(query.offset);
+      const [totals, rows, items] = await db.batch([
+        db.select({ count: count() }).from(orders).where(where),
+        db.select().from(orders).where(inArray(orders.id, page)).orderBy(
+          desc(orders.createdAt),
+          desc(orders.id),
+        ),
+        db.select().from(orderItems).where(inArray(orderItems.orderId, page))
+          .orderBy(asc(orderItems.orderId), asc(orderItems.position)),
+      ]);
+      const itemsByOrder = new Map<string, OrderItemRow[]>();
+      for (const item of items) {
+        const list = itemsByOrder.get(item.orderId);
+        if (list) list.push(item);
+        else itemsByOrder.set(item.orderId, [item]);
+      }
+      return {
+        orders: rows.map((row) =>
+          rowToOrder(row, itemsByOrder.get(row.id) ?? [])
+        ),
+        count: totals[0]?.count ?? 0,
+      };
+    },
+
+    async ping() {
+      await db.run(sql`SELECT 1`);
+    },
+  };
+}
+
+function orderToRow(order: Order): OrderRow {
+  return {
+    id: order.id,
+    userId: order.userId,
+    status: order.status,
+    currency: order.currency,
+    totalCents: Number(order.totalCents),
+    shippingAddress: order.shippingAddress,
+    version: order.version,
+    createdAt: order.createdAt,
+    updatedAt: order.updatedAt,
+  };
+}
+
+function itemToRow(
+  orderId: string,
+  position: number,
+  item: OrderItem,
+): OrderItemRow {
+  return {
+    orderId,
+    position,
+    productId: String(item.productId),
+    productIdIsNumber: typeof item.productId === "number",
+    productName: item.productName,
+    quantity: item.quantity,
+    unitPrice: Number(item.unitPrice),
+  };
+}
+
+function rowToOrder(row: OrderRow, items: readonly OrderItemRow[]): Order {
+  return {
+    id: row.id,
+    userId: row.userId,
+    items: items.map((item) => ({
+      productId: item.productIdIsNumber
+        ? Number(item.productId)
+        : item.productId,
+      productName: item.productName,
+      quantity: item.quantity,
+      unitPrice: BigInt(item.unitPrice),
+    })),
+    totalCents: BigInt(row.totalCents),
+    currency: row.currency,
+    status: row.status,
+    shippingAddress: row.shippingAddress,
+    version: row.version,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The stored form of an audit entry. */
+export function auditToRow(entry: AuditEntry): typeof auditLog.$inferInsert {
+  return {
+    chainId: entry.chainId,
+    chainSeq: entry.chainSeq,
+    orderId: entry.orderId,
+    action: entry.action,
+    actorUserId: entry.actorUserId,
+    actorRoles: JSON.stringify(entry.actorRoles),
+    requestId: entry.requestId,
+    at: entry.at,
+    changes: JSON.stringify(entry.changes),
+    prevHash: entry.prevHash,
+    hash: entry.hash,
+  };
+}

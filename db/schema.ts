@@ -1,0 +1,92 @@
+/**
+ * The database schema: the single source of truth for tables and row types.
+ *
+ * Money is stored in exact integers: order totals in cents, unit prices in
+ * ten-thousandths. Timestamps are milliseconds since the epoch.
+ */
+import { sql } from "drizzle-orm";
+import {
+  check,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+
+/** Orders: one row per order; `version` grows by one on every change. */
+export const orders = sqliteTable("orders", {
+  id: text("id").primaryKey(),
+  userId: integer("user_id").notNull(),
+  status: text("status", {
+    enum: ["pending", "processing", "shipped", "delivered", "cancelled"],
+  }).notNull(),
+  currency: text("currency").notNull(),
+  totalCents: integer("total_cents").notNull(),
+  shippingAddress: text("shipping_address").notNull(),
+  version: integer("version").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+}, (t) => [
+  index("orders_user_created_idx").on(t.userId, t.createdAt, t.id),
+  index("orders_status_created_idx").on(t.status, t.createdAt, t.id),
+  index("orders_created_idx").on(t.createdAt, t.id),
+  check(
+    "orders_status_check",
+    sql`${t.status} IN ('pending', 'processing', 'shipped', 'delivered', 'cancelled')`,
+  ),
+  check("orders_version_check", sql`${t.version} >= 1`),
+  check("orders_total_check", sql`${t.totalCents} >= 0`),
+]);
+
+/** Order lines; written once with their order and never updated. */
+export const orderItems = sqliteTable("order_items", {
+  orderId: text("order_id").notNull().references(() => orders.id),
+  position: integer("position").notNull(),
+  productId: text("product_id").notNull(),
+  /** `1` when the client sent `product_id` as a JSON number. */
+  productIdIsNumber: integer("product_id_is_number", { mode: "boolean" })
+    .notNull(),
+  productName: text("product_name").notNull(),
+  quantity: integer("quantity").notNull(),
+  /** Unit price in ten-thousandths of the currency unit. */
+  unitPrice: integer("unit_price").notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.orderId, t.position] }),
+  check("order_items_quantity_check", sql`${t.quantity} BETWEEN 1 AND 10000`),
+  check("order_items_price_check", sql`${t.unitPrice} >= 0`),
+]);
+
+/**
+ * The append-only audit log. Each chain (one per order, `order:<id>`) is a
+ * hash chain: `hash` covers `prev_hash` and the entry's own content, and
+ * `(chain_id, chain_seq)` is unique so two writers can never both append at
+ * the same position. Triggers in the migrations refuse UPDATE and DELETE.
+ */
+export const auditLog = sqliteTable("audit_log", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  chainId: text("chain_id").notNull(),
+  chainSeq: integer("chain_seq").notNull(),
+  orderId: text("order_id"),
+  action: text("action").notNull(),
+  actorUserId: integer("actor_user_id").notNull(),
+  /** JSON array of role names. */
+  actorRoles: text("actor_roles").notNull(),
+  requestId: text("request_id").notNull(),
+  at: integer("at").notNull(),
+  /** JSON object: field → { from, to }. */
+  changes: text("changes").notNull(),
+  prevHash: text("prev_hash").notNull(),
+  hash: text("hash").notNull(),
+}, (t) => [
+  uniqueIndex("audit_log_chain_idx").on(t.chainId, t.chainSeq),
+  index("audit_log_order_idx").on(t.orderId, t.seq),
+]);
+
+/** A stored order row. */
+export type OrderRow = typeof orders.$inferSelect;
+/** A stored order line. */
+export type OrderItemRow = typeof orderItems.$inferSelect;
+/** A stored audit entry. */
+export type AuditRow = typeof auditLog.$inferSelect;

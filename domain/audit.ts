@@ -1,0 +1,124 @@
+/**
+ * Audit entries and their hash chain. Each chain (one per order) starts from
+ * `GENESIS_HASH`; an entry's hash covers the previous entry's hash and the
+ * entry's own content, so changing, removing or reordering an entry breaks
+ * every hash after it.
+ */
+import { formatCents, formatPrice } from "./money.ts";
+import type { Order } from "./order.ts";
+import type { Principal, Role } from "./principal.ts";
+
+/** The `prev_hash` of the first entry of every chain. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** One field's change. */
+export interface FieldChange {
+  readonly from: unknown;
+  readonly to: unknown;
+}
+
+/** An audit entry with its place in its chain and its hash. */
+export interface AuditEntry {
+  readonly chainId: string;
+  readonly chainSeq: number;
+  readonly orderId: string | null;
+  readonly action: string;
+  readonly actorUserId: number;
+  readonly actorRoles: readonly Role[];
+  readonly requestId: string;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  readonly changes: Readonly<Record<string, FieldChange>>;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** What an action records, before it has a place in a chain. */
+export type AuditDraft = Omit<
+  AuditEntry,
+  "chainId" | "chainSeq" | "prevHash" | "hash"
+>;
+
+/** The chain an order's entries belong to. */
+export function orderChainId(orderId: string): string {
+  return `order:${orderId}`;
+}
+
+/**
+ * The canonical text an entry's hash covers. `changes` is kept as the exact
+ * JSON text that is stored, so the verifier hashes what the database holds.
+ */
+export function auditHashInput(
+  entry: Omit<AuditEntry, "hash" | "changes"> & { changesJson: string },
+): string {
+  return JSON.stringify([
+    entry.chainId,
+    entry.chainSeq,
+    entry.prevHash,
+    entry.orderId,
+    entry.action,
+    entry.actorUserId,
+    entry.actorRoles,
+    entry.requestId,
+    entry.at,
+    entry.changesJson,
+  ]);
+}
+
+/** SHA-256 of a text, as lowercase hex. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** Places a draft in a chain after `prevHash` and computes its hash. */
+export async function sealAuditEntry(
+  draft: AuditDraft,
+  chain: { chainId: string; chainSeq: number; prevHash: string },
+): Promise<AuditEntry> {
+  const unsealed = { ...draft, ...chain };
+  const hash = await sha256Hex(
+    auditHashInput({ ...unsealed, changesJson: JSON.stringify(draft.changes) }),
+  );
+  return { ...unsealed, hash };
+}
+
+/** The JSON form of an order's lines, as the audit log and API show them. */
+export function itemsForAudit(order: Order): unknown[] {
+  return order.items.map((item) => ({
+    product_id: item.productId,
+    product_name: item.productName,
+    quantity: item.quantity,
+    price: formatPrice(item.unitPrice),
+  }));
+}
+
+/** The `order.created` entry for a new order. */
+export function orderCreatedEntry(
+  order: Order,
+  actor: Principal,
+  requestId: string,
+): AuditDraft {
+  return {
+    orderId: order.id,
+    action: "order.created",
+    actorUserId: actor.userId,
+    actorRoles: actor.roles,
+    requestId,
+    at: order.createdAt,
+    changes: {
+      user_id: { from: null, to: order.userId },
+      status: { from: null, to: order.status },
+      items: { from: null, to: itemsForAudit(order) },
+      total: { from: null, to: formatCents(order.totalCents) },
+      currency: { from: null, to: order.currency },
+      shipping_address: { from: null, to: order.shippingAddress },
+    },
+  };
+}

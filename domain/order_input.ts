@@ -1,0 +1,162 @@
+/**
+ * Validation of order requests. One schema per request body; the same
+ * schemas document the API.
+ */
+import { z } from "zod";
+import { DomainError, type FieldError } from "./errors.ts";
+import {
+  computeTotalCents,
+  formatCents,
+  MAX_TOTAL_CENTS,
+  parsePrice,
+} from "./money.ts";
+import type { NewOrderInput } from "./order.ts";
+import { userIdSchema } from "./principal.ts";
+import { charLength, cleanText } from "./text.ts";
+
+/** The most items one order may have. */
+export const MAX_ITEMS = 100;
+
+/** A free-text field: tags stripped, trimmed, then `min`–`max` characters. */
+export function cleanTextSchema(max: number) {
+  return z.string({ error: "Must be a string" }).transform((raw, ctx) => {
+    const text = cleanText(raw);
+    const length = charLength(text);
+    if (length < 1) {
+      ctx.addIssue({ code: "custom", message: "Must not be empty" });
+      return z.NEVER;
+    }
+    if (length > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `Must be at most ${max} characters`,
+      });
+      return z.NEVER;
+    }
+    return text;
+  });
+}
+
+const productIdSchema = z.union([
+  z.string().refine(
+    (id) => id.length > 0 && charLength(id) <= 64,
+    "Must be 1 to 64 characters",
+  ),
+  userIdSchema,
+], {
+  error:
+    "Must be a non-empty string of at most 64 characters or a positive integer",
+});
+
+const priceSchema = z.unknown().transform((value, ctx) => {
+  const price = parsePrice(value);
+  if (!price.ok) {
+    ctx.addIssue({ code: "custom", message: price.message });
+    return z.NEVER;
+  }
+  return price.units;
+});
+
+const itemSchema = z.object({
+  product_id: productIdSchema,
+  product_name: cleanTextSchema(200),
+  quantity: z.number({ error: "Must be an integer from 1 to 10000" }).int(
+    "Must be an integer from 1 to 10000",
+  ).min(1, "Must be an integer from 1 to 10000").max(
+    10000,
+    "Must be an integer from 1 to 10000",
+  ),
+  price: priceSchema,
+}, { error: "Must be an object" });
+
+/** The body of `POST /v1/orders`; unknown fields are dropped. */
+export const createOrderSchema = z.object({
+  items: z.array(itemSchema, { error: "Must be an array" }),
+  shipping_address: cleanTextSchema(500),
+  user_id: userIdSchema.optional(),
+  currency: z.string().regex(
+    /^[A-Z]{3}$/,
+    "Must be an ISO 4217 code such as USD",
+  )
+    .optional(),
+}, { error: "Must be a JSON object" });
+
+/** Turns zod issues into the `errors` list of a problem response. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: formatPath(issue.path),
+    message: issue.message,
+  }));
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const part of path) {
+    text += typeof part === "number"
+      ? `[${part}]`
+      : `${text ? "." : ""}${String(part)}`;
+  }
+  return text;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Validates a creation request. A missing or empty `items`, or more than
+ * `MAX_ITEMS`, is a bad request (400); every other defect is a validation
+ * failure (422) listing each invalid field.
+ */
+export function parseNewOrder(body: unknown): NewOrderInput {
+  if (isPlainObject(body)) {
+    const items = body.items;
+    if (items === undefined || items === null) {
+      throw new DomainError("bad_request", "The order has no items", [
+        { path: "items", message: "Required" },
+      ]);
+    }
+    if (Array.isArray(items) && items.length === 0) {
+      throw new DomainError("bad_request", "The order has no items", [
+        { path: "items", message: "Must contain at least one item" },
+      ]);
+    }
+    if (Array.isArray(items) && items.length > MAX_ITEMS) {
+      throw new DomainError("bad_request", "The order has too many items", [
+        { path: "items", message: `Must contain at most ${MAX_ITEMS} items` },
+      ]);
+    }
+  }
+  const parsed = createOrderSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new DomainError(
+      "validation_failed",
+      "The order is not valid",
+      fieldErrors(parsed.error),
+    );
+  }
+  const data = parsed.data;
+  const items = data.items.map((item) => ({
+    productId: item.product_id,
+    productName: item.product_name,
+    quantity: item.quantity,
+    unitPrice: item.price,
+  }));
+  const totalCents = computeTotalCents(items);
+  if (totalCents > MAX_TOTAL_CENTS) {
+    throw new DomainError("validation_failed", "The order total is too large", [
+      {
+        path: "items",
+        message: `The order total must not exceed ${
+          formatCents(MAX_TOTAL_CENTS)
+        }`,
+      },
+    ]);
+  }
+  return {
+    items,
+    shippingAddress: data.shipping_address,
+    userId: data.user_id,
+    currency: data.currency ?? "USD",
+  };
+}

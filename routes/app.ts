@@ -1,0 +1,109 @@
+/**
+ * The HTTP app: middleware in the order of the request lifecycle, one
+ * sub-app per resource, and one error mapper.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import { authenticate } from "./authenticate.ts";
+import type { AppDeps, AppEnv } from "./env.ts";
+import { healthRoutes } from "./health.ts";
+import { declaredBodyLimit, noStore, requestTimeout } from "./hygiene.ts";
+import { ordersRoutes } from "./orders.ts";
+import { errorHandler, problemResponse } from "./problem.ts";
+import { requestId } from "./request_id.ts";
+
+/** Requests running longer than this are answered with 503. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Builds the app from its dependencies. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(secureHeaders({
+    strictTransportSecurity: "max-age=63072000; includeSubDomains",
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+  }));
+  app.use(noStore());
+  if (deps.corsOrigins && deps.corsOrigins.length > 0) {
+    const allowed = new Set(deps.corsOrigins);
+    app.use(cors({
+      origin: (origin) => allowed.has(origin) ? origin : null,
+      allowMethods: ["GET", "POST", "PATCH", "DELETE"],
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "Idempotency-Key",
+        "If-Match",
+        "X-Request-Id",
+      ],
+      exposeHeaders: [
+        "ETag",
+        "Location",
+        "X-Request-Id",
+        "Retry-After",
+        "Idempotent-Replayed",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+      ],
+      maxAge: 600,
+    }));
+  }
+  app.use(declaredBodyLimit());
+  app.use(requestTimeout(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
+
+  app.route("/", healthRoutes(deps));
+  app.use("/v1/*", authenticate(deps.verifier, deps.logger));
+  app.route("/v1/orders", ordersRoutes(deps));
+
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length > 0) {
+      return problemResponse(
+        c,
+        "method_not_allowed",
+        `${c.req.method} is not allowed here`,
+        { headers: { Allow: allowed.join(", ") } },
+      );
+    }
+    return problemResponse(c, "not_found", "No such resource");
+  });
+  app.onError(errorHandler(deps.logger));
+  return app;
+}
+
+/** The methods the app serves for a path, for a 405's `Allow` header. */
+function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    if (routePattern(route.path).test(path)) {
+      methods.add(route.method);
+      if (route.method === "GET") methods.add("HEAD");
+    }
+  }
+  return [...methods].sort();
+}
+
+const patterns = new Map<string, RegExp>();
+
+function routePattern(path: string): RegExp {
+  let pattern = patterns.get(path);
+  if (!pattern) {
+    const source = path.replace(/\/$/, "").split("/").map((part) =>
+      part.startsWith(":")
+        ? "[^/]+"
+        : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    ).join("/");
+    pattern = new RegExp(`^${source || "/"}$`);
+    patterns.set(path, pattern);
+  }
+  return pattern;
+}

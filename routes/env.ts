@@ -1,0 +1,29 @@
+/**
+ * The app's dependencies and the typed context variables handlers share.
+ */
+import type { TokenVerifier } from "../auth/token_verifier.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { Clock, OrderStore } from "../domain/ports.ts";
+import type { Logger } from "../logger.ts";
+
+/** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */
+export interface AppDeps {
+  readonly store: OrderStore;
+  readonly verifier: TokenVerifier;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** A new random order id. */
+  readonly newId: () => string;
+  /** Origins allowed to call the API from a browser. */
+  readonly corsOrigins?: readonly string[];
+  /** Requests running longer are answered with 503. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** The Hono environment of every route. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Reads a JSON request body after authentication: checks the media type,
+ * enforces the size limit while reading, and parses.
+ */
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
+import { MAX_BODY_BYTES } from "./hygiene.ts";
+import { HttpProblem } from "./problem.ts";
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * The parsed JSON body. With `optional`, a request without a body (or with
+ * an empty one) yields undefined instead of a 400.
+ */
+export async function readJsonBody(
+  c: Context<AppEnv>,
+  options: { optional?: boolean } = {},
+): Promise<unknown> {
+  const body = c.req.raw.body;
+  if (body === null) {
+    if (options.optional) return undefined;
+    throw new HttpProblem("malformed_json", "A JSON request body is required");
+  }
+  const contentType = c.req.header("content-type");
+  if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
+    throw new HttpProblem(
+      "unsupported_media_type",
+      "The request body must be application/json",
+    );
+  }
+  const bytes = await readLimited(body);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpProblem("malformed_json", "The request body is not UTF-8");
+  }
+  if (options.optional && text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpProblem(
+      "malformed_json",
+      "The request body is not valid JSON",
+    );
+  }
+}
+
+async function readLimited(
+  body: ReadableStream<Uint8Array>,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new HttpProblem(
+        "payload_too_large",
+        `The request body is larger than ${MAX_BODY_BYTES} bytes`,
+      );
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

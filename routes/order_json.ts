@@ -1,0 +1,40 @@
+/**
+ * The JSON shape of an order: every field named explicitly, so no column
+ * leaks, and money as decimal strings.
+ */
+import {
+  formatCents,
+  formatPrice,
+  lineAmount,
+  roundToCents,
+} from "../domain/money.ts";
+import type { Order } from "../domain/order.ts";
+
+/** The response body for one order. */
+export function orderJson(order: Order) {
+  return {
+    id: order.id,
+    user_id: order.userId,
+    items: order.items.map((item) => ({
+      product_id: item.productId,
+      product_name: item.productName,
+      quantity: item.quantity,
+      price: formatPrice(item.unitPrice),
+      line_total: formatCents(
+        roundToCents(lineAmount(item.quantity, item.unitPrice)),
+      ),
+    })),
+    total: formatCents(order.totalCents),
+    currency: order.currency,
+    status: order.status,
+    shipping_address: order.shippingAddress,
+    version: order.version,
+    created_at: new Date(order.createdAt).toISOString(),
+    updated_at: new Date(order.updatedAt).toISOString(),
+  };
+}
+
+/** The `ETag` of an order: its version, quoted. */
+export function orderEtag(order: Pick<Order, "version">): string {
+  return `"${order.version}"`;
+}

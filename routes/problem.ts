@@ -1,0 +1,167 @@
+/**
+ * Errors become RFC 9457 problem details here and nowhere else: one table
+ * maps every error code to its status, title and problem type.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { DomainErrorCode, FieldError } from "../domain/errors.ts";
+import { DomainError } from "../domain/errors.ts";
+import type { AppEnv } from "./env.ts";
+import type { Logger } from "../logger.ts";
+
+/** Refusals that only the HTTP shell can decide. */
+export type HttpProblemCode =
+  | "unauthenticated"
+  | "method_not_allowed"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "malformed_json"
+  | "rate_limited"
+  | "unavailable"
+  | "timeout"
+  | "internal";
+
+/** Every problem the API can answer with. */
+export type ProblemCode = DomainErrorCode | HttpProblemCode;
+
+/** The prefix of every problem `type` URI. */
+export const PROBLEM_TYPE_BASE = "urn:orders-api:problem:";
+
+const PROBLEMS: Record<
+  ProblemCode,
+  { status: ContentfulStatusCode; title: string; slug: string }
+> = {
+  bad_request: { status: 400, title: "Bad request", slug: "bad-request" },
+  malformed_json: {
+    status: 400,
+    title: "Malformed JSON",
+    slug: "malformed-json",
+  },
+  unauthenticated: {
+    status: 401,
+    title: "Unauthenticated",
+    slug: "unauthenticated",
+  },
+  forbidden: { status: 403, title: "Forbidden", slug: "forbidden" },
+  not_found: { status: 404, title: "Not found", slug: "not-found" },
+  method_not_allowed: {
+    status: 405,
+    title: "Method not allowed",
+    slug: "method-not-allowed",
+  },
+  conflict: { status: 409, title: "Conflict", slug: "conflict" },
+  version_mismatch: {
+    status: 412,
+    title: "Precondition failed",
+    slug: "version-mismatch",
+  },
+  payload_too_large: {
+    status: 413,
+    title: "Payload too large",
+    slug: "payload-too-large",
+  },
+  unsupported_media_type: {
+    status: 415,
+    title: "Unsupported media type",
+    slug: "unsupported-media-type",
+  },
+  validation_failed: {
+    status: 422,
+    title: "Validation failed",
+    slug: "validation-failed",
+  },
+  rate_limited: {
+    status: 429,
+    title: "Too many requests",
+    slug: "rate-limited",
+  },
+  internal: {
+    status: 500,
+    title: "Internal server error",
+    slug: "internal",
+  },
+  unavailable: {
+    status: 503,
+    title: "Service unavailable",
+    slug: "unavailable",
+  },
+  timeout: { status: 503, title: "Request timed out", slug: "timeout" },
+};
+
+/** The HTTP status a problem code answers with. */
+export function problemStatus(code: ProblemCode): number {
+  return PROBLEMS[code].status;
+}
+
+/** A refusal decided by the HTTP shell, with any headers it must carry. */
+export class HttpProblem extends Error {
+  readonly code: HttpProblemCode;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: HttpProblemCode,
+    detail: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = "HttpProblem";
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+/** Writes a problem+json response. */
+export function problemResponse(
+  c: Context<AppEnv>,
+  code: ProblemCode,
+  detail: string,
+  options: {
+    errors?: readonly FieldError[] | undefined;
+    headers?: Readonly<Record<string, string>>;
+  } = {},
+): Response {
+  const problem = PROBLEMS[code];
+  const body = {
+    type: PROBLEM_TYPE_BASE + problem.slug,
+    title: problem.title,
+    status: problem.status,
+    detail,
+    request_id: c.get("requestId"),
+    ...(options.errors && options.errors.length > 0 &&
+      { errors: options.errors }),
+  };
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    c.header(name, value);
+  }
+  c.header("Content-Type", "application/problem+json");
+  return c.body(JSON.stringify(body), problem.status);
+}
+
+/**
+ * The app's error handler: domain and HTTP refusals become their problem;
+ * anything else is logged with the request id and answered with a bare 500.
+ */
+export function errorHandler(logger: Logger) {
+  return function onError(error: Error, c: Context<AppEnv>): Response {
+    if (error instanceof DomainError) {
+      return problemResponse(c, error.code, error.message, {
+        errors: error.errors,
+      });
+    }
+    if (error instanceof HttpProblem) {
+      return problemResponse(c, error.code, error.message, {
+        headers: error.headers,
+      });
+    }
+    logger.log("error", "http.unhandled_error", {
+      request_id: c.get("requestId"),
+      error_name: error?.name,
+      error_message: error?.message,
+    });
+    return problemResponse(
+      c,
+      "internal",
+      "The server could not complete the request",
+    );
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * Shared test helpers: an in-process app on a real in-memory libSQL
+ * database with the real migrations, token minting, and a real server
+ * started as a subprocess.
+ */
+import { signToken, type TokenClaims } from "../auth/sign_token.ts";
+import { createTokenVerifier } from "../auth/token_verifier.ts";
+import { DEV_JWT_SECRET } from "../config.ts";
+import { type Database, openDatabase } from "../db/client.ts";
+import { applyMigrations } from "../db/migrate.ts";
+import { createOrderStore } from "../db/order_store.ts";
+import type { OrderStore } from "../domain/ports.ts";
+import { createJsonLogger } from "../logger.ts";
+import { createApp } from "../routes/app.ts";
+import type { AppDeps } from "../routes/env.ts";
+
+/** The secret test tokens are signed with. */
+export const TEST_SECRET = DEV_JWT_SECRET;
+
+/** A clock tests move by hand. */
+export interface TestClock {
+  now(): number;
+  set(ms: number): void;
+  advance(ms: number): void;
+}
+
+/** A clock starting at `start` that only moves when told. */
+export function testClock(
+  start = Date.parse("2026-11-28T14:00:00.000Z"),
+): TestClock {
+  let current = start;
+  return {
+    now: () => current,
+    set: (ms) => {
+      current = ms;
+    },
+    advance: (ms) => {
+      current += ms;
+    },
+  };
+}
+
+/** Everything a route test needs. */
+export interface TestContext {
+  app: ReturnType<typeof createApp>;
+  database: Database;
+  store: OrderStore;
+  clock: TestClock;
+  /** Every log line written, parsed. */
+  logs: Record<string, unknown>[];
+  /** A valid token for `sub` with `roles`, issued at the test clock's time. */
+  token(
+    sub: number | string,
+    roles?: string[],
+    claims?: Partial<TokenClaims>,
+  ): Promise<string>;
+  /** Sends a request to the app; `body` is sent as JSON. */
+  request(
+    method: string,
+    path: string,
+    options?: {
+      token?: string;
+      body?: unknown;
+      headers?: Record<string, string>;
+    },
+  ): Promise<Response>;
+  close(): void;
+}
+
+/** Builds the real app over a fresh in-memory database. */
+export async function createTestContext(
+  overrides: Partial<AppDeps> & { url?: string } = {},
+): Promise<TestContext> {
+  const clock = testClock();
+  const database = await openDatabase(overrides.url ?? ":memory:");
+  await applyMigrations(database.db);
+  const store = createOrderStore(database.db);
+  const logs: Record<string, unknown>[] = [];
+  const logger = createJsonLogger(
+    "debug",
+    (line) => logs.push(JSON.parse(line)),
+  );
+  const app = createApp({
+    store,
+    verifier: await createTokenVerifier({
+      secret: TEST_SECRET,
+      maxTtlSeconds: 86_400,
+      now: () => clock.now(),
+    }),
+    clock,
+    logger,
+    newId: () => crypto.randomUUID(),
+    ...overrides,
+  });
+  return {
+    app,
+    database,
+    store,
+    clock,
+    logs,
+    token: (sub, roles = [], claims = {}) =>
+      signToken(TEST_SECRET, { sub, roles, now: clock.now(), ...claims }),
+    async request(method, path, options = {}) {
+      const headers = new Headers(options.headers);
+      if (options.token) {
+        headers.set("Authorization", `Bearer ${options.token}`);
+      }
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        body = typeof options.body === "string"
+          ? options.body
+          : JSON.stringify(options.body);
+        if (!headers.has("Content-Type")) {
+          headers.set("Content-Type", "application/json");
+        }
+      }
+      return await app.request(path, {
+        method,
+        headers,
+        ...(body !== undefined && { body }),
+      });
+    },
+    close: () => database.close(),
+  };
+}
+
+/** A minimal valid creation body. */
+export function orderBody(
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    items: [{
+      product_id: "sku-1",
+      product_name: "Mug",
+      quantity: 2,
+      price: "12.50",
+    }],
+    shipping_address: "1 Main St, Springfield",
+    ...overrides,
+  };
+}
+
+/** A running `main.ts` subprocess. */
+export interface RunningServer {
+  url: string;
+  /** Everything the server wrote to stdout so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `main.ts` on a free port with `env` and waits until it listens.
+ * `denoFlags` replace the default permissions (for example to add `--deny-ffi`).
+ */
+export async function startServer(
+  env: Record<string, string>,
+  options: { denoFlags?: string[]; args?: string[] } = {},
+): Promise<RunningServer> {
+  const flags = options.denoFlags ??
+    [
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-ffi",
+      "--allow-sys",
+    ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...flags,
+      new URL("../main.ts", import.meta.url).pathname,
+      ...(options.args ?? []),
+    ],
+    env: { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  let errors = "";
+  const decoder = new TextDecoder();
+  const stderrDone = child.stderr.pipeTo(
+    new WritableStream({
+      write: (chunk) => void (errors += decoder.decode(chunk)),
+    }),
+  );
+  const reader = child.stdout.getReader();
+  let port: number | undefined;
+  while (port === undefined) {
+    const { done, value } = await reader.read();
+    if (done) {
+      await stderrDone.catch(() => {});
+      throw new Error(`Server exited before listening: ${errors}`);
+    }
+    output += decoder.decode(value);
+    const match = /"event":"server.listening".*?"port":(\d+)/.exec(output);
+    if (match) port = Number(match[1]);
+  }
+  const stdoutDone = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      output += decoder.decode(value);
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await child.status;
+      await Promise.allSettled([stdoutDone, stderrDone]);
+    },
+  };
+}
