@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../config.ts";
+
+const REAL_SECRET = "a-real-secret-that-is-long-enough-for-hs256!";
+
+Deno.test("start refuses a missing JWT_SECRET with a clear message", () => {
+  assert.throws(() => loadConfig({}, "start"), (error: Error) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /JWT_SECRET is required/);
+    return true;
+  });
+});
+
+Deno.test("start refuses a JWT_SECRET shorter than 32 bytes", () => {
+  assert.throws(
+    () => loadConfig({ JWT_SECRET: "x".repeat(31) }, "start"),
+    /at least 32 bytes/,
+  );
+  // 11 three-byte characters are 33 bytes: long enough.
+  assert.equal(
+    loadConfig({ JWT_SECRET: "€".repeat(11) }, "start").jwtSecret,
+    "€".repeat(11),
+  );
+});
+
+Deno.test("start refuses the dev-only secret", () => {
+  assert.throws(
+    () => loadConfig({ JWT_SECRET: DEV_JWT_SECRET }, "start"),
+    /dev-only/,
+  );
+});
+
+Deno.test("dev falls back to the dev-only secret and loopback", () => {
+  const config = loadConfig({}, "dev");
+  assert.equal(config.jwtSecret, DEV_JWT_SECRET);
+  assert.equal(config.host, "127.0.0.1");
+});
+
+Deno.test("loadConfig applies the documented defaults", () => {
+  const config = loadConfig({ JWT_SECRET: REAL_SECRET }, "start");
+  assert.equal(config.port, 8000);
+  assert.equal(config.databaseUrl, "file:./data/orders.db");
+  assert.equal(config.jwtMaxTtlSeconds, 86400);
+  assert.deepEqual(config.corsOrigins, []);
+  assert.equal(config.logLevel, "info");
+});
+
+Deno.test("loadConfig reads CORS_ORIGINS as a comma-separated list", () => {
+  const config = loadConfig(
+    {
+      JWT_SECRET: REAL_SECRET,
+      CORS_ORIGINS: "https://a.example, https://b.example,",
+    },
+    "start",
+  );
+  assert.deepEqual(config.corsOrigins, [
+    "https://a.example",
+    "https://b.example",
+  ]);
+});
+
+Deno.test("loadConfig refuses malformed numbers and levels without echoing secrets", () => {
+  assert.throws(
+    () => loadConfig({ JWT_SECRET: REAL_SECRET, PORT: "eighty" }, "start"),
+    /PORT/,
+  );
+  assert.throws(
+    () => loadConfig({ JWT_SECRET: REAL_SECRET, LOG_LEVEL: "loud" }, "start"),
+    /LOG_LEVEL/,
+  );
+  assert.throws(
+    () => loadConfig({ JWT_SECRET: REAL_SECRET, PORT: "x" }, "start"),
+    (error: Error) => !error.message.includes(REAL_SECRET),
+  );
+});
