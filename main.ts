@@ -9,6 +9,7 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { ensureDatabaseDirectory, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createOrderStore } from "./db/order_store.ts";
+import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
 import { createJsonLogger } from "./logger.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -32,8 +33,9 @@ async function main(): Promise<void> {
   if (database.embedded) await applyMigrations(database.db);
 
   const clock = { now: () => Date.now() };
+  const store = createOrderStore(database.db);
   const app = createApp({
-    store: createOrderStore(database.db),
+    store,
     verifier: await createTokenVerifier({
       secret: config.jwtSecret,
       issuer: config.jwtIssuer,
@@ -49,6 +51,16 @@ async function main(): Promise<void> {
   });
 
   if (mode === "dev") await printDevTokens(config);
+
+  // Key records older than the replay window no longer count; drop them hourly.
+  const purge = setInterval(() => {
+    store.purgeIdempotencyKeys(clock.now() - REPLAY_WINDOW_MS).catch((error) =>
+      logger.log("warn", "idempotency.purge_failed", {
+        error_name: error?.name,
+      })
+    );
+  }, 60 * 60 * 1000);
+  Deno.unrefTimer(purge);
 
   const server = Deno.serve({
     hostname: config.host,

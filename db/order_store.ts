@@ -2,13 +2,26 @@
  * The libSQL implementation of `OrderStore`, through drizzle. Every write is
  * one batch, which libSQL runs as one transaction locally and remotely.
  */
-import { and, asc, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  inArray,
+  lt,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { AuditEntry } from "../domain/audit.ts";
 import type { Order, OrderItem } from "../domain/order.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import type { Db } from "./client.ts";
 import {
   auditLog,
+  idempotencyKeys,
   type OrderItemRow,
   orderItems,
   type OrderRow,
@@ -18,16 +31,94 @@ import {
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
   return {
-    async insertOrder(order, entry) {
-      await db.batch([
-        db.insert(orders).values(orderToRow(order)),
-        db.insert(orderItems).values(
-          order.items.map((item, position) =>
-            itemToRow(order.id, position, item)
-          ),
-        ),
-        db.insert(auditLog).values(auditToRow(entry)),
+    async insertOrder(order, entry, completion) {
+      const items = order.items.map((item, position) =>
+        itemToRow(order.id, position, item)
+      );
+      if (!completion) {
+        await db.batch([
+          db.insert(orders).values(orderToRow(order)),
+          db.insert(orderItems).values(items),
+          db.insert(auditLog).values(auditToRow(entry)),
+        ]);
+        return true;
+      }
+      const key = and(
+        eq(idempotencyKeys.userId, completion.userId),
+        eq(idempotencyKeys.key, completion.key),
+      );
+      // Each insert runs only if the key now names this order, which is true
+      // exactly when the completing update took effect.
+      const claimed = sql`EXISTS (SELECT 1 FROM ${idempotencyKeys} WHERE ${key}
+        AND ${idempotencyKeys.orderId} = ${order.id})`;
+      const [completed] = await db.batch([
+        db.update(idempotencyKeys).set({
+          state: "completed",
+          orderId: order.id,
+          responseStatus: 201,
+          responseBody: completion.responseBody,
+        }).where(and(
+          key,
+          eq(idempotencyKeys.claimToken, completion.claimToken),
+          eq(idempotencyKeys.state, "in_flight"),
+        )),
+        db.run(guardedInsert(orders, [orderToRow(order)], claimed)),
+        db.run(guardedInsert(orderItems, items, claimed)),
+        db.run(guardedInsert(auditLog, [auditToRow(entry)], claimed)),
       ]);
+      return completed.rowsAffected === 1;
+    },
+
+    async claimIdempotencyKey(claim, cutoffs) {
+      const key = and(
+        eq(idempotencyKeys.userId, claim.userId),
+        eq(idempotencyKeys.key, claim.key),
+      );
+      const [, rows] = await db.batch([
+        db.insert(idempotencyKeys).values({
+          userId: claim.userId,
+          key: claim.key,
+          fingerprint: claim.fingerprint,
+          state: "in_flight",
+          claimToken: claim.claimToken,
+          createdAt: claim.now,
+        }).onConflictDoUpdate({
+          target: [idempotencyKeys.userId, idempotencyKeys.key],
+          set: {
+            fingerprint: claim.fingerprint,
+            state: "in_flight",
+            claimToken: claim.claimToken,
+            orderId: null,
+            responseStatus: null,
+            responseBody: null,
+            createdAt: claim.now,
+          },
+          // Only an expired record, or a claim abandoned in flight, is taken over.
+          setWhere: sql`${idempotencyKeys.createdAt} < ${cutoffs.replayCutoff}
+            OR (${idempotencyKeys.state} = 'in_flight'
+              AND ${idempotencyKeys.createdAt} < ${cutoffs.claimCutoff})`,
+        }),
+        db.select().from(idempotencyKeys).where(key),
+      ]);
+      const record = rows[0];
+      if (!record) throw new Error("Idempotency key vanished while claimed");
+      return record.claimToken === claim.claimToken ? undefined : record;
+    },
+
+    async releaseIdempotencyKey(userId, key, claimToken) {
+      await db.delete(idempotencyKeys).where(and(
+        eq(idempotencyKeys.userId, userId),
+        eq(idempotencyKeys.key, key),
+        eq(idempotencyKeys.claimToken, claimToken),
+        eq(idempotencyKeys.state, "in_flight"),
+      ));
+    },
+
+    async purgeIdempotencyKeys(cutoff) {
+      const result = await db.delete(idempotencyKeys).where(
+        lt(idempotencyKeys.createdAt, cutoff),
+      );
+      return result.rowsAffected;
     },
 
     async findOrder(id) {
@@ -80,6 +171,38 @@ export function createOrderStore(db: Db): OrderStore {
       await db.run(sql`SELECT 1`);
     },
   };
+}
+
+/**
+ * `INSERT INTO table (…) SELECT * FROM (VALUES …) WHERE guard`: inserts the
+ * rows only when the guard holds, so a batch can make writes conditional.
+ */
+function guardedInsert<T extends SQLiteTable>(
+  table: T,
+  rows: readonly Record<string, unknown>[],
+  guard: SQL,
+): SQL {
+  const columns = Object.entries(getTableColumns(table)).filter(([name]) =>
+    rows[0]?.[name] !== undefined
+  );
+  const names = sql.join(
+    columns.map(([, column]) => sql.identifier(column.name)),
+    sql`, `,
+  );
+  const values = sql.join(
+    rows.map((row) =>
+      sql`(${
+        sql.join(
+          columns.map(([name, column]) =>
+            sql`${column.mapToDriverValue(row[name])}`
+          ),
+          sql`, `,
+        )
+      })`
+    ),
+    sql`, `,
+  );
+  return sql`INSERT INTO ${table} (${names}) SELECT * FROM (VALUES ${values}) WHERE ${guard}`;
 }
 
 function orderToRow(order: Order): OrderRow {

@@ -84,6 +84,32 @@ export const auditLog = sqliteTable("audit_log", {
   index("audit_log_order_idx").on(t.orderId, t.seq),
 ]);
 
+/**
+ * Idempotency keys of order creations, per user. A key is claimed
+ * (`in_flight`) by the first request and completed with the stored 201 in the
+ * same atomic write as the order it created.
+ */
+export const idempotencyKeys = sqliteTable("idempotency_keys", {
+  userId: integer("user_id").notNull(),
+  key: text("key").notNull(),
+  /** SHA-256 of the canonical JSON of the request body. */
+  fingerprint: text("fingerprint").notNull(),
+  state: text("state", { enum: ["in_flight", "completed"] }).notNull(),
+  /** Random token of the request holding the claim. */
+  claimToken: text("claim_token").notNull(),
+  orderId: text("order_id"),
+  responseStatus: integer("response_status"),
+  responseBody: text("response_body"),
+  createdAt: integer("created_at").notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.userId, t.key] }),
+  index("idempotency_keys_created_idx").on(t.createdAt),
+  check(
+    "idempotency_keys_state_check",
+    sql`${t.state} IN ('in_flight', 'completed')`,
+  ),
+]);
+
 /** A stored order row. */
 export type OrderRow = typeof orders.$inferSelect;
 /** A stored order line. */

@@ -3,6 +3,7 @@
  * implement.
  */
 import type { AuditEntry } from "./audit.ts";
+import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
 
 /** Which orders a listing shows and which page of them. */
@@ -19,10 +20,54 @@ export interface OrderPage {
   readonly count: number;
 }
 
+/** A request's claim on an idempotency key. */
+export interface KeyClaim {
+  readonly userId: number;
+  readonly key: string;
+  readonly fingerprint: string;
+  /** Random; identifies the request holding the claim. */
+  readonly claimToken: string;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+}
+
+/** The stored 201 that completes a claim, written with the order. */
+export interface KeyCompletion {
+  readonly userId: number;
+  readonly key: string;
+  readonly claimToken: string;
+  readonly responseBody: string;
+}
+
 /** Persistence of orders and their audit log. */
 export interface OrderStore {
-  /** Writes a new order, its lines and its first audit entry atomically. */
-  insertOrder(order: Order, entry: AuditEntry): Promise<void>;
+  /**
+   * Writes a new order, its lines and its first audit entry atomically. With
+   * a completion, the key record is completed in the same write, and nothing
+   * is written (false) unless the claim is still this request's.
+   */
+  insertOrder(
+    order: Order,
+    entry: AuditEntry,
+    completion?: KeyCompletion,
+  ): Promise<boolean>;
+  /**
+   * Claims an idempotency key: free keys, keys older than `replayCutoff` and
+   * in-flight claims older than `claimCutoff` are taken. Returns undefined
+   * when claimed, else the record that holds the key.
+   */
+  claimIdempotencyKey(
+    claim: KeyClaim,
+    cutoffs: { replayCutoff: number; claimCutoff: number },
+  ): Promise<IdempotencyRecord | undefined>;
+  /** Frees a key this request claimed but did not complete. */
+  releaseIdempotencyKey(
+    userId: number,
+    key: string,
+    claimToken: string,
+  ): Promise<void>;
+  /** Deletes key records created before `cutoff`; returns how many. */
+  purgeIdempotencyKeys(cutoff: number): Promise<number>;
   /** The order with this (lowercase) id, if any. */
   findOrder(id: string): Promise<Order | undefined>;
   /** Orders matching the query, newest first. */

@@ -9,10 +9,19 @@ import {
   sealAuditEntry,
 } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";
+import {
+  CLAIM_TTL_MS,
+  type KeyHeld,
+  keyHeldOutcome,
+  parseIdempotencyKey,
+  REPLAY_WINDOW_MS,
+  requestFingerprint,
+} from "../domain/idempotency.ts";
 import { newOrder, normaliseOrderId } from "../domain/order.ts";
 import { parseNewOrder } from "../domain/order_input.ts";
 import { parseListOrdersQuery } from "../domain/order_query.ts";
 import { canReadOrder, listingScope, orderOwnerFor } from "../domain/policy.ts";
+import type { Context } from "hono";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { readJsonBody } from "./json_body.ts";
 import { orderEtag, orderJson } from "./order_json.ts";
@@ -24,24 +33,65 @@ export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .post("/", async (c) => {
       const principal = c.get("principal");
-      const input = parseNewOrder(await readJsonBody(c));
+      const key = parseIdempotencyKey(c.req.header("idempotency-key"));
+      const body = await readJsonBody(c);
+      const input = parseNewOrder(body);
+      const now = clock.now();
       const order = newOrder(input, {
         id: deps.newId(),
         userId: orderOwnerFor(principal, input.userId),
-        now: clock.now(),
+        now,
       });
-      const entry = await sealAuditEntry(
-        orderCreatedEntry(order, principal, c.get("requestId")),
-        {
-          chainId: orderChainId(order.id),
-          chainSeq: 1,
-          prevHash: GENESIS_HASH,
-        },
-      );
-      await store.insertOrder(order, entry);
-      c.header("Location", `/v1/orders/${order.id}`);
-      c.header("ETag", orderEtag(order));
-      return c.json(orderJson(order), 201);
+      const claim = key === undefined ? undefined : {
+        userId: principal.userId,
+        key,
+        fingerprint: await requestFingerprint(body),
+        claimToken: deps.newId(),
+        now,
+      };
+      if (claim) {
+        const held = await store.claimIdempotencyKey(claim, {
+          replayCutoff: now - REPLAY_WINDOW_MS,
+          claimCutoff: now - CLAIM_TTL_MS,
+        });
+        if (held) {
+          return answerHeldKey(c, keyHeldOutcome(held, claim.fingerprint));
+        }
+      }
+      try {
+        const entry = await sealAuditEntry(
+          orderCreatedEntry(order, principal, c.get("requestId")),
+          {
+            chainId: orderChainId(order.id),
+            chainSeq: 1,
+            prevHash: GENESIS_HASH,
+          },
+        );
+        const responseBody = JSON.stringify(orderJson(order));
+        const written = await store.insertOrder(
+          order,
+          entry,
+          claim && { ...claim, responseBody },
+        );
+        if (!written) {
+          throw new DomainError(
+            "conflict",
+            "Another request took over this Idempotency-Key: retry the request",
+          );
+        }
+        return createdResponse(c, 201, responseBody);
+      } catch (error) {
+        // Only a 201 is stored: a failed first attempt leaves the key free.
+        if (claim) {
+          await store.releaseIdempotencyKey(
+            claim.userId,
+            claim.key,
+            claim.claimToken,
+          )
+            .catch(() => {});
+        }
+        throw error;
+      }
     })
     .get("/", async (c) => {
       const query = parseListOrdersQuery(c.req.query());
@@ -67,4 +117,41 @@ export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
       c.header("ETag", orderEtag(order));
       return c.json(orderJson(order));
     });
+}
+
+/** A 201 for a created order, from its serialised body. */
+function createdResponse(
+  c: Context<AppEnv>,
+  status: number,
+  body: string,
+  replayed = false,
+): Response {
+  const { id, version } = JSON.parse(body) as { id: string; version: number };
+  c.header("Location", `/v1/orders/${id}`);
+  c.header("ETag", orderEtag({ version }));
+  c.header("Content-Type", "application/json");
+  if (replayed) c.header("Idempotent-Replayed", "true");
+  return c.body(body, status as 201);
+}
+
+/** The answer to a request whose Idempotency-Key another request holds. */
+function answerHeldKey(c: Context<AppEnv>, outcome: KeyHeld): Response {
+  switch (outcome.kind) {
+    case "replay":
+      return createdResponse(c, outcome.status, outcome.body, true);
+    case "mismatch":
+      throw new DomainError(
+        "validation_failed",
+        "This Idempotency-Key was used with a different request body",
+        [{
+          path: "Idempotency-Key",
+          message: "Already used with a different request body",
+        }],
+      );
+    case "in_flight":
+      throw new DomainError(
+        "conflict",
+        "A request with this Idempotency-Key is still in progress: retry later",
+      );
+  }
 }

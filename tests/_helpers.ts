@@ -217,3 +217,29 @@ export async function startServer(
     },
   };
 }
+
+/** Serves a test context's app over real HTTP on a free loopback port. */
+export function serveApp(
+  ctx: TestContext,
+): { url: string; close(): Promise<void> } {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, ctx.app.fetch);
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    close: () => server.shutdown(),
+  };
+}
+
+/** The number of rows in a table. */
+export async function countRows(
+  ctx: TestContext,
+  table: string,
+): Promise<number> {
+  const result = await ctx.database.client.execute(
+    `SELECT count(*) AS n FROM ${table}`,
+  );
+  return Number(result.rows[0]?.n);
+}
