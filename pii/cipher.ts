@@ -1,0 +1,220 @@
+/**
+ * AES-256-GCM for personal data, through WebCrypto. Two layers: a master key
+ * (`PII_ENCRYPTION_KEY`) wraps one random data key per user, and a data key
+ * encrypts that user's fields. Every encryption uses a fresh 96-bit IV, and
+ * every ciphertext is bound to its context (additional authenticated data),
+ * so a value copied to another row, field or user fails to decrypt.
+ */
+
+/** A master key and its public fingerprint (which wrapped keys record). */
+export interface MasterKey {
+  /** The first 16 hex digits of the SHA-256 of the key bytes. */
+  readonly id: string;
+  readonly key: CryptoKey;
+}
+
+/** Where an encrypted field lives; all of it is authenticated. */
+export interface FieldContext {
+  readonly userId: number;
+  /** The row the value belongs to, for example `order:<id>`. */
+  readonly record: string;
+  readonly field: string;
+}
+
+const IV_BYTES = 12;
+const FIELD_PREFIX = "enc:v1:";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Thrown when a ciphertext cannot be decrypted (wrong key, context or bytes). */
+export class DecryptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DecryptionError";
+  }
+}
+
+/** Imports a master key from its base64 form; it must be exactly 32 bytes. */
+export async function importMasterKey(base64: string): Promise<MasterKey> {
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(base64.trim());
+  } catch {
+    throw new RangeError("The master key is not valid base64");
+  }
+  if (bytes.length !== 32) {
+    throw new RangeError("The master key must be 32 bytes (base64-encoded)");
+  }
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as BufferSource),
+  );
+  const key = await crypto.subtle.importKey(
+    "raw",
+    bytes as BufferSource,
+    { name: "AES-GCM" },
+    false,
+    ["encrypt", "decrypt"],
+  );
+  return { id: toHex(digest.subarray(0, 8)), key };
+}
+
+/** A new random 256-bit data key, as raw bytes. */
+export function generateDataKeyBytes(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(32));
+}
+
+/** Imports raw data-key bytes as a non-extractable AES-GCM key. */
+export function importDataKey(bytes: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    bytes as BufferSource,
+    { name: "AES-GCM" },
+    false,
+    ["encrypt", "decrypt"],
+  );
+}
+
+/** Wraps a data key under the master key, bound to its key id and user. */
+export async function wrapDataKey(
+  master: MasterKey,
+  dataKey: Uint8Array,
+  owner: { keyId: string; userId: number },
+): Promise<string> {
+  const sealed = await seal(master.key, dataKey, wrapContext(owner));
+  return `${master.id}.${sealed}`;
+}
+
+/**
+ * Unwraps a data key with whichever of the given master keys wrapped it
+ * (the current one, or the previous one during a rotation).
+ */
+export async function unwrapDataKey(
+  masters: readonly MasterKey[],
+  wrapped: string,
+  owner: { keyId: string; userId: number },
+): Promise<Uint8Array> {
+  const dot = wrapped.indexOf(".");
+  const master = masters.find((m) => m.id === wrapped.slice(0, dot));
+  if (dot < 0 || !master) {
+    throw new DecryptionError(
+      "The data key was wrapped by an unknown master key",
+    );
+  }
+  return await open(master.key, wrapped.slice(dot + 1), wrapContext(owner));
+}
+
+/** The id of the master key that wrapped a data key. */
+export function wrappingMasterId(wrapped: string): string {
+  return wrapped.slice(0, wrapped.indexOf("."));
+}
+
+/** Encrypts a field value: `enc:v1:<key id>:<base64 of IV and ciphertext>`. */
+export async function encryptField(
+  dataKey: { keyId: string; key: CryptoKey },
+  plaintext: string,
+  context: FieldContext,
+): Promise<string> {
+  const sealed = await seal(
+    dataKey.key,
+    encoder.encode(plaintext),
+    fieldContext(dataKey.keyId, context),
+  );
+  return `${FIELD_PREFIX}${dataKey.keyId}:${sealed}`;
+}
+
+/** The data key id an encrypted field names, or undefined if it is not one. */
+export function fieldKeyId(ciphertext: string): string | undefined {
+  if (!ciphertext.startsWith(FIELD_PREFIX)) return undefined;
+  const rest = ciphertext.slice(FIELD_PREFIX.length);
+  const colon = rest.indexOf(":");
+  return colon > 0 ? rest.slice(0, colon) : undefined;
+}
+
+/** Decrypts a field value encrypted by `encryptField` in the same context. */
+export async function decryptField(
+  dataKey: { keyId: string; key: CryptoKey },
+  ciphertext: string,
+  context: FieldContext,
+): Promise<string> {
+  if (fieldKeyId(ciphertext) !== dataKey.keyId) {
+    throw new DecryptionError("The value was encrypted with another data key");
+  }
+  const sealed = ciphertext.slice(
+    FIELD_PREFIX.length + dataKey.keyId.length + 1,
+  );
+  const bytes = await open(
+    dataKey.key,
+    sealed,
+    fieldContext(dataKey.keyId, context),
+  );
+  return decoder.decode(bytes);
+}
+
+function wrapContext(owner: { keyId: string; userId: number }): Uint8Array {
+  return encoder.encode(`datakey|${owner.keyId}|user:${owner.userId}`);
+}
+
+function fieldContext(keyId: string, context: FieldContext): Uint8Array {
+  return encoder.encode(
+    `field|${keyId}|user:${context.userId}|${context.record}|${context.field}`,
+  );
+}
+
+async function seal(
+  key: CryptoKey,
+  plaintext: Uint8Array,
+  additionalData: Uint8Array,
+): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: additionalData as BufferSource },
+      key,
+      plaintext as BufferSource,
+    ),
+  );
+  const out = new Uint8Array(IV_BYTES + ciphertext.length);
+  out.set(iv);
+  out.set(ciphertext, IV_BYTES);
+  return toBase64(out);
+}
+
+async function open(
+  key: CryptoKey,
+  sealed: string,
+  additionalData: Uint8Array,
+): Promise<Uint8Array> {
+  try {
+    const bytes = fromBase64(sealed);
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        {
+          name: "AES-GCM",
+          iv: bytes.subarray(0, IV_BYTES) as BufferSource,
+          additionalData: additionalData as BufferSource,
+        },
+        key,
+        bytes.subarray(IV_BYTES) as BufferSource,
+      ),
+    );
+  } catch {
+    throw new DecryptionError("The value cannot be decrypted in this context");
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
