@@ -50,7 +50,7 @@ Deno.test("a ciphertext moved to another user, row or field fails to decrypt", a
     );
   }
   await assert.rejects(
-    () => decryptField(await dataKey(), sealed, context),
+    async () => decryptField(await dataKey(), sealed, context),
     DecryptionError,
   );
   const tampered = sealed.slice(0, -4) +
