@@ -49,6 +49,8 @@ export interface TokenVerifierOptions {
   publicKey?: PublicKeyOptions | undefined;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** How many verified tokens to remember (0 disables the cache). */
+  cacheSize?: number;
 }
 
 /** Imports the HS256 secret once as a WebCrypto key. */
@@ -94,38 +96,73 @@ export async function createTokenVerifier(
     ...(options.audience !== undefined && { audience: options.audience }),
   };
 
+  // Tokens already verified, keyed by the whole token string. A hit skips
+  // only the signature check: the time checks below run on every request.
+  const verified = new Map<string, VerifiedClaims>();
+  const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
+
   return {
     async verify(token) {
       const nowMs = options.now();
-      let payload;
-      try {
-        ({ payload } = await jwtVerify(token, keyFor, {
-          ...baseOptions,
-          currentDate: new Date(nowMs),
-        }));
-      } catch (error) {
-        throw error instanceof InvalidTokenError
-          ? error
-          : new InvalidTokenError(joseReason(error));
+      let claims = verified.get(token);
+      if (!claims) {
+        let payload;
+        try {
+          ({ payload } = await jwtVerify(token, keyFor, {
+            ...baseOptions,
+            currentDate: new Date(nowMs),
+          }));
+        } catch (error) {
+          throw error instanceof InvalidTokenError
+            ? error
+            : new InvalidTokenError(joseReason(error));
+        }
+        const principal = principalFromClaims(payload);
+        if (!principal) throw new InvalidTokenError("sub is not a user id");
+        claims = {
+          principal,
+          exp: payload.exp as number,
+          nbf: payload.nbf,
+          iat: payload.iat,
+        };
+        if (cacheSize > 0) {
+          if (verified.size >= cacheSize) {
+            verified.delete(verified.keys().next().value as string);
+          }
+          verified.set(token, claims);
+        }
       }
-      const now = Math.floor(nowMs / 1000);
-      if (
-        typeof payload.exp === "number" &&
-        payload.exp > now + options.maxTtlSeconds + CLOCK_TOLERANCE_SECONDS
-      ) {
-        throw new InvalidTokenError("exp too far in the future");
-      }
-      if (
-        typeof payload.iat === "number" &&
-        payload.iat > now + CLOCK_TOLERANCE_SECONDS
-      ) {
-        throw new InvalidTokenError("iat in the future");
-      }
-      const principal = principalFromClaims(payload);
-      if (!principal) throw new InvalidTokenError("sub is not a user id");
-      return principal;
+      checkTimes(claims, Math.floor(nowMs / 1000), options.maxTtlSeconds);
+      return claims.principal;
     },
   };
+}
+
+/** How many verified tokens are remembered by default. */
+const DEFAULT_CACHE_SIZE = 10_000;
+
+/** What a verified token says, as far as later requests need it. */
+interface VerifiedClaims {
+  readonly principal: Principal;
+  readonly exp: number;
+  readonly nbf: number | undefined;
+  readonly iat: number | undefined;
+}
+
+/** The time rules, checked against the clock on every request. */
+function checkTimes(claims: VerifiedClaims, now: number, maxTtl: number): void {
+  if (claims.exp <= now - CLOCK_TOLERANCE_SECONDS) {
+    throw new InvalidTokenError("expired");
+  }
+  if (claims.nbf !== undefined && claims.nbf > now + CLOCK_TOLERANCE_SECONDS) {
+    throw new InvalidTokenError("nbf claim check_failed");
+  }
+  if (claims.exp > now + maxTtl + CLOCK_TOLERANCE_SECONDS) {
+    throw new InvalidTokenError("exp too far in the future");
+  }
+  if (claims.iat !== undefined && claims.iat > now + CLOCK_TOLERANCE_SECONDS) {
+    throw new InvalidTokenError("iat in the future");
+  }
 }
 
 /** A short reason from a jose error's code; anything else is just "malformed". */

@@ -257,3 +257,33 @@ Deno.test("failed authentication is logged with a reason and never the token", a
   assert.ok(!JSON.stringify(ctx.logs).includes(token));
   ctx.close();
 });
+
+Deno.test("a remembered token is still refused once it expires", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42, [], { ttlSeconds: 60 });
+  assert.equal((await ctx.request("GET", "/v1/orders", { token })).status, 200);
+  ctx.clock.advance(60_000 + 29_000);
+  assert.equal((await ctx.request("GET", "/v1/orders", { token })).status, 200);
+  ctx.clock.advance(2_000);
+  await assertRefused(await ctx.request("GET", "/v1/orders", { token }));
+  ctx.close();
+});
+
+Deno.test("a tampered copy of a remembered token is refused", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  assert.equal((await ctx.request("GET", "/v1/orders", { token })).status, 200);
+  const [header, payload, signature] = token.split(".");
+  const forged = `${header}.${
+    base64url({ sub: "1", exp: 9999999999 })
+  }.${signature}`;
+  await assertRefused(
+    await ctx.request("GET", "/v1/orders", { token: forged }),
+  );
+  await assertRefused(
+    await ctx.request("GET", "/v1/orders", {
+      token: `${header}.${payload}.${signature}x`,
+    }),
+  );
+  ctx.close();
+});
