@@ -654,6 +654,19 @@ Deno.test("POST /v1/orders/:id/cancel accepts no body, an empty body or an empty
     }
   }));
 
+Deno.test("POST /v1/orders/:id/cancel treats an empty body without a media type as no body", () =>
+  withContext(async (ctx, who) => {
+    const created = await createOrder(ctx, who.owner);
+    // What fetch sends for a bodiless POST: `Content-Length: 0`, no type.
+    const response = await ctx.app.request(`/v1/orders/${created.id}/cancel`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${who.owner}` },
+      body: new Uint8Array(0),
+    });
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).status, "cancelled");
+  }));
+
 Deno.test("POST /v1/orders/:id/cancel refuses what PATCH with status cancelled refuses", async (t) => {
   const ctx = await createTestContext();
   const who = await callers(ctx);
