@@ -29,11 +29,12 @@ export interface OrderChangeCommand {
    */
   readonly expectedVersions?: readonly number[] | undefined;
   /**
-   * Validates the request body. Without `If-Match` it runs before the order
-   * is read (validation comes before existence); with it, after the version
-   * check, since a stale version is reported before anything about the body.
+   * Reads and validates the request body. Without `If-Match` it runs before
+   * the order is read (validation comes before existence); with it, after
+   * the version check, since a stale version is reported before anything
+   * about the body, even malformed JSON.
    */
-  readonly readChange: () => OrderChange;
+  readonly readChange: () => OrderChange | Promise<OrderChange>;
 }
 
 /**
@@ -53,7 +54,7 @@ export async function applyOrderChange(
   const { store, clock } = deps;
   const { principal, expectedVersions } = command;
   let change = expectedVersions === undefined
-    ? command.readChange()
+    ? await command.readChange()
     : undefined;
 
   for (let attempt = 1; attempt <= MAX_CHANGE_ATTEMPTS; attempt++) {
@@ -71,7 +72,7 @@ export async function applyOrderChange(
     ) {
       throw versionMismatch(order);
     }
-    change ??= command.readChange();
+    change ??= await command.readChange();
 
     const plan = planOrderChange(order, change, {
       principal,

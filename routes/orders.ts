@@ -81,27 +81,24 @@ export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.json(orderJson(order));
     })
     .patch("/:id", async (c) => {
-      const expectedVersions = parseIfMatch(c.req.header("if-match"));
-      const body = await readJsonBody(c);
       const order = await applyOrderChange(deps, {
         orderId: normaliseOrderId(c.req.param("id")),
         principal: c.get("principal"),
         requestId: c.get("requestId"),
-        expectedVersions,
-        readChange: () => parseOrderPatch(body),
+        expectedVersions: parseIfMatch(c.req.header("if-match")),
+        readChange: async () => parseOrderPatch(await readJsonBody(c)),
       });
       c.header("ETag", orderEtag(order));
       return c.json(orderJson(order));
     })
     .post("/:id/cancel", async (c) => {
-      const expectedVersions = parseIfMatch(c.req.header("if-match"));
-      const body = await readJsonBody(c, { optional: true });
       const order = await applyOrderChange(deps, {
         orderId: normaliseOrderId(c.req.param("id")),
         principal: c.get("principal"),
         requestId: c.get("requestId"),
-        expectedVersions,
-        readChange: () => parseCancelOrder(body),
+        expectedVersions: parseIfMatch(c.req.header("if-match")),
+        readChange: async () =>
+          parseCancelOrder(await readJsonBody(c, { optional: true })),
       });
       c.header("ETag", orderEtag(order));
       return c.json(orderJson(order));

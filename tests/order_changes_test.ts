@@ -510,7 +510,9 @@ Deno.test("PATCH /v1/orders/:id with If-Match applies only to the version it nam
 Deno.test("PATCH /v1/orders/:id checks If-Match before anything else about the body", () =>
   withContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
-    for (const body of [{ status: "nope" }, { shipping_address: "" }, [1]]) {
+    for (
+      const body of [{ status: "nope" }, { shipping_address: "" }, [1], "{"]
+    ) {
       await expectProblem(
         await patch(ctx, created.id, who.owner, body, { "If-Match": '"7"' }),
         412,
