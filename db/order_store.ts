@@ -15,12 +15,18 @@ import {
   sql,
 } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { AuditEntry } from "../domain/audit.ts";
+import {
+  type AuditEntry,
+  type FieldChange,
+  orderChainId,
+} from "../domain/audit.ts";
 import type { Order, OrderItem } from "../domain/order.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
+import type { Role } from "../domain/principal.ts";
 import type { Db } from "./client.ts";
 import {
   auditLog,
+  type AuditRow,
   idempotencyKeys,
   type OrderItemRow,
   orderItems,
@@ -130,6 +136,65 @@ export function createOrderStore(db: Db): OrderStore {
       ]);
       const row = rows[0];
       return row ? rowToOrder(row, items) : undefined;
+    },
+
+    async findOrderForChange(id) {
+      const [rows, items, heads] = await db.batch([
+        db.select().from(orders).where(eq(orders.id, id)),
+        db.select().from(orderItems).where(eq(orderItems.orderId, id)).orderBy(
+          asc(orderItems.position),
+        ),
+        db.select({ seq: auditLog.chainSeq, hash: auditLog.hash })
+          .from(auditLog)
+          .where(eq(auditLog.chainId, orderChainId(id)))
+          .orderBy(desc(auditLog.chainSeq)).limit(1),
+      ]);
+      const row = rows[0];
+      if (!row) return undefined;
+      const head = heads[0];
+      return {
+        order: rowToOrder(row, items),
+        lastAuditSeq: head?.seq ?? 0,
+        lastAuditHash: head?.hash ?? "",
+      };
+    },
+
+    async updateOrder(order, entry) {
+      if (entry.orderId !== order.id || entry.chainSeq !== order.version) {
+        throw new Error(
+          `Audit entry ${entry.chainId}#${entry.chainSeq} does not record version ${order.version} of order "${order.id}"`,
+        );
+      }
+      try {
+        const [updated] = await db.batch([
+          db.update(orders).set({
+            status: order.status,
+            shippingAddress: order.shippingAddress,
+            updatedAt: order.updatedAt,
+            version: sql`${orders.version} + 1`,
+          }).where(
+            and(eq(orders.id, order.id), eq(orders.version, order.version - 1)),
+          ),
+          // Appended only when the guarded update above took effect, in the
+          // same transaction; over the remote protocol too, since a batch
+          // runs on one connection.
+          insertAuditIfChanged(db, entry),
+        ]);
+        return updated.rowsAffected === 1;
+      } catch (error) {
+        // The chain position is taken: another writer got there first. The
+        // version check normally catches this; the unique index is the
+        // safety net.
+        if (isChainPositionTaken(error)) return false;
+        throw error;
+      }
+    },
+
+    async listOrderHistory(id) {
+      const rows = await db.select().from(auditLog)
+        .where(eq(auditLog.chainId, orderChainId(id)))
+        .orderBy(asc(auditLog.chainSeq));
+      return rows.map(rowToAuditEntry);
     },
 
     async listOrders(query: OrderQuery): Promise<OrderPage> {
@@ -254,6 +319,49 @@ function rowToOrder(row: OrderRow, items: readonly OrderItemRow[]): Order {
     version: row.version,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+  };
+}
+
+/**
+ * `INSERT INTO audit_log … SELECT … WHERE changes() = 1`: appends the entry
+ * only if the statement before it changed exactly one row.
+ */
+function insertAuditIfChanged(db: Db, entry: AuditEntry) {
+  const row = auditToRow(entry);
+  const columns = getTableColumns(auditLog);
+  const keys = Object.keys(row) as (keyof typeof row)[];
+  const names = keys.map((key) => sql.identifier(columns[key].name));
+  const values = keys.map((key) => sql`${row[key]}`);
+  return db.run(
+    sql`INSERT INTO ${auditLog} (${sql.join(names, sql`, `)}) SELECT ${
+      sql.join(values, sql`, `)
+    } WHERE changes() = 1`,
+  );
+}
+
+function isChainPositionTaken(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed: audit_log\.chain_id/.test(e.message)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** An audit entry read back from its row. */
+export function rowToAuditEntry(row: AuditRow): AuditEntry {
+  return {
+    chainId: row.chainId,
+    chainSeq: row.chainSeq,
+    orderId: row.orderId,
+    action: row.action,
+    actorUserId: row.actorUserId,
+    actorRoles: JSON.parse(row.actorRoles) as Role[],
+    requestId: row.requestId,
+    at: row.at,
+    changes: JSON.parse(row.changes) as Record<string, FieldChange>,
+    prevHash: row.prevHash,
+    hash: row.hash,
   };
 }
 

@@ -122,3 +122,40 @@ export function orderCreatedEntry(
     },
   };
 }
+
+/**
+ * The entry for a change to an existing order: `order.cancelled` when it
+ * cancels the order, else `order.updated`, with the from/to of every field
+ * that changed. A cancellation's reason is recorded as the change of
+ * `cancellation_reason` from null.
+ */
+export function orderChangedEntry(
+  before: Order,
+  after: Order,
+  options: { actor: Principal; requestId: string; reason?: string | undefined },
+): AuditDraft {
+  const changes: Record<string, FieldChange> = {};
+  if (before.status !== after.status) {
+    changes.status = { from: before.status, to: after.status };
+  }
+  if (before.shippingAddress !== after.shippingAddress) {
+    changes.shipping_address = {
+      from: before.shippingAddress,
+      to: after.shippingAddress,
+    };
+  }
+  const cancels = after.status === "cancelled" &&
+    before.status !== "cancelled";
+  if (cancels && options.reason !== undefined) {
+    changes.cancellation_reason = { from: null, to: options.reason };
+  }
+  return {
+    orderId: after.id,
+    action: cancels ? "order.cancelled" : "order.updated",
+    actorUserId: options.actor.userId,
+    actorRoles: options.actor.roles,
+    requestId: options.requestId,
+    at: after.updatedAt,
+    changes,
+  };
+}

@@ -10,7 +10,8 @@ import {
   MAX_TOTAL_CENTS,
   parsePrice,
 } from "./money.ts";
-import type { NewOrderInput } from "./order.ts";
+import { type NewOrderInput, ORDER_STATUSES } from "./order.ts";
+import type { OrderChange } from "./order_change.ts";
 import { userIdSchema } from "./principal.ts";
 import { charLength, cleanText } from "./text.ts";
 
@@ -158,5 +159,82 @@ export function parseNewOrder(body: unknown): NewOrderInput {
     shippingAddress: data.shipping_address,
     userId: data.user_id,
     currency: data.currency ?? "USD",
+  };
+}
+
+const STATUS_MESSAGE = `Must be one of ${ORDER_STATUSES.join(", ")}`;
+
+/** The body of `PATCH /v1/orders/{id}`; every other field is ignored. */
+export const updateOrderSchema = z.object({
+  status: z.enum(ORDER_STATUSES, { error: STATUS_MESSAGE }).optional(),
+  shipping_address: cleanTextSchema(500).optional(),
+}, { error: "Must be a JSON object" });
+
+/** The most characters a cancellation reason may have, after cleaning. */
+export const MAX_REASON_LENGTH = 500;
+
+/** The optional body of `POST /v1/orders/{id}/cancel`. */
+export const cancelOrderSchema = z.object({
+  reason: z.string({ error: "Must be a string" }).transform((raw, ctx) => {
+    const text = cleanText(raw);
+    if (charLength(text) > MAX_REASON_LENGTH) {
+      ctx.addIssue({
+        code: "custom",
+        message: `Must be at most ${MAX_REASON_LENGTH} characters`,
+      });
+      return z.NEVER;
+    }
+    return text;
+  }).optional(),
+}, { error: "Must be a JSON object" });
+
+/**
+ * Validates an update request. A `status` that is not one of the five is a
+ * bad request (400); any other defect, such as a body that is not an object
+ * or an invalid `shipping_address`, is a validation failure (422). Fields
+ * other than `status` and `shipping_address` are ignored.
+ */
+export function parseOrderPatch(body: unknown): OrderChange {
+  if (isPlainObject(body) && body.status !== undefined) {
+    const status = body.status;
+    if (!(ORDER_STATUSES as readonly unknown[]).includes(status)) {
+      throw new DomainError("bad_request", "The status is not valid", [
+        { path: "status", message: STATUS_MESSAGE },
+      ]);
+    }
+  }
+  const parsed = updateOrderSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new DomainError(
+      "validation_failed",
+      "The update is not valid",
+      fieldErrors(parsed.error),
+    );
+  }
+  return {
+    status: parsed.data.status,
+    shippingAddress: parsed.data.shipping_address,
+  };
+}
+
+/**
+ * Validates a cancellation request: no body at all, or an object with an
+ * optional `reason` (tags stripped, at most 500 characters; an empty one
+ * counts as none).
+ */
+export function parseCancelOrder(body: unknown): OrderChange {
+  if (body === undefined) return { status: "cancelled" };
+  const parsed = cancelOrderSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new DomainError(
+      "validation_failed",
+      "The cancellation is not valid",
+      fieldErrors(parsed.error),
+    );
+  }
+  const reason = parsed.data.reason;
+  return {
+    status: "cancelled",
+    ...(reason !== undefined && reason !== "" && { reason }),
   };
 }

@@ -2,7 +2,13 @@
  * Who may do what to which order. Pure functions of the caller and the order.
  */
 import { DomainError } from "./errors.ts";
-import type { Order } from "./order.ts";
+import {
+  canTransition,
+  isAddressChangeable,
+  isTerminalStatus,
+  ORDER_TRANSITIONS,
+} from "./lifecycle.ts";
+import type { Order, OrderStatus } from "./order.ts";
 import { hasRole, type Principal } from "./principal.ts";
 
 /** Whether the caller owns the order. */
@@ -55,4 +61,119 @@ export function listingScope(
     throw new DomainError("forbidden", "You may list only your own orders");
   }
   return principal.userId;
+}
+
+/** Something a caller may try to do to an existing order. */
+export type OrderAction =
+  | { readonly kind: "set_status"; readonly to: OrderStatus }
+  | { readonly kind: "change_address" }
+  | { readonly kind: "read_history" };
+
+/** A policy answer: allowed, or refused with an error code and the reason. */
+export type PolicyDecision =
+  | { readonly allowed: true }
+  | {
+    readonly allowed: false;
+    readonly code: "forbidden" | "bad_request";
+    readonly reason: string;
+  };
+
+const ALLOWED: PolicyDecision = { allowed: true };
+
+function forbidden(reason: string): PolicyDecision {
+  return { allowed: false, code: "forbidden", reason };
+}
+
+function badRequest(reason: string): PolicyDecision {
+  return { allowed: false, code: "bad_request", reason };
+}
+
+/**
+ * Whether the caller may do `action` to the order in its current status.
+ * Role and ownership are checked before the status rules, so a caller
+ * without the right always gets `forbidden`, whatever the status:
+ *
+ * - cancelling (`set_status` to `cancelled`): the owner or an admin, from
+ *   `pending` or `processing`;
+ * - any other status move: fulfillment or an admin, along
+ *   `ORDER_TRANSITIONS` only;
+ * - changing the shipping address: the owner or an admin, while `pending`
+ *   or `processing`;
+ * - reading the history: the owner or an admin.
+ *
+ * Setting the current status of a non-terminal order is a no-op that every
+ * caller who may read the order may ask for; on a terminal order it is a
+ * change like any other, and refused.
+ */
+export function decideOrderAction(
+  principal: Principal,
+  order: Pick<Order, "id" | "userId" | "status">,
+  action: OrderAction,
+): PolicyDecision {
+  if (!canReadOrder(principal, order)) {
+    return forbidden("This order belongs to another user");
+  }
+  const ownerOrAdmin = isOwner(principal, order) ||
+    hasRole(principal, "admin");
+  switch (action.kind) {
+    case "read_history":
+      return ownerOrAdmin
+        ? ALLOWED
+        : forbidden("Only the owner or an admin may read an order's history");
+    case "change_address":
+      if (!ownerOrAdmin) {
+        return forbidden(
+          "Only the owner or an admin may change the shipping address",
+        );
+      }
+      return isAddressChangeable(order.status) ? ALLOWED : badRequest(
+        `Cannot change the shipping address of order "${order.id}": order is ${order.status}`,
+      );
+    case "set_status":
+      return decideStatusChange(principal, order, action.to, ownerOrAdmin);
+  }
+}
+
+function decideStatusChange(
+  principal: Principal,
+  order: Pick<Order, "id" | "status">,
+  to: OrderStatus,
+  ownerOrAdmin: boolean,
+): PolicyDecision {
+  const from = order.status;
+  if (from === to && !isTerminalStatus(from)) return ALLOWED;
+  if (to === "cancelled") {
+    if (!ownerOrAdmin) {
+      return forbidden("Only the owner or an admin may cancel an order");
+    }
+    if (from === "cancelled") {
+      return badRequest(
+        `Cannot cancel order "${order.id}": order is already cancelled`,
+      );
+    }
+    return canTransition(from, to)
+      ? ALLOWED
+      : badRequest(`Cannot cancel order "${order.id}": order is ${from}`);
+  }
+  if (!hasRole(principal, "admin") && !hasRole(principal, "fulfillment")) {
+    return forbidden(
+      "Only fulfillment or an admin may change an order's status",
+    );
+  }
+  if (isTerminalStatus(from)) {
+    return badRequest(
+      `Cannot change the status of order "${order.id}": order is ${from}`,
+    );
+  }
+  if (canTransition(from, to)) return ALLOWED;
+  return badRequest(
+    `Cannot move order "${order.id}" from ${from} to ${to}: the next status may be ${
+      ORDER_TRANSITIONS[from].join(" or ")
+    }`,
+  );
+}
+
+/** Throws the refusal of a decision, if it is one. */
+export function assertAllowed(decision: PolicyDecision): void {
+  if (!decision.allowed) throw new DomainError(decision.code, decision.reason);
 }

@@ -39,6 +39,18 @@ export interface KeyCompletion {
   readonly responseBody: string;
 }
 
+/**
+ * An order as read for a change, with the head of its audit chain read in
+ * the same snapshot: the new entry's `prev_hash` and position come from it.
+ */
+export interface OrderSnapshot {
+  readonly order: Order;
+  /** The `chain_seq` of the chain's last entry; equals `order.version`. */
+  readonly lastAuditSeq: number;
+  /** The hash of the chain's last entry. */
+  readonly lastAuditHash: string;
+}
+
 /** Persistence of orders and their audit log. */
 export interface OrderStore {
   /**
@@ -70,6 +82,19 @@ export interface OrderStore {
   purgeIdempotencyKeys(cutoff: number): Promise<number>;
   /** The order with this (lowercase) id, if any. */
   findOrder(id: string): Promise<Order | undefined>;
+  /**
+   * The order with this (lowercase) id and the head of its audit chain, read
+   * together; undefined when there is no such order.
+   */
+  findOrderForChange(id: string): Promise<OrderSnapshot | undefined>;
+  /**
+   * Writes the mutable fields of `order` and appends `entry`, atomically and
+   * only if the stored order is still at `order.version - 1`. Returns false,
+   * with nothing written, when another change came first.
+   */
+  updateOrder(order: Order, entry: AuditEntry): Promise<boolean>;
+  /** The audit entries of an order, oldest first. */
+  listOrderHistory(id: string): Promise<AuditEntry[]>;
   /** Orders matching the query, newest first. */
   listOrders(query: OrderQuery): Promise<OrderPage>;
   /** Resolves when the database answers. */

@@ -11,7 +11,8 @@ const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
  * The parsed JSON body. With `optional`, a request without a body (or with
- * an empty one) yields undefined instead of a 400.
+ * an empty one, whatever its media type) yields undefined instead of a
+ * 400 or 415.
  */
 export async function readJsonBody(
   c: Context<AppEnv>,
@@ -23,13 +24,15 @@ export async function readJsonBody(
     throw new HttpProblem("malformed_json", "A JSON request body is required");
   }
   const contentType = c.req.header("content-type");
-  if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
-    throw new HttpProblem(
-      "unsupported_media_type",
-      "The request body must be application/json",
-    );
-  }
+  const isJson = contentType !== undefined && JSON_MEDIA_TYPE.test(contentType);
+  if (!isJson && !options.optional) throw notJson();
   const bytes = await readLimited(body);
+  if (!isJson) {
+    // A client sending no body may still send `Content-Length: 0` (fetch
+    // does for a bodiless POST): that is no body, not a non-JSON one.
+    if (bytes.byteLength === 0) return undefined;
+    throw notJson();
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -45,6 +48,13 @@ export async function readJsonBody(
       "The request body is not valid JSON",
     );
   }
+}
+
+function notJson(): HttpProblem {
+  return new HttpProblem(
+    "unsupported_media_type",
+    "The request body must be application/json",
+  );
 }
 
 async function readLimited(

@@ -9,6 +9,7 @@ import {
   roundToCents,
 } from "../domain/money.ts";
 import type { Order } from "../domain/order.ts";
+import type { AuditEntry } from "../domain/audit.ts";
 
 /** The response body for one order. */
 export function orderJson(order: Order) {
@@ -37,4 +38,19 @@ export function orderJson(order: Order) {
 /** The `ETag` of an order: its version, quoted. */
 export function orderEtag(order: Pick<Order, "version">): string {
   return `"${order.version}"`;
+}
+
+/**
+ * One event of an order's history. `seq` is the entry's place in the
+ * order's chain, which is also the order version it produced.
+ */
+export function historyEventJson(entry: AuditEntry) {
+  return {
+    seq: entry.chainSeq,
+    action: entry.action,
+    actor: { user_id: entry.actorUserId, roles: entry.actorRoles },
+    at: new Date(entry.at).toISOString(),
+    request_id: entry.requestId,
+    changes: entry.changes,
+  };
 }

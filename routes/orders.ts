@@ -1,7 +1,9 @@
 /**
- * `/v1/orders`: create, list and read orders.
+ * `/v1/orders`: create, list and read orders; update and cancel them; read
+ * their history.
  */
 import { Hono } from "hono";
+import { applyOrderChange } from "../domain/apply_order_change.ts";
 import {
   GENESIS_HASH,
   orderChainId,
@@ -18,13 +20,24 @@ import {
   requestFingerprint,
 } from "../domain/idempotency.ts";
 import { newOrder, normaliseOrderId } from "../domain/order.ts";
-import { parseNewOrder } from "../domain/order_input.ts";
+import {
+  parseCancelOrder,
+  parseNewOrder,
+  parseOrderPatch,
+} from "../domain/order_input.ts";
 import { parseListOrdersQuery } from "../domain/order_query.ts";
-import { canReadOrder, listingScope, orderOwnerFor } from "../domain/policy.ts";
 import type { Context } from "hono";
+import {
+  assertAllowed,
+  canReadOrder,
+  decideOrderAction,
+  listingScope,
+  orderOwnerFor,
+} from "../domain/policy.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { parseIfMatch } from "./if_match.ts";
 import { readJsonBody } from "./json_body.ts";
-import { orderEtag, orderJson } from "./order_json.ts";
+import { historyEventJson, orderEtag, orderJson } from "./order_json.ts";
 
 /** The orders sub-app. */
 export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -116,6 +129,39 @@ export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
       }
       c.header("ETag", orderEtag(order));
       return c.json(orderJson(order));
+    })
+    .patch("/:id", async (c) => {
+      const order = await applyOrderChange(deps, {
+        orderId: normaliseOrderId(c.req.param("id")),
+        principal: c.get("principal"),
+        requestId: c.get("requestId"),
+        expectedVersions: parseIfMatch(c.req.header("if-match")),
+        readChange: async () => parseOrderPatch(await readJsonBody(c)),
+      });
+      c.header("ETag", orderEtag(order));
+      return c.json(orderJson(order));
+    })
+    .post("/:id/cancel", async (c) => {
+      const order = await applyOrderChange(deps, {
+        orderId: normaliseOrderId(c.req.param("id")),
+        principal: c.get("principal"),
+        requestId: c.get("requestId"),
+        expectedVersions: parseIfMatch(c.req.header("if-match")),
+        readChange: async () =>
+          parseCancelOrder(await readJsonBody(c, { optional: true })),
+      });
+      c.header("ETag", orderEtag(order));
+      return c.json(orderJson(order));
+    })
+    .get("/:id/history", async (c) => {
+      const id = normaliseOrderId(c.req.param("id"));
+      const order = id === undefined ? undefined : await store.findOrder(id);
+      if (!order) throw new DomainError("not_found", "No such order");
+      assertAllowed(
+        decideOrderAction(c.get("principal"), order, { kind: "read_history" }),
+      );
+      const entries = await store.listOrderHistory(order.id);
+      return c.json({ events: entries.map(historyEventJson) });
     });
 }
 

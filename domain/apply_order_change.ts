@@ -1,0 +1,109 @@
+/**
+ * Applying a change to an order with optimistic concurrency: read the order
+ * and its chain head, plan the change, and write it only if the order is
+ * still at the version the plan was made against.
+ */
+import { orderChainId, sealAuditEntry } from "./audit.ts";
+import { DomainError } from "./errors.ts";
+import type { Order } from "./order.ts";
+import { type OrderChange, planOrderChange } from "./order_change.ts";
+import { canReadOrder } from "./policy.ts";
+import type { Clock, OrderStore } from "./ports.ts";
+import type { Principal } from "./principal.ts";
+
+/**
+ * How many times a change without `If-Match` is planned against a freshly
+ * read order before it gives up with 409.
+ */
+export const MAX_CHANGE_ATTEMPTS = 5;
+
+/** One request to change an order. */
+export interface OrderChangeCommand {
+  /** The order's id, or undefined when the URL's id is not a UUID. */
+  readonly orderId: string | undefined;
+  readonly principal: Principal;
+  readonly requestId: string;
+  /**
+   * The versions `If-Match` names, or undefined without `If-Match` (or with
+   * `If-Match: *`).
+   */
+  readonly expectedVersions?: readonly number[] | undefined;
+  /**
+   * Reads and validates the request body. Without `If-Match` it runs before
+   * the order is read (validation comes before existence); with it, after
+   * the version check, since a stale version is reported before anything
+   * about the body, even malformed JSON.
+   */
+  readonly readChange: () => OrderChange | Promise<OrderChange>;
+}
+
+/**
+ * Applies a change and returns the order as it is afterwards (unchanged
+ * when there was nothing to change).
+ *
+ * With `If-Match`, the change applies to that version or not at all (412).
+ * Without it, losing a race to another change re-reads the order and plans
+ * the change again against the newer state, so every rule is checked
+ * against the version the write lands on; after `MAX_CHANGE_ATTEMPTS` lost
+ * races it gives up with 409. Either way nothing is written on failure.
+ */
+export async function applyOrderChange(
+  deps: { store: OrderStore; clock: Clock },
+  command: OrderChangeCommand,
+): Promise<Order> {
+  const { store, clock } = deps;
+  const { principal, expectedVersions } = command;
+  let change = expectedVersions === undefined
+    ? await command.readChange()
+    : undefined;
+
+  for (let attempt = 1; attempt <= MAX_CHANGE_ATTEMPTS; attempt++) {
+    const snapshot = command.orderId === undefined
+      ? undefined
+      : await store.findOrderForChange(command.orderId);
+    if (!snapshot) throw new DomainError("not_found", "No such order");
+    const { order } = snapshot;
+    if (!canReadOrder(principal, order)) {
+      throw new DomainError("forbidden", "This order belongs to another user");
+    }
+    if (
+      expectedVersions !== undefined &&
+      !expectedVersions.includes(order.version)
+    ) {
+      throw versionMismatch(order);
+    }
+    change ??= await command.readChange();
+
+    const plan = planOrderChange(order, change, {
+      principal,
+      requestId: command.requestId,
+      now: clock.now(),
+    });
+    if (!plan.changed) return order;
+    if (snapshot.lastAuditSeq !== order.version) {
+      // The chain and the row are written together, so this means the
+      // database was changed behind the service's back.
+      throw new Error(
+        `Audit chain of order "${order.id}" is out of step: version ${order.version}, last entry ${snapshot.lastAuditSeq}`,
+      );
+    }
+    const entry = await sealAuditEntry(plan.draft, {
+      chainId: orderChainId(order.id),
+      chainSeq: plan.order.version,
+      prevHash: snapshot.lastAuditHash,
+    });
+    if (await store.updateOrder(plan.order, entry)) return plan.order;
+    if (expectedVersions !== undefined) throw versionMismatch(order);
+  }
+  throw new DomainError(
+    "conflict",
+    `Cannot change order "${command.orderId}": it kept changing while this request ran; retry it`,
+  );
+}
+
+function versionMismatch(order: Pick<Order, "id">): DomainError {
+  return new DomainError(
+    "version_mismatch",
+    `Order "${order.id}" has changed: If-Match does not name its current version`,
+  );
+}
