@@ -5,7 +5,7 @@
  * weighted by how much of it still overlaps the sliding window), so both
  * backends refuse the same requests. Memory stays bounded: an identifier is
  * forgotten once both of its windows have passed, and at most `maxKeys`
- * identifiers are kept (the least recently counted are dropped first).
+ * identifiers are kept (the least recently seen are dropped first).
  */
 import {
   createRateLimiters,
@@ -88,7 +88,7 @@ export function createMemoryRateLimiter(
       success,
       limit,
       remaining: Math.max(0, limit - used),
-      reset: target === 0 ? now : freedAt(counts, now, windowMs, target),
+      resetMs: target === 0 ? 0 : freedAt(counts, now, windowMs, target) - now,
     };
   }
 
@@ -103,18 +103,19 @@ export function createMemoryRateLimiter(
       const counts = countsAt(identifier, window) ??
         { window, current: 0, previous: 0 };
       const used = usedAt(counts, now, windowMs);
-      if (used >= limit) {
-        return Promise.resolve(result(false, used, counts, now));
-      }
-      counts.current += 1;
-      // Delete first so the map's order is the order of last use.
+      const success = used < limit;
+      if (success) counts.current += 1;
+      // Delete first so the map's order is the order of last use: an
+      // identifier still hammering while refused is the last to be dropped.
       entries.delete(identifier);
       entries.set(identifier, counts);
       if (entries.size > maxKeys) {
         const oldest = entries.keys().next().value;
         if (oldest !== undefined) entries.delete(oldest);
       }
-      return Promise.resolve(result(true, used + 1, counts, now));
+      return Promise.resolve(
+        result(success, success ? used + 1 : used, counts, now),
+      );
     },
     peek(identifier) {
       const now = options.now();

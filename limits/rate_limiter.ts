@@ -12,11 +12,11 @@ export interface RateLimitResult {
   /** Requests still allowed now (after this one, for `limit()`). */
   readonly remaining: number;
   /**
-   * When the window next frees a request, in milliseconds since the epoch.
-   * The in-memory backend computes it exactly; the Upstash backend reports
-   * the end of the current fixed window, an upper bound.
+   * Milliseconds until the window next frees a request (0 when nothing is
+   * counted). The in-memory backend computes it exactly; the Upstash backend
+   * reports the end of its current fixed window, an upper bound.
    */
-  readonly reset: number;
+  readonly resetMs: number;
 }
 
 /** A sliding-window limit on requests per identifier. */

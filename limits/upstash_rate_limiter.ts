@@ -86,7 +86,7 @@ export function createUpstashRateLimiter(
         success: response.success,
         limit: response.limit,
         remaining: response.remaining,
-        reset: response.reset,
+        resetMs: Math.max(0, response.reset - Date.now()),
       };
     },
     async peek(identifier) {
@@ -98,7 +98,7 @@ export function createUpstashRateLimiter(
         success: state.remaining > 0,
         limit: state.limit,
         remaining: state.remaining,
-        reset: state.reset,
+        resetMs: Math.max(0, state.reset - Date.now()),
       };
     },
   };
