@@ -16,14 +16,19 @@ import { canReadOrder, listingScope, orderOwnerFor } from "../domain/policy.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { readJsonBody } from "./json_body.ts";
 import { orderEtag, orderJson } from "./order_json.ts";
+import { userRateLimitStep } from "./rate_limit.ts";
 
 /** The orders sub-app. */
 export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
   const { store, clock } = deps;
+  const limitOrderCreation = userRateLimitStep(deps, "order_creation");
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
       const principal = c.get("principal");
+      // After authentication, before validation. An idempotent replay must
+      // not count: keep this step after the replay check.
+      await limitOrderCreation(c);
       const input = parseNewOrder(await readJsonBody(c));
       const order = newOrder(input, {
         id: deps.newId(),
