@@ -28,5 +28,7 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** Time this request's rate-limit checks have taken so far. */
+    rateLimitSpentMs?: number;
   };
 }

@@ -15,6 +15,10 @@
  *
  * Successful responses carry the `RateLimit-*` headers of the per-user
  * `requests` limit, the one every request counts against.
+ *
+ * When the store is slow or down the request is served (or answered 503
+ * when failing closed) and `ratelimit.degraded` is logged; the checks of
+ * one request share a budget of `RATE_LIMIT_BUDGET_MS`.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import {
@@ -28,6 +32,12 @@ import type { Logger } from "../logger.ts";
 import { clientAddress } from "./client_address.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
+
+/**
+ * The most time the rate-limit checks of one request may add together
+ * when the store is slow or down (the contract's bound).
+ */
+export const RATE_LIMIT_BUDGET_MS = 1000;
 
 /** How the app applies its rate limits. */
 export interface RateLimitPolicy {
@@ -179,7 +189,7 @@ async function consult(
   options: { failClosed?: boolean } = {},
 ): Promise<RateLimitResult | undefined> {
   try {
-    return await call();
+    return await withinBudget(c, call);
   } catch (error) {
     const failClosed = options.failClosed ?? deps.rateLimits.failClosed;
     logDegraded(c, deps, name, error, failClosed);
@@ -205,9 +215,37 @@ async function countAfterResponse(
   identifier: string,
 ): Promise<void> {
   try {
-    await limiter.limit(identifier);
+    await withinBudget(c, () => limiter.limit(identifier));
   } catch (error) {
     logDegraded(c, deps, name, error, false);
+  }
+}
+
+/**
+ * Runs a limiter call within what is left of the request's budget, so the
+ * checks of one request add at most `RATE_LIMIT_BUDGET_MS` together however
+ * many limits it meets. Once the budget is spent, the store is not asked.
+ */
+async function withinBudget(
+  c: Context<AppEnv>,
+  call: () => Promise<RateLimitResult>,
+): Promise<RateLimitResult> {
+  const spent = c.get("rateLimitSpentMs") ?? 0;
+  const left = RATE_LIMIT_BUDGET_MS - spent;
+  if (left <= 0) throw new RateLimitUnavailableError("timeout");
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RateLimitUnavailableError("timeout")),
+      left,
+    );
+  });
+  try {
+    return await Promise.race([call(), expired]);
+  } finally {
+    clearTimeout(timer);
+    c.set("rateLimitSpentMs", spent + (performance.now() - started));
   }
 }
 

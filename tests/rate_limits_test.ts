@@ -19,7 +19,10 @@ import {
   UPSTASH_TIMEOUT_MS,
 } from "../limits/upstash_rate_limiter.ts";
 import { PROBLEM_TYPE_BASE } from "../routes/problem.ts";
-import type { RateLimitPolicy } from "../routes/rate_limit.ts";
+import {
+  RATE_LIMIT_BUDGET_MS,
+  type RateLimitPolicy,
+} from "../routes/rate_limit.ts";
 import {
   createTestContext,
   orderBody,
@@ -481,26 +484,40 @@ redisTest(
 );
 
 redisTest(
-  "[upstash] Redis stalled: the request is served after the 1 s limiter timeout, not after Redis",
+  "[upstash] Redis stalled: a request is served after at most the 1 s budget, however many limits it meets",
   async () => {
     assert.equal(UPSTASH_TIMEOUT_MS, 1000);
-    await using h = await upstashBackend.start({ requests: 5 });
+    assert.equal(RATE_LIMIT_BUDGET_MS, 1000);
+    await using h = await upstashBackend.start({
+      requests: 5,
+      lookup_misses: 5,
+    });
     const { ctx, bridge } = h;
     assert.ok(bridge);
     const alice = await ctx.token(1);
     // Writes (and scripts) wait 30 s: far beyond the limiter's timeout.
     await bridge.redis("CLIENT", "PAUSE", "30000", "WRITE");
     try {
+      const asked = bridge.commands.length;
       const started = performance.now();
-      const response = await ctx.request("GET", "/v1/orders", { token: alice });
+      // Meets three limiter calls: requests, the misses check, the miss count.
+      const response = await ctx.request(
+        "GET",
+        `/v1/orders/${crypto.randomUUID()}`,
+        { token: alice },
+      );
       const elapsed = performance.now() - started;
-      assert.equal(response.status, 200);
+      assert.equal(response.status, 404);
       await response.body?.cancel();
       const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
       assert.deepEqual(degraded.map((l) => [l.limit, l.reason]), [
         ["requests", "timeout"],
+        ["lookup_misses", "timeout"],
+        ["lookup_misses", "timeout"],
       ]);
-      // Generous: the timeout is 1 s and Redis would have taken 30 s.
+      // The first call spent the budget; the others never reached the store.
+      assert.deepEqual(bridge.commands.slice(asked), ["EVALSHA"]);
+      // Generous: the budget is 1 s, and Redis would have taken 30 s.
       assert.ok(elapsed < 10_000, `took ${Math.round(elapsed)} ms`);
     } finally {
       await bridge.redis("CLIENT", "UNPAUSE");
