@@ -3,6 +3,11 @@
  * naming every problem; never echoes a secret.
  */
 import { z } from "zod";
+import {
+  DEFAULT_RATE_LIMIT_RULES,
+  MINUTE_MS,
+  type RateLimitRules,
+} from "./limits/rate_limiter.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
 
 /**
@@ -33,6 +38,14 @@ export interface Config {
     | undefined;
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
+  /** Upstash Redis for the rate limits; in-memory limits when undefined. */
+  readonly upstash: { url: string; token: string } | undefined;
+  /** Each rate limit, per minute. */
+  readonly rateLimits: RateLimitRules;
+  /** Answer 503 instead of serving when the rate-limit store is down. */
+  readonly rateLimitFailClosed: boolean;
+  /** Reverse proxies that append to `X-Forwarded-For`; 0 ignores it. */
+  readonly trustProxy: number;
 }
 
 /** Thrown when the environment cannot be turned into a configuration. */
@@ -77,7 +90,41 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
+  UPSTASH_REDIS_REST_URL: optionalText.pipe(
+    z.url({
+      protocol: /^https?$/,
+      error: "UPSTASH_REDIS_REST_URL must be an http(s) URL",
+    }).optional(),
+  ),
+  UPSTASH_REDIS_REST_TOKEN: optionalText,
+  RATE_LIMIT_REQUESTS_PER_MIN: perMinute(
+    "RATE_LIMIT_REQUESTS_PER_MIN",
+    DEFAULT_RATE_LIMIT_RULES.requests.limit,
+  ),
+  RATE_LIMIT_ORDERS_PER_MIN: perMinute(
+    "RATE_LIMIT_ORDERS_PER_MIN",
+    DEFAULT_RATE_LIMIT_RULES.order_creation.limit,
+  ),
+  RATE_LIMIT_MISSES_PER_MIN: perMinute(
+    "RATE_LIMIT_MISSES_PER_MIN",
+    DEFAULT_RATE_LIMIT_RULES.lookup_misses.limit,
+  ),
+  RATE_LIMIT_AUTH_FAILURES_PER_MIN: perMinute(
+    "RATE_LIMIT_AUTH_FAILURES_PER_MIN",
+    DEFAULT_RATE_LIMIT_RULES.auth_failures.limit,
+  ),
+  RATE_LIMIT_FAIL_CLOSED: z.enum(["0", "1"], {
+    error: "RATE_LIMIT_FAIL_CLOSED must be 0 or 1",
+  }).optional(),
+  TRUST_PROXY: integer("TRUST_PROXY", 0, 10, 0),
 });
+
+function perMinute(name: string, fallback: number) {
+  return integer(name, 1, 1_000_000, fallback).transform((limit) => ({
+    limit,
+    windowMs: MINUTE_MS,
+  }));
+}
 
 /**
  * Reads the configuration from an environment map. In `start` mode a
@@ -120,6 +167,14 @@ export function loadConfig(
       "JWT_PUBLIC_KEY and JWT_PUBLIC_KEY_ALG must be set together",
     );
   }
+  if (
+    (e.UPSTASH_REDIS_REST_URL === undefined) !==
+      (e.UPSTASH_REDIS_REST_TOKEN === undefined)
+  ) {
+    throw new ConfigError(
+      "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
+    );
+  }
   return {
     mode,
     host: e.HOST ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0"),
@@ -136,5 +191,16 @@ export function loadConfig(
     corsOrigins: (e.CORS_ORIGINS ?? "").split(",").map((o) => o.trim())
       .filter((o) => o !== ""),
     logLevel: e.LOG_LEVEL ?? "info",
+    upstash: e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
+      ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
+      : undefined,
+    rateLimits: {
+      requests: e.RATE_LIMIT_REQUESTS_PER_MIN,
+      order_creation: e.RATE_LIMIT_ORDERS_PER_MIN,
+      lookup_misses: e.RATE_LIMIT_MISSES_PER_MIN,
+      auth_failures: e.RATE_LIMIT_AUTH_FAILURES_PER_MIN,
+    },
+    rateLimitFailClosed: e.RATE_LIMIT_FAIL_CLOSED === "1",
+    trustProxy: e.TRUST_PROXY,
   };
 }

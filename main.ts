@@ -10,6 +10,11 @@ import { ensureDatabaseDirectory, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createOrderStore } from "./db/order_store.ts";
 import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
+import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
+import {
+  createUpstashRateLimiters,
+  createUpstashRedis,
+} from "./limits/upstash_rate_limiter.ts";
 import { createJsonLogger } from "./logger.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -34,6 +39,18 @@ async function main(): Promise<void> {
 
   const clock = { now: () => Date.now() };
   const store = createOrderStore(database.db);
+  // Created once: every request shares these limiters (and one Redis client).
+  const rateLimiters = config.upstash
+    ? createUpstashRateLimiters(
+      createUpstashRedis(config.upstash),
+      config.rateLimits,
+    )
+    : createMemoryRateLimiters(config.rateLimits, { now: clock.now });
+  logger.log("info", "ratelimit.configured", {
+    backend: config.upstash ? "upstash" : "memory",
+    fail_closed: config.rateLimitFailClosed,
+    trusted_proxies: config.trustProxy,
+  });
   const app = createApp({
     store,
     verifier: await createTokenVerifier({
@@ -46,6 +63,11 @@ async function main(): Promise<void> {
     }),
     clock,
     logger,
+    rateLimits: {
+      limiters: rateLimiters,
+      failClosed: config.rateLimitFailClosed,
+      trustedProxies: config.trustProxy,
+    },
     newId: () => crypto.randomUUID(),
     corsOrigins: config.corsOrigins,
   });

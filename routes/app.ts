@@ -11,6 +11,11 @@ import { healthRoutes } from "./health.ts";
 import { declaredBodyLimit, noStore, requestTimeout } from "./hygiene.ts";
 import { ordersRoutes } from "./orders.ts";
 import { errorHandler, problemResponse } from "./problem.ts";
+import {
+  authFailureLimit,
+  lookupMissLimit,
+  requestRateLimit,
+} from "./rate_limit.ts";
 import { requestId } from "./request_id.ts";
 
 /** Requests running longer than this are answered with 503. */
@@ -60,7 +65,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestTimeout(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
 
   app.route("/", healthRoutes(deps));
-  app.use("/v1/*", authenticate(deps.verifier, deps.logger));
+  app.use(
+    "/v1/*",
+    authenticate(deps.verifier, deps.logger, {
+      onFailure: authFailureLimit(deps),
+    }),
+  );
+  app.use("/v1/*", requestRateLimit(deps));
+  // Matches /v1/orders/{id} itself and every route below it.
+  app.use("/v1/orders/:id/*", lookupMissLimit(deps));
   app.route("/v1/orders", ordersRoutes(deps));
 
   app.notFound((c) => {

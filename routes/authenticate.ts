@@ -1,8 +1,9 @@
 /**
  * Bearer authentication for `/v1/*`: runs before any body is read or any
- * database is touched. Every failure is a 401 with `WWW-Authenticate`.
+ * database is touched. Every failure is a 401 with `WWW-Authenticate`, or
+ * the 429 of the per-address limit on failed authentication.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { TokenVerifier } from "../auth/token_verifier.ts";
 import { InvalidTokenError } from "../auth/token_verifier.ts";
 import type { Logger } from "../logger.ts";
@@ -11,18 +12,33 @@ import { HttpProblem } from "./problem.ts";
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
 
+/** Settings of the authentication middleware. */
+export interface AuthenticateOptions {
+  /**
+   * Called on every failed authentication (the per-address limit); a
+   * problem it returns is answered instead of the 401.
+   */
+  onFailure?: (c: Context<AppEnv>) => Promise<HttpProblem | undefined>;
+}
+
 /** The authentication middleware. */
 export function authenticate(
   verifier: TokenVerifier,
   logger: Logger,
+  options: AuthenticateOptions = {},
 ): MiddlewareHandler<AppEnv> {
-  function refuse(
+  async function refusal(
+    c: Context<AppEnv>,
     reason: string,
     tokenPresented: boolean,
-    requestId: string,
-  ): never {
-    logger.log("warn", "auth.failed", { request_id: requestId, reason });
-    throw new HttpProblem(
+  ): Promise<HttpProblem> {
+    logger.log("warn", "auth.failed", {
+      request_id: c.get("requestId"),
+      reason,
+    });
+    const limited = await options.onFailure?.(c);
+    if (limited) return limited;
+    return new HttpProblem(
       "unauthenticated",
       tokenPresented
         ? "The bearer token is invalid or expired"
@@ -36,25 +52,24 @@ export function authenticate(
   }
 
   return async function authenticate(c, next) {
-    const requestId = c.get("requestId");
     const header = c.req.header("authorization");
-    if (header === undefined) refuse("missing token", false, requestId);
+    if (header === undefined) throw await refusal(c, "missing token", false);
     const match = BEARER.exec(header);
     if (!match?.[1]) {
       const bearerScheme = /^bearer(?: |$)/i.test(header);
-      refuse(
+      throw await refusal(
+        c,
         bearerScheme ? "malformed" : "wrong scheme",
         bearerScheme,
-        requestId,
       );
     }
     try {
       c.set("principal", await verifier.verify(match[1]));
     } catch (error) {
-      refuse(
+      throw await refusal(
+        c,
         error instanceof InvalidTokenError ? error.reason : "malformed",
         true,
-        requestId,
       );
     }
     await next();

@@ -5,6 +5,7 @@ import type { TokenVerifier } from "../auth/token_verifier.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { Clock, OrderStore } from "../domain/ports.ts";
 import type { Logger } from "../logger.ts";
+import type { RateLimitPolicy } from "./rate_limit.ts";
 
 /** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */
 export interface AppDeps {
@@ -12,6 +13,8 @@ export interface AppDeps {
   readonly verifier: TokenVerifier;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The rate limiters and what to do when their store is down. */
+  readonly rateLimits: RateLimitPolicy;
   /** A new random order id. */
   readonly newId: () => string;
   /** Origins allowed to call the API from a browser. */
@@ -25,5 +28,7 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** Time this request's rate-limit checks have taken so far. */
+    rateLimitSpentMs?: number;
   };
 }

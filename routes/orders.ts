@@ -38,23 +38,19 @@ import type { AppDeps, AppEnv } from "./env.ts";
 import { parseIfMatch } from "./if_match.ts";
 import { readJsonBody } from "./json_body.ts";
 import { historyEventJson, orderEtag, orderJson } from "./order_json.ts";
+import { userRateLimitStep } from "./rate_limit.ts";
 
 /** The orders sub-app. */
 export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
   const { store, clock } = deps;
+  const limitOrderCreation = userRateLimitStep(deps, "order_creation");
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
       const principal = c.get("principal");
       const key = parseIdempotencyKey(c.req.header("idempotency-key"));
       const body = await readJsonBody(c);
-      const input = parseNewOrder(body);
       const now = clock.now();
-      const order = newOrder(input, {
-        id: deps.newId(),
-        userId: orderOwnerFor(principal, input.userId),
-        now,
-      });
       const claim = key === undefined ? undefined : {
         userId: principal.userId,
         key,
@@ -72,6 +68,15 @@ export function ordersRoutes(deps: AppDeps): Hono<AppEnv> {
         }
       }
       try {
+        // The contract's order: rate limit, validation, ownership. A replay
+        // (answered above) never counts against the creation limit.
+        await limitOrderCreation(c);
+        const input = parseNewOrder(body);
+        const order = newOrder(input, {
+          id: deps.newId(),
+          userId: orderOwnerFor(principal, input.userId),
+          now,
+        });
         const entry = await sealAuditEntry(
           orderCreatedEntry(order, principal, c.get("requestId")),
           {

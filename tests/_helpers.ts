@@ -10,6 +10,8 @@ import { type Database, openDatabase } from "../db/client.ts";
 import { applyMigrations } from "../db/migrate.ts";
 import { createOrderStore } from "../db/order_store.ts";
 import type { OrderStore } from "../domain/ports.ts";
+import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
+import { MINUTE_MS } from "../limits/rate_limiter.ts";
 import { createJsonLogger } from "../logger.ts";
 import { createApp } from "../routes/app.ts";
 import type { AppDeps } from "../routes/env.ts";
@@ -40,6 +42,12 @@ export function testClock(
   };
 }
 
+/**
+ * Limits no ordinary test reaches, so tests that make many requests as one
+ * user are not refused; rate-limit tests pass their own `rateLimits`.
+ */
+export const PERMISSIVE_RATE_LIMIT = { limit: 1_000_000, windowMs: MINUTE_MS };
+
 /** Everything a route test needs. */
 export interface TestContext {
   app: ReturnType<typeof createApp>;
@@ -62,6 +70,8 @@ export interface TestContext {
       token?: string;
       body?: unknown;
       headers?: Record<string, string>;
+      /** The connection's peer address, as `Deno.serve` would give it. */
+      remoteAddress?: string;
     },
   ): Promise<Response>;
   close(): void;
@@ -89,6 +99,16 @@ export async function createTestContext(
     }),
     clock,
     logger,
+    rateLimits: {
+      limiters: createMemoryRateLimiters({
+        requests: PERMISSIVE_RATE_LIMIT,
+        order_creation: PERMISSIVE_RATE_LIMIT,
+        lookup_misses: PERMISSIVE_RATE_LIMIT,
+        auth_failures: PERMISSIVE_RATE_LIMIT,
+      }, { now: () => clock.now() }),
+      failClosed: false,
+      trustedProxies: 0,
+    },
     newId: () => crypto.randomUUID(),
     ...overrides,
   });
@@ -114,11 +134,19 @@ export async function createTestContext(
           headers.set("Content-Type", "application/json");
         }
       }
+      // Deno's serve info is the env `getConnInfo` reads the peer from.
+      const env = options.remoteAddress === undefined ? undefined : {
+        remoteAddr: {
+          transport: "tcp",
+          hostname: options.remoteAddress,
+          port: 40000,
+        },
+      };
       return await app.request(path, {
         method,
         headers,
         ...(body !== undefined && { body }),
-      });
+      }, env);
     },
     close: () => database.close(),
   };

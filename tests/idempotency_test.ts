@@ -5,10 +5,12 @@ import {
   requestFingerprint,
 } from "../domain/idempotency.ts";
 import type { OrderStore } from "../domain/ports.ts";
+import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
 import {
   countRows,
   createTestContext,
   orderBody,
+  PERMISSIVE_RATE_LIMIT,
   serveApp,
   type TestContext,
 } from "./_helpers.ts";
@@ -170,9 +172,9 @@ Deno.test("POST /v1/orders forgets a key after 24 hours and purges it", async ()
 
 Deno.test("POST /v1/orders leaves the key free when the first attempt fails", async () => {
   const occupied = "22222222-2222-4222-8222-222222222222";
-  let calls = 0;
+  let fresh = false;
   const ctx = await createTestContext({
-    newId: () => calls++ === 0 ? occupied : crypto.randomUUID(),
+    newId: () => fresh ? crypto.randomUUID() : occupied,
   });
   await ctx.database.client.execute({
     sql:
@@ -194,6 +196,7 @@ Deno.test("POST /v1/orders leaves the key free when the first attempt fails", as
     const failed = await post(url, token, orderBody(), "retry-me");
     assert.equal(failed.status, 500);
     await failed.body?.cancel();
+    fresh = true;
     const retried = await post(url, token, orderBody(), "retry-me");
     assert.equal(retried.status, 201);
     assert.equal(retried.headers.get("idempotent-replayed"), null);
@@ -280,5 +283,37 @@ Deno.test("a claim abandoned in flight by a crashed request expires", async () =
     assert.equal(taken.status, 201);
     await taken.body?.cancel();
     assert.equal(await countRows(ctx, "orders"), 1);
+  });
+});
+
+Deno.test("an idempotent replay does not count against the order-creation limit", async () => {
+  const ctx = await createTestContext({
+    rateLimits: {
+      limiters: createMemoryRateLimiters({
+        requests: PERMISSIVE_RATE_LIMIT,
+        order_creation: { limit: 2, windowMs: 60_000 },
+        lookup_misses: PERMISSIVE_RATE_LIMIT,
+        auth_failures: PERMISSIVE_RATE_LIMIT,
+      }, { now: () => Date.now() }),
+      failClosed: false,
+      trustedProxies: 0,
+    },
+  });
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    assert.equal((await post(url, token, orderBody(), "a")).status, 201);
+    for (let i = 0; i < 5; i++) {
+      const replay = await post(url, token, orderBody(), "a");
+      assert.equal(replay.headers.get("idempotent-replayed"), "true");
+      await replay.body?.cancel();
+    }
+    const second = await post(url, token, orderBody(), "b");
+    assert.equal(second.status, 201);
+    await second.body?.cancel();
+    const third = await post(url, token, orderBody(), "c");
+    assert.equal(third.status, 429);
+    await third.body?.cancel();
+    // The refused request left its key free.
+    assert.equal(await countRows(ctx, "idempotency_keys"), 2);
   });
 });
