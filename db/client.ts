@@ -37,9 +37,10 @@ export async function ensureDatabaseDirectory(url: string): Promise<void> {
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Opens a database. An embedded database is limited to one connection so
- * that its PRAGMAs (WAL, `synchronous=NORMAL`, busy timeout, foreign keys)
- * hold for every statement; a remote one is reached over HTTP.
+ * Opens a database. An embedded database gets one native connection (so its
+ * PRAGMAs — WAL, `synchronous=NORMAL`, busy timeout, foreign keys — hold for
+ * every statement) with cached prepared statements and group commit; a
+ * remote one is reached over HTTP.
  */
 export async function openDatabase(
   url: string,
@@ -48,17 +49,21 @@ export async function openDatabase(
   let client: Client;
   const embedded = isEmbeddedUrl(url);
   if (embedded) {
-    const { createClient } = await import("@libsql/client");
-    client = createClient({ url, concurrency: 1 });
+    const { createNativeClient } = await import("./native_client.ts");
+    const path = url === ":memory:" ? url : url.slice("file:".length);
+    const pragmas = [
+      `busy_timeout = ${BUSY_TIMEOUT_MS}`,
+      "foreign_keys = ON",
+    ];
     if (url !== ":memory:") {
-      await client.execute("PRAGMA journal_mode = WAL");
       // NORMAL in WAL mode never corrupts the database; a power loss can
       // lose only the last transactions, which an fsync per commit would save
       // at several times the write cost.
-      await client.execute("PRAGMA synchronous = NORMAL");
+      pragmas.unshift("journal_mode = WAL", "synchronous = NORMAL");
     }
-    await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    await client.execute("PRAGMA foreign_keys = ON");
+    // The native client implements the part of `Client` that drizzle and the
+    // store use; the rest is never called.
+    client = createNativeClient(path, pragmas) as unknown as Client;
   } else {
     const { createClient } = await import("@libsql/client/web");
     client = createClient({
