@@ -11,7 +11,7 @@
  * non-zero if any scenario had an error; it never judges speed.
  *
  * Options: --duration S, --warmup S, --connections N, --users N, --staff N,
- * --orders-per-user N, --patch-pool-per-second N, --only a,b (scenario ids:
+ * --orders-per-user N, --only a,b (scenario ids:
  * http, storage, get_by_id, list, create, patch), --allow-missing a,b (a
  * scenario whose every answer is 405 is reported as a missing route, not an
  * error), --profile DIR (the service runs with `--cpu-prof`), --results DIR,
@@ -75,7 +75,6 @@ interface Settings {
   users: number;
   staff: number;
   ordersPerUser: number;
-  patchPoolPerSecond: number;
   only: Set<ScenarioId>;
   allowMissing: Set<string>;
   profileDir: string | undefined;
@@ -124,7 +123,6 @@ function parseSettings(args: string[]): Settings {
       users: { type: "string" },
       staff: { type: "string" },
       "orders-per-user": { type: "string", default: "20" },
-      "patch-pool-per-second": { type: "string" },
       only: { type: "string" },
       "allow-missing": { type: "string", default: "" },
       profile: { type: "string" },
@@ -157,11 +155,6 @@ function parseSettings(args: string[]): Settings {
     users: number(values.users, smoke ? 100 : 1000, "users"),
     staff: number(values.staff, smoke ? 10 : 50, "staff"),
     ordersPerUser: number(values["orders-per-user"], 20, "orders-per-user"),
-    patchPoolPerSecond: number(
-      values["patch-pool-per-second"],
-      smoke ? 3000 : 3500,
-      "patch-pool-per-second",
-    ),
     only,
     allowMissing: new Set(
       (values["allow-missing"] ?? "").split(",").filter((s) => s !== ""),
@@ -295,6 +288,7 @@ async function runService(
   const profileFlags = settings.profileDir === undefined
     ? []
     : ["--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`];
+  const spawnedAt = performance.now();
   const server = startProcess({
     command: [Deno.execPath(), "run", ...SERVICE_FLAGS, ...profileFlags, MAIN],
     env: {
@@ -321,18 +315,9 @@ async function runService(
       );
     }
 
-    const orderCount = Math.max(
-      settings.users * settings.ordersPerUser,
-      settings.only.has("patch")
-        ? Math.ceil(
-          (settings.durationSeconds + settings.warmupSeconds) *
-            settings.patchPoolPerSecond,
-        )
-        : 0,
-    );
     const seedStart = performance.now();
     const orders = await seedOrders(url, tokens.users, {
-      count: orderCount,
+      count: settings.users * settings.ordersPerUser,
       concurrency: SEED_CONCURRENCY,
     });
     const seed = {
@@ -343,6 +328,9 @@ async function runService(
     };
     let peak = await peakRssMb(server.pid);
 
+    // PATCH moves each order forward once: seeded orders first, then those
+    // the POST scenario created, so the pool grows with creation speed.
+    const patchPool = orders.map((o) => o.id);
     const scenarios: ScenarioResult[] = [];
     for (const id of ["get_by_id", "list", "create", "patch"] as const) {
       if (!settings.only.has(id)) continue;
@@ -352,8 +340,10 @@ async function runService(
         tmp,
         url,
         server,
+        spawnedAt,
         tokens,
         orders,
+        patchPool,
       });
       scenarios.push(result);
       if (result.peakRssMb !== undefined) {
@@ -389,8 +379,12 @@ interface ScenarioContext {
   tmp: string;
   url: string;
   server: BenchProcess;
+  /** `performance.now()` when the service was spawned. */
+  spawnedAt: number;
   tokens: BenchTokens;
   orders: SeededOrder[];
+  /** Ids of pending orders not yet patched; create runs add to it. */
+  patchPool: string[];
 }
 
 const SCENARIOS = {
@@ -424,12 +418,13 @@ async function runScenario(
       rows = shuffled(tokens.users, 2).map((token) => [token]);
       break;
     case "patch":
-      rows = shuffled(ctx.orders, 3).map((o, i) => [
+      rows = shuffled(ctx.patchPool, 3).map((orderId, i) => [
         tokens.fulfillment[i % tokens.fulfillment.length]!,
-        o.id,
+        orderId,
       ]);
       break;
   }
+  const createdIds = `${ctx.tmp}/created_ids.txt`;
   const run = async (seconds: number, phase: string) => {
     await writeFixture(fixture, rows);
     const result = await runWrk({
@@ -441,13 +436,30 @@ async function runScenario(
       countStatuses: true,
       keyPrefix: `${Date.now().toString(36)}-${id}-${phase}`,
       core: ctx.cores?.loadCore,
+      createdIdsPath: kind === "create" ? createdIds : undefined,
     });
     if (kind === "patch") rows = rows.slice(result.sent);
+    if (kind === "create") {
+      const ids = (await Deno.readTextFile(createdIds)).split("\n");
+      ctx.patchPool.push(...ids.filter((id) => id !== ""));
+    }
     return result;
   };
   await resetPeakRss(ctx.server.pid);
   if (settings.warmupSeconds > 0) await run(settings.warmupSeconds, "warmup");
+  const poolAtStart = rows.length;
+  const fromMs = performance.now() - ctx.spawnedAt;
   const result = await run(settings.durationSeconds, "run");
+  const toMs = performance.now() - ctx.spawnedAt;
+  if (settings.profileDir !== undefined) {
+    // The profile starts with the process: these bounds (trimmed for the
+    // start-up offset and wrk's own start and stop) select this scenario.
+    log(
+      `profile window of ${id}: --from-ms ${Math.round(fromMs + 500)} --to-ms ${
+        Math.round(toMs - 500)
+      }`,
+    );
+  }
   const statuses = Object.keys(result.statuses);
   const missingRoute = settings.allowMissing.has(id) &&
     result.requests > 0 && statuses.length === 1 && statuses[0] === "405" &&
@@ -466,8 +478,10 @@ async function runScenario(
     statuses: result.statuses,
     errorBodies: result.errorBodies,
     overrun: result.overrun,
+    ...(kind === "patch" && { poolSize: poolAtStart }),
     missingRoute,
     peakRssMb: await peakRssMb(ctx.server.pid),
+    serviceTimeMs: { from: fromMs, to: toMs },
     limit: id === "get_by_id" || id === "list" ? "http" : "storage",
     target: TARGETS[id]!,
   };

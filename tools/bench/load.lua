@@ -10,6 +10,9 @@
 --      server's limit, where a Lua callback per response would slow wrk down)
 --   4: a prefix that makes this run's Idempotency-Keys unique
 --   5: the number of wrk threads (-t)
+-- With "statuses", create runs also collect the ids of the orders they created
+-- (from Location) and done() writes them, one per line, to the file named by
+-- the environment variable BENCH_CREATED_IDS: the pool that PATCH then uses.
 -- done() prints one line, "BENCH_RESULT {json}", that tools/bench/wrk.ts reads.
 
 local threads = {}
@@ -22,7 +25,7 @@ function setup(thread)
 end
 
 -- Globals, so that done() can read them from each thread with thread:get.
-statuses, bodies, sent, overrun = {}, {}, 0, 0
+statuses, bodies, sent, overrun, created = {}, {}, 0, 0, {}
 
 local kind, lines, requests, cursor, key_prefix
 local create_body = '{"items":['
@@ -73,6 +76,10 @@ function init(args)
       if (status < 200 or status > 299) and bodies[status] == nil then
         bodies[status] = string.sub(body or "", 1, 300)
       end
+      if status == 201 and kind == "create" then
+        local location = headers["Location"] or headers["location"]
+        if location then table.insert(created, string.match(location, "[^/]+$")) end
+      end
     end
   end
 end
@@ -110,7 +117,12 @@ end
 
 function done(summary, latency, requests_stats)
   local merged, first_bodies, total_sent, total_overrun = {}, {}, 0, 0
+  local ids_path = os.getenv("BENCH_CREATED_IDS")
+  local ids_file = ids_path and ids_path ~= "" and assert(io.open(ids_path, "w"))
   for _, t in ipairs(threads) do
+    if ids_file then
+      for _, id in ipairs(t:get("created") or {}) do ids_file:write(id, "\n") end
+    end
     for status, n in pairs(t:get("statuses") or {}) do
       merged[status] = (merged[status] or 0) + n
     end
@@ -120,6 +132,7 @@ function done(summary, latency, requests_stats)
     total_sent = total_sent + (t:get("sent") or 0)
     total_overrun = total_overrun + (t:get("overrun") or 0)
   end
+  if ids_file then ids_file:close() end
   local parts = {}
   for status, n in pairs(merged) do table.insert(parts, '"' .. status .. '":' .. n) end
   local body_parts = {}

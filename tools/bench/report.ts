@@ -40,9 +40,13 @@ export interface ScenarioResult {
   errorBodies: Record<string, string>;
   /** PATCH requests that repeated an order because the pool ran out. */
   overrun: number;
+  /** PATCH: pending orders available to the measured run. */
+  poolSize?: number;
   /** The route answered only 405: it does not exist on this branch yet. */
   missingRoute: boolean;
   peakRssMb?: number | undefined;
+  /** When the measured run began and ended, in ms after the service started. */
+  serviceTimeMs?: { from: number; to: number } | undefined;
   limit: LimitName;
   ratio?: number | undefined;
   target: Target;

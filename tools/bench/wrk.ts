@@ -24,6 +24,8 @@ export interface WrkOptions {
   keyPrefix: string;
   /** `taskset -c <core>` prefix when pinning, else none. */
   core?: number | undefined;
+  /** Where a create run writes the ids of the orders it created. */
+  createdIdsPath?: string | undefined;
 }
 
 /** wrk's own numbers for one run. */
@@ -84,6 +86,7 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
     : ["taskset", ["-c", String(options.core), "wrk", ...wrkArgs]];
   const { code, stdout, stderr } = await new Deno.Command(program, {
     args,
+    env: { BENCH_CREATED_IDS: options.createdIdsPath ?? "" },
     stdout: "piped",
     stderr: "piped",
   }).output();
