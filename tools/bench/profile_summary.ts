@@ -74,7 +74,9 @@ function frameName(frame: CallFrame): string {
   return `${fn} ${file}:${frame.lineNumber + 1}`;
 }
 
-const IDLE = new Set(["(idle)", "(program)"]);
+// "(program)" is busy: native work outside JS (the HTTP server's Rust side,
+// for one); only "(idle)" is the event loop waiting.
+const IDLE = "(idle)";
 
 /**
  * Self and inclusive time per function and self time per area, over the
@@ -106,7 +108,7 @@ export function summarise(
     const node = byId.get(profile.samples[i]!);
     if (!node) continue;
     const frame = node.callFrame;
-    if (IDLE.has(frame.functionName) && frame.url === "") {
+    if (frame.functionName === IDLE && frame.url === "") {
       idle += dt;
       continue;
     }

@@ -15,6 +15,8 @@ export interface LimitResult {
   latencyMs: { p50: number; p99: number; max: number };
   errors: number;
   peakRssMb?: number | undefined;
+  /** Every measurement of this limit in the run; the best is reported. */
+  samples?: number[];
 }
 
 /** What a scenario must reach, as a ratio to its limit. */
@@ -200,6 +202,12 @@ function footnotes(report: BenchReport): string[] {
     `seeded through the API: ${report.seed.orders} orders for ${report.seed.users} users in ${
       report.seed.seconds.toFixed(1)
     } s; ${report.seed.staff} fulfillment tokens for PATCH`,
+    ...Object.values(report.limits).filter((l) => (l.samples?.length ?? 0) > 1)
+      .map((l) =>
+        `${l.title}: measured before and after the service (${
+          l.samples!.map(whole).join(" and ")
+        }/s); the better is the limit`
+      ),
     `service peak RSS over the whole run: ${
       fixed(report.servicePeakRssMb, 1)
     } MiB (target ≤ ${PEAK_RSS_TARGET_MB} MiB)`,
