@@ -218,3 +218,8 @@ export function baseEnv(): Record<string, string> {
   }
   return env;
 }
+
+/** A progress line on stderr, so stdout keeps only the table. */
+export function progress(message: string): void {
+  console.error(`bench: ${message}`);
+}

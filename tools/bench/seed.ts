@@ -121,3 +121,9 @@ export async function writeFixture(
     rows.map((r) => r.join("\t")).join("\n") + "\n",
   );
 }
+
+/** `bytes` random bytes as base64: bench-only secrets and keys. */
+export function randomSecret(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...raw));
+}

@@ -154,3 +154,9 @@ export function parseWrkResult(json: string, counted: boolean): WrkResult {
     errorBodies: raw.error_bodies,
   };
 }
+
+/** Connect, read, write and timeout errors together. */
+export function socketErrorCount(result: WrkResult): number {
+  const e = result.socketErrors;
+  return e.connect + e.read + e.write + e.timeout;
+}
