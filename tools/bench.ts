@@ -1,0 +1,207 @@
+/**
+ * `deno task bench [--smoke]`: the load benchmark of issue 9.
+ *
+ * In one run it measures the two limits (a bare `Deno.serve`, and the raw
+ * one-order-per-transaction write loop with native prepared statements), then
+ * starts the service (`main.ts`) on a new WAL file database, seeds orders for
+ * many users through the API, and drives each scenario with wrk: requests/s,
+ * p50/p99 latency, errors and the service's peak RSS, each as a ratio to its
+ * limit. The service and the limits run on one core, wrk and this harness on
+ * another (`taskset`). `--smoke` runs about a second per scenario and exits
+ * non-zero if any scenario had an error; it never judges speed.
+ *
+ * Options: --duration S, --warmup S, --connections N, --users N, --staff N,
+ * --orders-per-user N, --only a,b (scenario ids:
+ * http, storage, get_by_id, list, create, patch), --allow-missing a,b (a
+ * scenario whose every answer is 405 is reported as a missing route, not an
+ * error), --profile DIR (the service runs with `--cpu-prof`), --service-flag F
+ * (repeatable: an extra `deno run` flag for the service, for example
+ * `--service-flag=--v8-flags=--max-semi-space-size=4`), --results DIR, --keep
+ * (keep the temporary folder).
+ */
+import { measureHttpLimit, measureStorageLimit } from "./bench/limits.ts";
+import { pinSelf, planCores, progress } from "./bench/process.ts";
+import {
+  type BenchReport,
+  type LimitName,
+  type LimitResult,
+  renderMarkdown,
+  renderText,
+} from "./bench/report.ts";
+import { mintTokens, randomSecret } from "./bench/seed.ts";
+import { runService, type ServiceRun } from "./bench/service_run.ts";
+import { type BenchSettings, parseBenchArgs } from "./bench/settings.ts";
+import { wrkAvailable } from "./bench/wrk.ts";
+
+/** The `cpu` line of /proc/stat: jiffies per state, steal at index 7. */
+async function cpuTimes(): Promise<number[]> {
+  const stat = await Deno.readTextFile("/proc/stat").catch(() => "");
+  return (/^cpu\s+(.+)$/m.exec(stat)?.[1] ?? "").split(/\s+/).map(Number);
+}
+
+/** Share of CPU time the hypervisor gave to others since `before`, in %. */
+async function stealPercent(before: number[]): Promise<string> {
+  const after = await cpuTimes();
+  const delta = after.map((v, i) => v - (before[i] ?? 0));
+  const total = delta.slice(0, 8).reduce((a, b) => a + b, 0);
+  return total > 0 ? ((100 * (delta[7] ?? 0)) / total).toFixed(1) : "unknown";
+}
+
+async function machineInfo(
+  loadBefore: string,
+  timesBefore: number[],
+): Promise<Record<string, string | number>> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const wrk = await new Deno.Command("wrk", {
+    args: ["--version"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const wrkVersion = new TextDecoder().decode(wrk.stdout).split("\n")[0] ?? "";
+  return {
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    wrk: /wrk\s+(\S+)/.exec(wrkVersion)?.[1] ?? "unknown",
+    // Other work on the machine, or on the host under it, skews every
+    // number: the load before the run and the steal during it tell.
+    "load average (1 min) before the run": loadBefore,
+    "CPU steal during the run (%)": await stealPercent(timesBefore),
+  };
+}
+
+/** Runs the benchmark; resolves with the report. */
+export async function runBenchmark(
+  settings: BenchSettings,
+): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const loadBefore =
+    (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ")[0] ??
+      "unknown";
+  const timesBefore = await cpuTimes();
+  if (!(await wrkAvailable())) {
+    throw new Error(
+      "wrk is not installed: apt-get install wrk (.ci/run installs it)",
+    );
+  }
+  const cores = await planCores();
+  if (cores) await pinSelf(cores.loadCore);
+  const tmp = await Deno.makeTempDir({ prefix: "orders-bench-" });
+  try {
+    const secret = randomSecret(48);
+    const tokens = await mintTokens(secret, {
+      userCount: settings.users,
+      staffCount: settings.staff,
+      ttlSeconds: 6 * 3600,
+    });
+    // Each limit is measured before and after the service, and the better
+    // run kept: other load on the machine only ever lowers a limit, and on a
+    // shared machine it comes and goes.
+    const samples: Record<LimitName, LimitResult[]> = { http: [], storage: [] };
+    const measureLimits = async (round: string) => {
+      if (settings.only.has("http")) {
+        progress(`measuring the HTTP limit (bare Deno.serve), ${round}`);
+        samples.http.push(
+          await measureHttpLimit(settings, cores, tmp, tokens),
+        );
+      }
+      if (settings.only.has("storage")) {
+        progress(`measuring the storage limit (raw write loop), ${round}`);
+        samples.storage.push(
+          await measureStorageLimit(
+            settings,
+            cores,
+            `${tmp}/storage_limit_${round}.db`,
+          ),
+        );
+      }
+    };
+    await measureLimits("before");
+    const wanted = ["get_by_id", "list", "create", "patch"] as const;
+    let service: ServiceRun | undefined;
+    if (wanted.some((id) => settings.only.has(id))) {
+      progress("starting the service, seeding, running the scenarios");
+      service = await runService(settings, cores, tmp, tokens, secret);
+      await measureLimits("after");
+    }
+    const limits: BenchReport["limits"] = {};
+    for (const name of ["http", "storage"] as const) {
+      const runs = samples[name];
+      if (runs.length === 0) continue;
+      const best = runs.reduce((a, b) => b.perSecond > a.perSecond ? b : a);
+      limits[name] = { ...best, samples: runs.map((r) => r.perSecond) };
+    }
+    const scenarios = (service?.scenarios ?? []).map((s) => {
+      const limit = limits[s.limit];
+      return limit && limit.perSecond > 0 && !s.missingRoute
+        ? { ...s, ratio: s.requestsPerSecond / limit.perSecond }
+        : s;
+    });
+    return {
+      startedAt,
+      mode: settings.smoke ? "smoke" : "full",
+      durationSeconds: settings.durationSeconds,
+      warmupSeconds: settings.warmupSeconds,
+      machine: await machineInfo(loadBefore, timesBefore),
+      pinning: cores ?? null,
+      service: service?.service ?? {},
+      seed: service?.seed ??
+        { users: settings.users, staff: settings.staff, orders: 0, seconds: 0 },
+      limits,
+      scenarios,
+      servicePeakRssMb: service?.peakRssMb,
+    };
+  } finally {
+    if (settings.keep) progress(`kept ${tmp}`);
+    else await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Scenarios and limits that had errors, by title. */
+export function failures(report: BenchReport): string[] {
+  const failed: string[] = [];
+  for (const limit of Object.values(report.limits)) {
+    if (limit.errors > 0) failed.push(`${limit.title}: ${limit.errors} errors`);
+  }
+  for (const s of report.scenarios) {
+    if (s.missingRoute) continue;
+    if (s.errors > 0) {
+      failed.push(
+        `${s.title}: ${s.errors} errors, statuses ${
+          JSON.stringify(s.statuses)
+        }, first bodies ${JSON.stringify(s.errorBodies)}`,
+      );
+    } else if (s.requests === 0) {
+      failed.push(`${s.title}: no request completed`);
+    }
+  }
+  return failed;
+}
+
+async function main(): Promise<void> {
+  const settings = parseBenchArgs(Deno.args);
+  const report = await runBenchmark(settings);
+  console.log(renderText(report));
+  if (settings.resultsDir !== undefined) {
+    await Deno.mkdir(settings.resultsDir, { recursive: true });
+    const stamp = report.startedAt.replace(/[:.]/g, "-");
+    const json = `${settings.resultsDir}/${stamp}.json`;
+    await Deno.writeTextFile(json, JSON.stringify(report, null, 2) + "\n");
+    await Deno.writeTextFile(
+      `${settings.resultsDir}/latest.md`,
+      renderMarkdown(report),
+    );
+    progress(`wrote ${json} and latest.md`);
+  }
+  const failed = failures(report);
+  if (failed.length > 0) {
+    console.error(`bench: ${failed.length} scenario(s) had errors:`);
+    for (const f of failed) console.error(`  ${f}`);
+    if (settings.smoke) Deno.exit(1);
+  } else if (settings.smoke) {
+    console.error("bench: smoke run completed without errors");
+  }
+}
+
+if (import.meta.main) await main();
