@@ -129,8 +129,9 @@ export const createOrderSchema = z.object({
     "Must be an ISO 4217 code such as USD",
   )
     .optional().meta({
-      description: "ISO 4217 currency code.",
-      default: "USD",
+      // No JSON Schema `default`: generated clients (openapi-typescript)
+      // would make a field with a default required in the request type.
+      description: "ISO 4217 currency code; `USD` when absent.",
       examples: ["USD", "EUR"],
     }),
 }, { error: "Must be a JSON object" }).meta({
