@@ -113,16 +113,11 @@ Deno.test("GET /openapi.json serves the document without authentication", async 
 
 Deno.test("the document describes the bearer JWT scheme, the headers and every problem type", () => {
   const components = DOCUMENT.components as Record<string, Json>;
-  assert.deepEqual(
-    (components.securitySchemes as Json).bearerAuth,
-    {
-      type: "http",
-      scheme: "bearer",
-      bearerFormat: "JWT",
-      description: ((components.securitySchemes as Json).bearerAuth as Json)
-        .description,
-    },
-  );
+  const bearer = (components.securitySchemes as Json).bearerAuth as Json;
+  assert.equal(bearer.type, "http");
+  assert.equal(bearer.scheme, "bearer");
+  assert.equal(bearer.bearerFormat, "JWT");
+  assert.match(String(bearer.description), /HS256/);
   assert.deepEqual(DOCUMENT.security, [{ bearerAuth: [] }]);
   const text = JSON.stringify(DOCUMENT);
   for (

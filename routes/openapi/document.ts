@@ -185,10 +185,9 @@ const PARAMETERS: Record<ParameterName | "XRequestId", JsonObject> = {
   },
 };
 
-const integerHeader = (description: string, minimum = 0): JsonObject => ({
-  description,
-  schema: { type: "integer", minimum },
-});
+function integerHeader(description: string, minimum = 0): JsonObject {
+  return { description, schema: { type: "integer", minimum } };
+}
 
 /** The response headers routes share. */
 const HEADERS: Record<
