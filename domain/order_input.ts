@@ -18,9 +18,30 @@ import { charLength, cleanText } from "./text.ts";
 /** The most items one order may have. */
 export const MAX_ITEMS = 100;
 
-/** A free-text field: tags stripped, trimmed, then `min`–`max` characters. */
-export function cleanTextSchema(max: number) {
-  return z.string({ error: "Must be a string" }).transform((raw, ctx) => {
+/** How a schema is documented in the OpenAPI document. */
+export interface SchemaDocs {
+  description?: string;
+  examples?: unknown[];
+}
+
+/**
+ * A free-text field: tags stripped, trimmed, then 1–`max` characters.
+ *
+ * The documentation sits on the input string, before the transform: in an
+ * input JSON Schema, zod drops `examples` from a transforming schema. No
+ * `maxLength` is declared, because the raw text may be longer than `max`
+ * (tags and surrounding blanks do not count): every constraint the
+ * document states holds for the raw value, the rest is in the description.
+ */
+export function cleanTextSchema(max: number, docs: SchemaDocs = {}) {
+  return z.string({ error: "Must be a string" }).meta({
+    minLength: 1,
+    ...docs,
+    description: [
+      docs.description,
+      `HTML tags are stripped and surrounding whitespace trimmed; the result must be 1–${max} characters (Unicode code points), and it is what is stored and returned.`,
+    ].filter(Boolean).join(" "),
+  }).transform((raw, ctx) => {
     const text = cleanText(raw);
     const length = charLength(text);
     if (length < 1) {
@@ -42,14 +63,29 @@ const productIdSchema = z.union([
   z.string().refine(
     (id) => id.length > 0 && charLength(id) <= 64,
     "Must be 1 to 64 characters",
-  ),
+  ).meta({ minLength: 1, maxLength: 64 }),
   userIdSchema,
 ], {
   error:
     "Must be a non-empty string of at most 64 characters or a positive integer",
+}).meta({
+  description:
+    "The product's id in the storefront's catalogue: a string of 1–64 characters or a positive integer, returned exactly as sent.",
+  examples: ["sku-1", 1042],
 });
 
-const priceSchema = z.unknown().transform((value, ctx) => {
+/** A decimal string the price parser accepts (its value is checked apart). */
+const PRICE_TEXT = "^[0-9]+(\\.[0-9]{1,4})?$";
+
+const priceSchema = z.unknown().meta({
+  description:
+    "Unit price: a JSON number or a decimal string (no exponent), from 0 to 1000000 with at most 4 fractional digits. Read exactly, never as binary floating point; responses echo it as a decimal string with 2–4 fractional digits.",
+  oneOf: [
+    { type: "number", minimum: 0, maximum: 1_000_000 },
+    { type: "string", pattern: PRICE_TEXT },
+  ],
+  examples: ["12.50", 3.99, "0.3333"],
+}).transform((value, ctx) => {
   const price = parsePrice(value);
   if (!price.ok) {
     ctx.addIssue({ code: "custom", message: price.message });
@@ -60,27 +96,48 @@ const priceSchema = z.unknown().transform((value, ctx) => {
 
 const itemSchema = z.object({
   product_id: productIdSchema,
-  product_name: cleanTextSchema(200),
+  product_name: cleanTextSchema(200, { examples: ["Mug"] }),
   quantity: z.number({ error: "Must be an integer from 1 to 10000" }).int(
     "Must be an integer from 1 to 10000",
   ).min(1, "Must be an integer from 1 to 10000").max(
     10000,
     "Must be an integer from 1 to 10000",
-  ),
+  ).meta({ examples: [2] }),
   price: priceSchema,
 }, { error: "Must be an object" });
 
 /** The body of `POST /v1/orders`; unknown fields are dropped. */
 export const createOrderSchema = z.object({
-  items: z.array(itemSchema, { error: "Must be an array" }),
-  shipping_address: cleanTextSchema(500),
-  user_id: userIdSchema.optional(),
+  // An empty list or more than MAX_ITEMS is refused (400) by `parseNewOrder`
+  // before this schema runs; the bounds are stated here for the document.
+  items: z.array(itemSchema, { error: "Must be an array" }).meta({
+    minItems: 1,
+    maxItems: MAX_ITEMS,
+    description:
+      `1–${MAX_ITEMS} order lines. A missing or empty list, or more than ${MAX_ITEMS}, is a 400; any other defect in the lines is a 422.`,
+  }),
+  shipping_address: cleanTextSchema(500, {
+    examples: ["1 Main St, Springfield"],
+  }),
+  user_id: userIdSchema.optional().meta({
+    description:
+      "Whose order it is; defaults to the caller (the token's `sub`). Only an admin may name another user (else 403).",
+    examples: [42],
+  }),
   currency: z.string().regex(
     /^[A-Z]{3}$/,
     "Must be an ISO 4217 code such as USD",
   )
-    .optional(),
-}, { error: "Must be a JSON object" });
+    .optional().meta({
+      // No JSON Schema `default`: generated clients (openapi-typescript)
+      // would make a field with a default required in the request type.
+      description: "ISO 4217 currency code; `USD` when absent.",
+      examples: ["USD", "EUR"],
+    }),
+}, { error: "Must be a JSON object" }).meta({
+  description:
+    "A new order. The server computes `total`, `line_total`, `id`, `status` and the timestamps; any other field (`total`, `id`, `status`, …) is ignored.",
+});
 
 /** Turns zod issues into the `errors` list of a problem response. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
@@ -166,16 +223,31 @@ const STATUS_MESSAGE = `Must be one of ${ORDER_STATUSES.join(", ")}`;
 
 /** The body of `PATCH /v1/orders/{id}`; every other field is ignored. */
 export const updateOrderSchema = z.object({
-  status: z.enum(ORDER_STATUSES, { error: STATUS_MESSAGE }).optional(),
-  shipping_address: cleanTextSchema(500).optional(),
-}, { error: "Must be a JSON object" });
+  status: z.enum(ORDER_STATUSES, { error: STATUS_MESSAGE }).optional().meta({
+    description:
+      "The next status (fulfillment, admin: one step forward) or `cancelled` (owner, admin; while pending or processing). A value outside the five is a 400, as is a move the lifecycle does not allow; the current status of a non-terminal order is a no-op.",
+    examples: ["processing"],
+  }),
+  shipping_address: cleanTextSchema(500, {
+    description:
+      "A new address (owner, admin), only while the order is pending or processing (else 400).",
+    examples: ["2 Side St, Springfield"],
+  }).optional(),
+}, { error: "Must be a JSON object" }).meta({
+  description:
+    "A change to an order. A body with neither field returns the order unchanged; every other field is ignored.",
+});
 
 /** The most characters a cancellation reason may have, after cleaning. */
 export const MAX_REASON_LENGTH = 500;
 
 /** The optional body of `POST /v1/orders/{id}/cancel`. */
 export const cancelOrderSchema = z.object({
-  reason: z.string({ error: "Must be a string" }).transform((raw, ctx) => {
+  reason: z.string({ error: "Must be a string" }).meta({
+    description:
+      `Why the order is cancelled, kept in the audit entry. HTML tags are stripped and surrounding whitespace trimmed; the result may have at most ${MAX_REASON_LENGTH} characters, and an empty one counts as none.`,
+    examples: ["Ordered the wrong size"],
+  }).transform((raw, ctx) => {
     const text = cleanText(raw);
     if (charLength(text) > MAX_REASON_LENGTH) {
       ctx.addIssue({
@@ -186,7 +258,9 @@ export const cancelOrderSchema = z.object({
     }
     return text;
   }).optional(),
-}, { error: "Must be a JSON object" });
+}, { error: "Must be a JSON object" }).meta({
+  description: "An optional cancellation reason; the body itself is optional.",
+});
 
 /**
  * Validates an update request. A `status` that is not one of the five is a

@@ -7,8 +7,17 @@ import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 import { fieldErrors } from "./order_input.ts";
 import { parseUserIdText } from "./principal.ts";
 
+/**
+ * A query integer: a string of digits on the wire, documented as the
+ * integer it stands for (the OpenAPI way to describe a query value).
+ */
 function integerParam(min: number, max: number, fallback: number) {
-  return z.string().optional().transform((text, ctx) => {
+  return z.string().meta({
+    type: "integer",
+    minimum: min,
+    maximum: max,
+    default: fallback,
+  }).optional().transform((text, ctx) => {
     if (text === undefined) return fallback;
     const value = /^[0-9]{1,7}$/.test(text) ? Number(text) : NaN;
     if (!(value >= min && value <= max)) {
@@ -24,12 +33,22 @@ function integerParam(min: number, max: number, fallback: number) {
 
 /** The query of `GET /v1/orders`; unknown parameters are ignored. */
 export const listOrdersQuerySchema = z.object({
-  limit: integerParam(1, 100, 20),
-  offset: integerParam(0, 100_000, 0),
+  limit: integerParam(1, 100, 20).meta({
+    description: "How many orders to return at most.",
+  }),
+  offset: integerParam(0, 100_000, 0).meta({
+    description: "How many matching orders to skip (newest first).",
+  }),
   status: z.enum(ORDER_STATUSES, {
     error: `Must be one of ${ORDER_STATUSES.join(", ")}`,
-  }).optional(),
-  user_id: z.string().optional().transform((text, ctx) => {
+  }).optional().meta({ description: "Only orders in this status." }),
+  user_id: z.string().meta({
+    type: "integer",
+    minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description:
+      "Only this user's orders. A user may name only themself (else 403); fulfillment and admin may name anyone.",
+  }).optional().transform((text, ctx) => {
     if (text === undefined) return undefined;
     const id = parseUserIdText(text);
     if (id === undefined) {

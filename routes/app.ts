@@ -2,13 +2,18 @@
  * The HTTP app: middleware in the order of the request lifecycle, one
  * sub-app per resource, and one error mapper.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
+import { apiDocsRoutes } from "./api_docs.ts";
 import { authenticate } from "./authenticate.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { healthRoutes } from "./health.ts";
 import { declaredBodyLimit, noStore, requestTimeout } from "./hygiene.ts";
+import {
+  DOCS_CONTENT_SECURITY_POLICY,
+  DOCS_PATH,
+} from "./openapi/docs_page.ts";
 import { ordersRoutes } from "./orders.ts";
 import { errorHandler, problemResponse } from "./problem.ts";
 import {
@@ -26,15 +31,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
-  app.use(secureHeaders({
-    strictTransportSecurity: "max-age=63072000; includeSubDomains",
-    contentSecurityPolicy: {
-      defaultSrc: ["'none'"],
-      frameAncestors: ["'none'"],
-    },
-    xFrameOptions: "DENY",
-    referrerPolicy: "no-referrer",
-  }));
+  app.use(securityHeaders());
   app.use(noStore());
   if (deps.corsOrigins && deps.corsOrigins.length > 0) {
     const allowed = new Set(deps.corsOrigins);
@@ -65,6 +62,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestTimeout(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
 
   app.route("/", healthRoutes(deps));
+  app.route("/", apiDocsRoutes());
   app.use(
     "/v1/*",
     authenticate(deps.verifier, deps.logger, {
@@ -90,6 +88,33 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.onError(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * The security headers of every response. The API's policy is
+ * `default-src 'none'`; the documentation page alone gets its own, which
+ * lets it load its pinned viewer.
+ */
+function securityHeaders(): MiddlewareHandler<AppEnv> {
+  const common = {
+    strictTransportSecurity: "max-age=63072000; includeSubDomains",
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+  };
+  const api = secureHeaders({
+    ...common,
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  });
+  const docs = secureHeaders({
+    ...common,
+    contentSecurityPolicy: DOCS_CONTENT_SECURITY_POLICY,
+  });
+  return function securityHeaders(c, next) {
+    return c.req.path === DOCS_PATH ? docs(c, next) : api(c, next);
+  };
 }
 
 /** The methods the app serves for a path, for a 405's `Allow` header. */

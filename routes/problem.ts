@@ -93,6 +93,27 @@ export function problemStatus(code: ProblemCode): number {
   return PROBLEMS[code].status;
 }
 
+/** A problem type as responses carry it and the OpenAPI document lists it. */
+export interface ProblemType {
+  readonly code: ProblemCode;
+  /** `urn:orders-api:problem:<slug>` */
+  readonly type: string;
+  readonly status: number;
+  readonly title: string;
+}
+
+/** The problem type of a code. */
+export function problemType(code: ProblemCode): ProblemType {
+  const { status, title, slug } = PROBLEMS[code];
+  return { code, type: PROBLEM_TYPE_BASE + slug, status, title };
+}
+
+/** Every problem type the API can answer with, by status. */
+export function problemTypes(): ProblemType[] {
+  return (Object.keys(PROBLEMS) as ProblemCode[]).map(problemType)
+    .sort((a, b) => a.status - b.status);
+}
+
 /** A refusal decided by the HTTP shell, with any headers it must carry. */
 export class HttpProblem extends Error {
   readonly code: HttpProblemCode;

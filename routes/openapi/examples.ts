@@ -1,0 +1,209 @@
+/**
+ * Realistic examples for the OpenAPI document. The tests run every request
+ * example through the real parsers and every response example through the
+ * response schemas, and the linter checks them against the document.
+ */
+import type { FieldError } from "../../domain/errors.ts";
+import { type ProblemCode, problemType } from "../problem.ts";
+
+/** An OpenAPI Example Object. */
+export interface Example {
+  summary: string;
+  description?: string;
+  value: unknown;
+}
+
+const ORDER_ID = "5b0c2c6e-8f3a-4a44-9d0b-3f1c1c1e2a10";
+const CREATED_AT = "2026-11-28T14:00:00.000Z";
+
+/** A new order, as `POST /v1/orders` answers it. */
+export const orderExample = {
+  id: ORDER_ID,
+  user_id: 42,
+  items: [
+    {
+      product_id: "sku-1",
+      product_name: "Mug",
+      quantity: 2,
+      price: "12.50",
+      line_total: "25.00",
+    },
+    {
+      product_id: 1042,
+      product_name: "Coaster",
+      quantity: 3,
+      price: "0.3333",
+      line_total: "1.00",
+    },
+  ],
+  total: "26.00",
+  currency: "USD",
+  status: "pending",
+  shipping_address: "1 Main St, Springfield",
+  version: 1,
+  created_at: CREATED_AT,
+  updated_at: CREATED_AT,
+};
+
+/** The same order after fulfillment started it and its owner cancelled it. */
+export const cancelledOrderExample = {
+  ...orderExample,
+  status: "cancelled",
+  version: 3,
+  updated_at: "2026-11-28T15:30:00.000Z",
+};
+
+/** The order after fulfillment moved it on. */
+export const processingOrderExample = {
+  ...orderExample,
+  status: "processing",
+  version: 2,
+  updated_at: "2026-11-28T15:00:00.000Z",
+};
+
+/** Request bodies of `POST /v1/orders`. */
+export const createOrderExamples: Record<string, Example> = {
+  basic: {
+    summary: "Two lines, prices as a string and as a number",
+    value: {
+      items: [
+        {
+          product_id: "sku-1",
+          product_name: "Mug",
+          quantity: 2,
+          price: "12.50",
+        },
+        {
+          product_id: 1042,
+          product_name: "Coaster",
+          quantity: 3,
+          price: 0.3333,
+        },
+      ],
+      shipping_address: "1 Main St, Springfield",
+    },
+  },
+  forAnotherUser: {
+    summary: "An admin ordering for user 42, in euros",
+    value: {
+      items: [{
+        product_id: "sku-9",
+        product_name: "Teapot",
+        quantity: 1,
+        price: "39.90",
+      }],
+      shipping_address: "12 Rue de la Paix, Paris",
+      user_id: 42,
+      currency: "EUR",
+    },
+  },
+};
+
+/** Request bodies of `PATCH /v1/orders/{id}`. */
+export const updateOrderExamples: Record<string, Example> = {
+  advance: {
+    summary: "Fulfillment moves the order one step forward",
+    value: { status: "processing" },
+  },
+  address: {
+    summary: "The owner changes the address while it is pending",
+    value: { shipping_address: "2 Side St, Springfield" },
+  },
+};
+
+/** Request bodies of `POST /v1/orders/{id}/cancel`. */
+export const cancelOrderExamples: Record<string, Example> = {
+  reason: {
+    summary: "With a reason, kept in the audit log",
+    value: { reason: "Ordered the wrong size" },
+  },
+  empty: {
+    summary: "Without a reason (no body at all is fine too)",
+    value: {},
+  },
+};
+
+/** A page of the listing. */
+export const orderListExample = {
+  orders: [processingOrderExample],
+  limit: 20,
+  offset: 0,
+  count: 1,
+};
+
+/** The history of the cancelled example order. */
+export const orderHistoryExample = {
+  events: [
+    {
+      seq: 1,
+      action: "order.created",
+      actor: { user_id: 42, roles: ["user"] },
+      at: CREATED_AT,
+      request_id: "9f1c2a7e-3b4d-4e5f-8a6b-7c8d9e0f1a2b",
+      changes: {
+        user_id: { from: null, to: 42 },
+        status: { from: null, to: "pending" },
+        items: {
+          from: null,
+          to: [
+            {
+              product_id: "sku-1",
+              product_name: "Mug",
+              quantity: 2,
+              price: "12.50",
+            },
+            {
+              product_id: 1042,
+              product_name: "Coaster",
+              quantity: 3,
+              price: "0.3333",
+            },
+          ],
+        },
+        total: { from: null, to: "26.00" },
+        currency: { from: null, to: "USD" },
+        shipping_address: { from: null, to: "1 Main St, Springfield" },
+      },
+    },
+    {
+      seq: 2,
+      action: "order.updated",
+      actor: { user_id: 7, roles: ["fulfillment", "user"] },
+      at: "2026-11-28T15:00:00.000Z",
+      request_id: "pick-list-0042",
+      changes: { status: { from: "pending", to: "processing" } },
+    },
+    {
+      seq: 3,
+      action: "order.cancelled",
+      actor: { user_id: 42, roles: ["user"] },
+      at: "2026-11-28T15:30:00.000Z",
+      request_id: "0d4e5f6a-7b8c-4d9e-a0f1-b2c3d4e5f6a7",
+      changes: {
+        status: { from: "processing", to: "cancelled" },
+        cancellation_reason: { from: null, to: "Ordered the wrong size" },
+      },
+    },
+  ],
+};
+
+/** A problem response example, built from the same table as real ones. */
+export function problemExample(
+  code: ProblemCode,
+  summary: string,
+  detail: string,
+  errors?: FieldError[],
+): Example {
+  const { type, title, status } = problemType(code);
+  return {
+    summary,
+    value: {
+      type,
+      title,
+      status,
+      detail,
+      request_id: "3f6c1a0e-5d2b-4f7e-9a41-0c8e2b7d9f15",
+      ...(errors && { errors }),
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * The response bodies as zod schemas: the OpenAPI document is generated
+ * from them, and the tests parse real responses with them, so the document
+ * cannot drift from `orderJson`, `historyEventJson` or `problemResponse`.
+ *
+ * They describe what the server sends; clients must ignore fields they do
+ * not know, because new fields may be added (objects are not closed with
+ * `additionalProperties: false`).
+ */
+import { z } from "zod";
+import { ORDER_STATUSES } from "../../domain/order.ts";
+import { userIdSchema } from "../../domain/principal.ts";
+
+/** A timestamp as the API writes it: ISO 8601 UTC with milliseconds. */
+const timestampSchema = z.string().regex(
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/,
+).meta({
+  format: "date-time",
+  description: "ISO 8601 UTC with milliseconds, set by the server.",
+  examples: ["2026-11-28T14:00:00.000Z"],
+});
+
+/** An amount of money: a decimal string with exactly 2 fractional digits. */
+const moneySchema = z.string().regex(/^[0-9]+\.[0-9]{2}$/).meta({
+  description:
+    "A decimal string with 2 fractional digits, computed exactly and rounded half-up.",
+  examples: ["25.00"],
+});
+
+/** One order line as responses show it. */
+export const orderItemSchema = z.object({
+  product_id: z.union([z.string().min(1), userIdSchema]).meta({
+    description: "Exactly as sent at creation: a string or a positive integer.",
+  }),
+  product_name: z.string().min(1),
+  quantity: z.number().int().min(1).max(10_000),
+  price: z.string().regex(/^[0-9]+\.[0-9]{2,4}$/).meta({
+    description: "The unit price, a decimal string with 2–4 fractional digits.",
+    examples: ["12.50", "0.3333"],
+  }),
+  line_total: moneySchema.meta({
+    description:
+      "`quantity × price` rounded half-up to cents, for display: the order's `total` is the exact sum rounded once, not the sum of the rounded lines.",
+  }),
+});
+
+/** An order (`orderJson`). */
+export const orderSchema = z.object({
+  id: z.uuid().meta({ description: "A random UUID, assigned by the server." }),
+  user_id: userIdSchema.meta({ description: "The owner's user id." }),
+  items: z.array(orderItemSchema).min(1).max(100),
+  total: moneySchema.meta({
+    description:
+      "The exact sum of `quantity × price` over the items, rounded half-up to cents once.",
+  }),
+  currency: z.string().regex(/^[A-Z]{3}$/).meta({
+    description: "ISO 4217 code.",
+    examples: ["USD"],
+  }),
+  status: z.enum(ORDER_STATUSES).meta({
+    description:
+      "`pending → processing → shipped → delivered`; `cancelled` from pending or processing. `delivered` and `cancelled` are terminal.",
+  }),
+  shipping_address: z.string(),
+  version: z.number().int().min(1).meta({
+    description:
+      "1 at creation, +1 on every change; the `ETag` of the order is this number, quoted.",
+  }),
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+}).meta({
+  description:
+    "An order. `id`, `user_id`, `items`, `total`, `currency` and `created_at` never change after creation.",
+});
+
+/** A page of the listing (`GET /v1/orders`). */
+export const orderListSchema = z.object({
+  orders: z.array(orderSchema).meta({
+    description: "Newest first (`created_at` descending, then `id`).",
+  }),
+  limit: z.number().int().min(1).max(100),
+  offset: z.number().int().min(0).max(100_000),
+  count: z.number().int().min(0).meta({
+    description:
+      "How many orders match the filter for this caller, on all pages.",
+  }),
+});
+
+/** One field's change in a history event. */
+const fieldChangeSchema = z.object({
+  from: z.unknown().meta({ description: "The value before; null if none." }),
+  to: z.unknown().meta({ description: "The value after." }),
+});
+
+/** One event of an order's history (`historyEventJson`). */
+export const historyEventSchema = z.object({
+  seq: z.number().int().min(1).meta({
+    description:
+      "The event's place in the order's own history, from 1; equal to the order version it produced.",
+  }),
+  action: z.string().meta({
+    description:
+      "What happened: `order.created`, `order.updated` (status and/or address) or `order.cancelled` (any change that cancels). New actions may be added.",
+    examples: ["order.created"],
+  }),
+  actor: z.object({
+    user_id: userIdSchema,
+    roles: z.array(z.enum(["admin", "fulfillment", "user"])).meta({
+      description: "The roles the caller held; every caller is a `user`.",
+    }),
+  }),
+  at: timestampSchema,
+  request_id: z.string().meta({
+    description: "The `X-Request-Id` of the request that made the change.",
+  }),
+  changes: z.record(z.string(), fieldChangeSchema).meta({
+    description:
+      'Each changed field with its old and new value. A creation lists every field from null; a cancellation\'s reason appears as `"cancellation_reason": {"from": null, "to": "…"}`.',
+  }),
+});
+
+/** An order's history (`GET /v1/orders/{id}/history`). */
+export const orderHistorySchema = z.object({
+  events: z.array(historyEventSchema).meta({ description: "Oldest first." }),
+});
+
+/** One invalid field of a request. */
+const fieldErrorSchema = z.object({
+  path: z.string().meta({
+    description:
+      "Where: a body path such as `items[0].price`, a query parameter, or a header name such as `Idempotency-Key`.",
+    examples: ["items[0].price"],
+  }),
+  message: z.string().meta({ examples: ["Must not be negative"] }),
+});
+
+/** An RFC 9457 problem (`problemResponse`). */
+export const problemSchema = z.object({
+  type: z.string().regex(/^urn:orders-api:problem:[a-z-]+$/).meta({
+    description:
+      "`urn:orders-api:problem:<slug>`; the types are listed in the API description. New types may be added: handle an unknown type by its `status`.",
+    examples: ["urn:orders-api:problem:validation-failed"],
+  }),
+  title: z.string().meta({ examples: ["Validation failed"] }),
+  status: z.number().int().min(400).max(599),
+  detail: z.string().meta({
+    description: "What went wrong with this request, for a person to read.",
+  }),
+  request_id: z.string().meta({
+    description: "Equal to the response's `X-Request-Id`.",
+  }),
+  errors: z.array(fieldErrorSchema).optional().meta({
+    description: "On 400 and 422: one entry per invalid field.",
+  }),
+}).meta({
+  description:
+    "RFC 9457 problem details, sent as `application/problem+json`. Never contains a stack trace, SQL, a file path, a library name or a secret.",
+});
+
+/** `GET /healthz`. */
+export const healthSchema = z.object({ status: z.literal("ok") });
+
+/** `GET /readyz` when the database answers. */
+export const readinessSchema = z.object({ status: z.literal("ready") });
+
+/** `GET /openapi.json`: an OpenAPI 3.1 document (described loosely). */
+export const openApiDocumentSchema = z.object({
+  openapi: z.string().regex(/^3\.1\.[0-9]+$/),
+  info: z.object({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+}).meta({ description: "An OpenAPI 3.1 document." });

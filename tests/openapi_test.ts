@@ -1,0 +1,571 @@
+import assert from "node:assert/strict";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+import { requestFingerprint } from "../domain/idempotency.ts";
+import {
+  parseCancelOrder,
+  parseNewOrder,
+  parseOrderPatch,
+} from "../domain/order_input.ts";
+import { buildOpenApiDocument } from "../routes/openapi/document.ts";
+import {
+  OPERATIONS,
+  type SchemaName,
+  SCHEMAS,
+} from "../routes/openapi/operations.ts";
+import { MINUTE_MS } from "../limits/rate_limiter.ts";
+import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
+import {
+  createTestContext,
+  orderBody,
+  PERMISSIVE_RATE_LIMIT,
+  type TestContext,
+} from "./_helpers.ts";
+
+type Json = Record<string, unknown>;
+
+// ajv-formats is CommonJS: its function is the default export's default.
+const addFormats = (addFormatsModule as unknown as {
+  default: (ajv: Ajv2020) => Ajv2020;
+}).default ?? addFormatsModule;
+
+const DOCUMENT = buildOpenApiDocument();
+const SCHEMA_BASE = "urn:orders-api:openapi";
+
+function validator(document: Json): Ajv2020 {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  const components = document.components as { schemas: Json };
+  ajv.addSchema({
+    $id: SCHEMA_BASE,
+    components: { schemas: components.schemas },
+  });
+  return ajv;
+}
+
+/** Follows a local `$ref` in the document. */
+function resolve(document: Json, value: unknown): Json {
+  const ref = (value as { $ref?: string }).$ref;
+  if (ref === undefined) return value as Json;
+  let target: unknown = document;
+  for (const part of ref.replace(/^#\//, "").split("/")) {
+    target = (target as Json)[
+      part.replaceAll("~1", "/").replaceAll(
+        "~0",
+        "~",
+      )
+    ];
+  }
+  assert.ok(target, `Unresolved reference ${ref}`);
+  return target as Json;
+}
+
+/** Hono's `/v1/orders/:id` as an OpenAPI path. */
+function openApiPath(honoPath: string): string {
+  return honoPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+Deno.test("the document lists exactly the routes the app serves, and nothing else", async () => {
+  const ctx = await createTestContext();
+  try {
+    const served = new Set(
+      ctx.app.routes.filter((route) => route.method !== "ALL").map((route) =>
+        `${route.method} ${openApiPath(route.path)}`
+      ),
+    );
+    const documented = new Set<string>();
+    for (const [path, item] of Object.entries(DOCUMENT.paths)) {
+      for (const method of Object.keys(item)) {
+        documented.add(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    const undocumented = [...served].filter((route) => !documented.has(route));
+    const phantom = [...documented].filter((route) => !served.has(route));
+    assert.deepEqual(undocumented, [], "Routes missing from the document");
+    assert.deepEqual(phantom, [], "Documented routes the app does not serve");
+    assert.ok(served.size >= 10);
+  } finally {
+    ctx.close();
+  }
+});
+
+Deno.test("GET /openapi.json serves the document without authentication", async () => {
+  const ctx = await createTestContext();
+  try {
+    const res = await ctx.request("GET", "/openapi.json");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    assert.ok(res.headers.get("x-request-id"));
+    assert.equal(
+      res.headers.get("content-security-policy"),
+      "default-src 'none'; frame-ancestors 'none'",
+    );
+    const document = await res.json();
+    assert.deepEqual(document, JSON.parse(JSON.stringify(DOCUMENT)));
+    assert.equal(document.openapi, "3.1.0");
+    // Built once: a second request serves the same text.
+    const again = await ctx.request("GET", "/openapi.json");
+    assert.deepEqual(await again.json(), document);
+  } finally {
+    ctx.close();
+  }
+});
+
+Deno.test("the document describes the bearer JWT scheme, the headers and every problem type", () => {
+  const components = DOCUMENT.components as Record<string, Json>;
+  const bearer = (components.securitySchemes as Json).bearerAuth as Json;
+  assert.equal(bearer.type, "http");
+  assert.equal(bearer.scheme, "bearer");
+  assert.equal(bearer.bearerFormat, "JWT");
+  assert.match(String(bearer.description), /HS256/);
+  assert.deepEqual(DOCUMENT.security, [{ bearerAuth: [] }]);
+  const text = JSON.stringify(DOCUMENT);
+  for (
+    const header of [
+      "Idempotency-Key",
+      "If-Match",
+      "ETag",
+      "Location",
+      "RateLimit-Limit",
+      "RateLimit-Remaining",
+      "RateLimit-Reset",
+      "Retry-After",
+      "X-Request-Id",
+      "Idempotent-Replayed",
+      "WWW-Authenticate",
+    ]
+  ) {
+    assert.ok(text.includes(`"${header}"`), `${header} is not documented`);
+  }
+  const description = (DOCUMENT.info as Json).description as string;
+  for (
+    const slug of [
+      "bad-request",
+      "malformed-json",
+      "unauthenticated",
+      "forbidden",
+      "not-found",
+      "method-not-allowed",
+      "conflict",
+      "version-mismatch",
+      "payload-too-large",
+      "unsupported-media-type",
+      "validation-failed",
+      "rate-limited",
+      "internal",
+      "unavailable",
+      "timeout",
+    ]
+  ) {
+    assert.ok(
+      description.includes(`urn:orders-api:problem:${slug}`),
+      `${slug} is missing from the problem table`,
+    );
+  }
+  for (const operation of OPERATIONS) {
+    const documented = DOCUMENT.paths[operation.path]?.[
+      operation.method
+    ] as Json;
+    const security = documented.security as unknown[] | undefined;
+    assert.equal(
+      security === undefined,
+      operation.authenticated,
+      `${operation.operationId}: security`,
+    );
+    if (operation.authenticated) {
+      assert.ok(operation.path.startsWith("/v1/"));
+      const statuses = Object.keys(documented.responses as Json);
+      for (const status of ["401", "429", "500", "503"]) {
+        assert.ok(statuses.includes(status), `${operation.operationId}`);
+      }
+    }
+  }
+});
+
+Deno.test("the request schemas carry what their transforms hide: price forms, cleaned text, query integers", () => {
+  const schemas = (DOCUMENT.components as { schemas: Record<string, Json> })
+    .schemas;
+  const create = schemas.CreateOrderRequest as {
+    properties: Record<string, Json>;
+  };
+  const items = create.properties.items as Json & { items: Json };
+  assert.equal(items.minItems, 1);
+  assert.equal(items.maxItems, 100);
+  const line = (items.items as { properties: Record<string, Json> })
+    .properties;
+  assert.deepEqual(line.price?.oneOf, [
+    { type: "number", minimum: 0, maximum: 1000000 },
+    { type: "string", pattern: "^[0-9]+(\\.[0-9]{1,4})?$" },
+  ]);
+  assert.equal(line.product_name?.type, "string");
+  assert.equal(line.product_name?.minLength, 1);
+  assert.match(String(line.product_name?.description), /1–200 characters/);
+  assert.match(
+    String(create.properties.shipping_address?.description),
+    /1–500 characters/,
+  );
+  assert.deepEqual(create.properties.shipping_address?.examples, [
+    "1 Main St, Springfield",
+  ]);
+  const list = DOCUMENT.paths["/v1/orders"]?.get as {
+    parameters: Json[];
+  };
+  const limit = list.parameters.find((p) => p.name === "limit");
+  assert.deepEqual(limit, {
+    name: "limit",
+    in: "query",
+    required: false,
+    description: "How many orders to return at most.",
+    schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+  });
+  assert.equal(JSON.stringify(DOCUMENT).includes('"$schema"'), false);
+});
+
+Deno.test("every example in the document passes the parser or schema it illustrates", async (t) => {
+  const ajv = validator(DOCUMENT);
+  const parsers: Partial<Record<SchemaName, (body: unknown) => unknown>> = {
+    CreateOrderRequest: parseNewOrder,
+    UpdateOrderRequest: parseOrderPatch,
+    CancelOrderRequest: parseCancelOrder,
+  };
+  let checked = 0;
+  function checkContent(where: string, content: Json | undefined) {
+    for (const media of Object.values(content ?? {})) {
+      const { schema, examples } = media as {
+        schema?: { $ref?: string };
+        examples?: Record<string, { value: unknown }>;
+      };
+      const name = schema?.$ref?.split("/").pop() as SchemaName | undefined;
+      for (const [key, example] of Object.entries(examples ?? {})) {
+        if (!name) continue;
+        const parse = parsers[name];
+        if (parse) {
+          parse(structuredClone(example.value));
+        } else {
+          assert.deepEqual(
+            SCHEMAS[name].parse(example.value),
+            example.value,
+            `${where} ${key}: not exactly ${name}`,
+          );
+        }
+        const validate = ajv.getSchema(`${SCHEMA_BASE}${schema?.$ref}`);
+        assert.ok(validate?.(example.value), `${where} ${key}`);
+        checked++;
+      }
+    }
+  }
+  for (const [path, item] of Object.entries(DOCUMENT.paths)) {
+    for (const [method, raw] of Object.entries(item)) {
+      await t.step(`${method.toUpperCase()} ${path}`, () => {
+        const operation = raw as Json;
+        const body = operation.requestBody as Json | undefined;
+        checkContent(`${method} ${path} request`, body?.content as Json);
+        for (
+          const [status, response] of Object.entries(
+            operation.responses as Json,
+          )
+        ) {
+          checkContent(
+            `${method} ${path} ${status}`,
+            resolve(DOCUMENT, response).content as Json,
+          );
+        }
+      });
+    }
+  }
+  assert.ok(checked > 40, `only ${checked} examples`);
+});
+
+/** What the response test saw, per operation and status. */
+interface Observed {
+  operationId: string;
+  status: number;
+  problemType?: string;
+}
+
+/**
+ * Checks a real response against the document: its status is documented
+ * for the operation, its media type too, its body validates against the
+ * documented schema (and has no field the zod schema lacks), and every
+ * required documented header is present.
+ */
+async function checkResponse(
+  ajv: Ajv2020,
+  res: Response,
+  route: { method: string; path: string },
+  seen: Observed[],
+): Promise<void> {
+  const operation = DOCUMENT.paths[route.path]?.[route.method] as
+    | Json
+    | undefined;
+  assert.ok(operation, `${route.method} ${route.path} is not documented`);
+  const id = `${operation.operationId} ${res.status}`;
+  const documented = (operation.responses as Json)[String(res.status)];
+  assert.ok(documented, `${id}: status not documented`);
+  const response = resolve(DOCUMENT, documented);
+  for (const [name, header] of Object.entries(response.headers as Json)) {
+    if (resolve(DOCUMENT, header).required === true) {
+      assert.ok(res.headers.has(name), `${id}: no ${name} header`);
+    }
+  }
+  const mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!;
+  const content = (response.content ?? {}) as Record<string, Json>;
+  const media = content[mediaType];
+  assert.ok(media, `${id}: ${mediaType} is not documented`);
+  const observed: Observed = {
+    operationId: operation.operationId as string,
+    status: res.status,
+  };
+  if (mediaType !== "text/html") {
+    const body = await res.json();
+    const ref = (media.schema as { $ref: string }).$ref;
+    const validate = ajv.getSchema(`${SCHEMA_BASE}${ref}`);
+    assert.ok(validate, `${id}: no schema ${ref}`);
+    assert.ok(
+      validate(body),
+      `${id}: ${JSON.stringify(validate.errors)} in ${JSON.stringify(body)}`,
+    );
+    const name = ref.split("/").pop() as SchemaName;
+    if (name !== "OpenApiDocument") {
+      // zod drops unknown keys: equal after parsing means no undocumented field.
+      assert.deepEqual(SCHEMAS[name].parse(body), body, `${id}: extra fields`);
+    }
+    if (mediaType === "application/problem+json") {
+      observed.problemType = body.type;
+      assert.equal(body.request_id, res.headers.get("x-request-id"));
+      if (!("$ref" in (documented as Json))) {
+        const types = Object.values(media.examples as Json).map((example) =>
+          ((example as Json).value as Json).type
+        );
+        assert.ok(
+          types.includes(body.type),
+          `${id}: ${body.type} has no example`,
+        );
+      }
+    }
+  } else {
+    await res.body?.cancel();
+  }
+  seen.push(observed);
+}
+
+Deno.test("real responses of every operation match the document", async () => {
+  const ctx = await createTestContext();
+  const ajv = validator(DOCUMENT);
+  const seen: Observed[] = [];
+  const owner = await ctx.token(42);
+  const other = await ctx.token(43);
+  const fulfillment = await ctx.token(7, ["fulfillment"]);
+  const admin = await ctx.token(1, ["admin"]);
+  const missing = "00000000-0000-4000-8000-000000000000";
+  async function call(
+    method: string,
+    path: string,
+    route: string,
+    options: Parameters<TestContext["request"]>[2] = {},
+  ): Promise<Response> {
+    const res = await ctx.request(method, path, options);
+    const copy = res.clone();
+    await checkResponse(
+      ajv,
+      res,
+      { method: method.toLowerCase(), path: route },
+      seen,
+    );
+    return copy;
+  }
+  try {
+    // POST /v1/orders
+    const created = await call("POST", "/v1/orders", "/v1/orders", {
+      token: owner,
+      body: orderBody(),
+      headers: { "Idempotency-Key": "key-1" },
+    });
+    assert.equal(created.status, 201);
+    const order = await created.json();
+    const replay = await call("POST", "/v1/orders", "/v1/orders", {
+      token: owner,
+      body: orderBody(),
+      headers: { "Idempotency-Key": "key-1" },
+    });
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    const create = (
+      options: Parameters<TestContext["request"]>[2],
+    ) => call("POST", "/v1/orders", "/v1/orders", options);
+    await create({ token: owner, body: orderBody({ items: [] }) });
+    await create({ token: owner, body: "{" });
+    await create({
+      token: owner,
+      body: orderBody(),
+      headers: { "Idempotency-Key": "\u00e9" },
+    });
+    await create({ body: orderBody() });
+    await create({ token: owner, body: orderBody({ user_id: 43 }) });
+    await create({
+      token: owner,
+      body: orderBody({ shipping_address: "" }),
+    });
+    await create({
+      token: owner,
+      body: orderBody({ shipping_address: "elsewhere" }),
+      headers: { "Idempotency-Key": "key-1" },
+    });
+    await create({
+      token: owner,
+      body: "x".repeat(70_000),
+    });
+    await create({
+      token: owner,
+      body: "{}",
+      headers: { "Content-Type": "text/plain" },
+    });
+    const inFlightBody = orderBody({ shipping_address: "in flight" });
+    await ctx.store.claimIdempotencyKey({
+      userId: 42,
+      key: "key-2",
+      fingerprint: await requestFingerprint(inFlightBody),
+      claimToken: "another-request",
+      now: ctx.clock.now(),
+    }, { replayCutoff: 0, claimCutoff: 0 });
+    await create({
+      token: owner,
+      body: inFlightBody,
+      headers: { "Idempotency-Key": "key-2" },
+    });
+
+    // GET /v1/orders
+    await call("GET", "/v1/orders", "/v1/orders", { token: owner });
+    await call("GET", "/v1/orders?user_id=43", "/v1/orders", { token: owner });
+    await call("GET", "/v1/orders?limit=0", "/v1/orders", { token: owner });
+
+    // GET /v1/orders/{id}
+    const one = "/v1/orders/{id}";
+    const path = `/v1/orders/${order.id}`;
+    await call("GET", path, one, { token: owner });
+    await call("GET", path, one, { token: other });
+    await call("GET", `/v1/orders/${missing}`, one, { token: owner });
+
+    // PATCH /v1/orders/{id}
+    const patch = (
+      options: Parameters<TestContext["request"]>[2],
+      id = order.id,
+    ) => call("PATCH", `/v1/orders/${id}`, one, options);
+    await patch({ token: owner, body: { status: "bogus" } });
+    await patch({ token: owner, body: { status: "shipped" } });
+    await patch({ token: other, body: { status: "processing" } });
+    await patch({ token: owner, body: {} }, missing);
+    await patch({
+      token: owner,
+      body: { shipping_address: "2 Side St" },
+      headers: { "If-Match": '"9"' },
+    });
+    await patch({
+      token: owner,
+      body: {},
+      headers: { "If-Match": "3" },
+    });
+    await patch({ token: owner, body: { shipping_address: "<b></b>" } });
+    await patch({ token: owner, body: "nope" });
+    const moved = await patch({
+      token: fulfillment,
+      body: { status: "processing" },
+      headers: { "If-Match": '"1"' },
+    });
+    assert.equal(moved.status, 200);
+
+    // POST /v1/orders/{id}/cancel
+    const cancelRoute = "/v1/orders/{id}/cancel";
+    const cancel = (
+      options: Parameters<TestContext["request"]>[2],
+      id = order.id,
+    ) => call("POST", `/v1/orders/${id}/cancel`, cancelRoute, options);
+    await cancel({ token: fulfillment });
+    await cancel({ token: owner }, missing);
+    await cancel({ token: owner, headers: { "If-Match": '"1"' } });
+    await cancel({ token: owner, body: { reason: 5 } });
+    await cancel({ token: owner, body: "{", headers: {} });
+    const cancelled = await cancel({
+      token: owner,
+      body: { reason: "Ordered the wrong size" },
+    });
+    assert.equal(cancelled.status, 200);
+    await cancel({ token: admin });
+
+    // GET /v1/orders/{id}/history
+    const history = "/v1/orders/{id}/history";
+    await call("GET", `${path}/history`, history, { token: owner });
+    await call("GET", `${path}/history`, history, { token: fulfillment });
+    await call("GET", `/v1/orders/${missing}/history`, history, {
+      token: owner,
+    });
+
+    // Public routes
+    await call("GET", "/healthz", "/healthz");
+    await call("GET", "/readyz", "/readyz");
+    await call("GET", "/openapi.json", "/openapi.json");
+    await call("GET", "/docs", "/docs");
+  } finally {
+    ctx.close();
+  }
+
+  // The readiness probe with a database that does not answer.
+  const down = await createTestContext();
+  try {
+    const failing = await createTestContext({
+      store: { ...down.store, ping: () => Promise.reject(new Error("down")) },
+    });
+    try {
+      const res = await failing.request("GET", "/readyz");
+      await checkResponse(ajv, res, { method: "get", path: "/readyz" }, seen);
+    } finally {
+      failing.close();
+    }
+  } finally {
+    down.close();
+  }
+
+  // A rate limit used up.
+  const limited = await createTestContext({
+    rateLimits: {
+      limiters: createMemoryRateLimiters({
+        requests: { limit: 1, windowMs: MINUTE_MS },
+        order_creation: PERMISSIVE_RATE_LIMIT,
+        lookup_misses: PERMISSIVE_RATE_LIMIT,
+        auth_failures: PERMISSIVE_RATE_LIMIT,
+      }, { now: () => Date.now() }),
+      failClosed: false,
+      trustedProxies: 0,
+    },
+  });
+  try {
+    const token = await limited.token(42);
+    for (const expected of [200, 429]) {
+      const res = await limited.request("GET", "/v1/orders", { token });
+      assert.equal(res.status, expected);
+      await checkResponse(
+        ajv,
+        res,
+        { method: "get", path: "/v1/orders" },
+        seen,
+      );
+    }
+  } finally {
+    limited.close();
+  }
+
+  // Every status an operation documents itself (not a shared response) was
+  // seen, except those that need a race to provoke.
+  const unseen: string[] = [];
+  for (const operation of OPERATIONS) {
+    for (const status of Object.keys(operation.responses)) {
+      const wasSeen = seen.some((s) =>
+        s.operationId === operation.operationId && s.status === Number(status)
+      );
+      if (!wasSeen) unseen.push(`${operation.operationId} ${status}`);
+    }
+  }
+  assert.deepEqual(unseen, ["updateOrder 409", "cancelOrder 409"]);
+  for (const status of [401, 413, 415, 429]) {
+    assert.ok(seen.some((s) => s.status === status), `no ${status} seen`);
+  }
+});
