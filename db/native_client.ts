@@ -31,6 +31,7 @@ interface Prepared {
   readonly statement: Database.Statement;
   readonly reader: boolean;
   readonly columns: string[];
+  readonly makeRow: (values: unknown[]) => Record<string, unknown>;
 }
 
 interface PendingBatch {
@@ -59,11 +60,8 @@ export function createNativeClient(
       const statement = db.prepare(sql);
       const reader = statement.reader;
       if (reader) statement.raw(true);
-      prepared = {
-        statement,
-        reader,
-        columns: reader ? statement.columns().map((c) => c.name) : [],
-      };
+      const columns = reader ? statement.columns().map((c) => c.name) : [];
+      prepared = { statement, reader, columns, makeRow: rowMaker(columns) };
       if (cache.size >= STATEMENT_CACHE_SIZE) {
         cache.delete(cache.keys().next().value as string);
       }
@@ -79,8 +77,8 @@ export function createNativeClient(
     const prepared = prepare(sql);
     const values = bindValues(args);
     if (prepared.reader) {
-      const rows = (prepared.statement.all(values) as unknown[][]).map((row) =>
-        namedRow(row, prepared.columns)
+      const rows = (prepared.statement.all(values) as unknown[][]).map(
+        prepared.makeRow,
       );
       return resultSet(prepared.columns, rows, 0, undefined);
     }
@@ -218,8 +216,36 @@ function toSql(value: unknown): unknown {
   return value;
 }
 
-/** A row as `@libsql/client` shapes it: indexed values plus named, enumerable columns. */
-function namedRow(values: unknown[], columns: readonly string[]) {
+/**
+ * Makes rows as `@libsql/client` shapes them: named, enumerable columns, plus
+ * a `length` and indexed values that are not enumerable. The indexed values
+ * and `length` live on one prototype per statement, so a row costs one plain
+ * object with ordinary properties.
+ */
+function rowMaker(
+  columns: readonly string[],
+): (values: unknown[]) => Record<string, unknown> {
+  const plain = new Set(columns).size === columns.length &&
+    columns.every((name) => name !== "length" && !/^\d+$/.test(name));
+  if (!plain) return (values) => definedRow(values, columns);
+  const prototype = {};
+  Object.defineProperty(prototype, "length", { value: columns.length });
+  columns.forEach((name, i) =>
+    Object.defineProperty(prototype, i, {
+      get(this: Record<string, unknown>) {
+        return this[name];
+      },
+    })
+  );
+  return (values) => {
+    const row: Record<string, unknown> = Object.create(prototype);
+    for (let i = 0; i < columns.length; i++) row[columns[i]!] = values[i];
+    return row;
+  };
+}
+
+/** The general case (duplicate or numeric column names), as `@libsql/client` does it. */
+function definedRow(values: unknown[], columns: readonly string[]) {
   const row: Record<string | number, unknown> = {};
   Object.defineProperty(row, "length", { value: values.length });
   for (let i = 0; i < values.length; i++) {

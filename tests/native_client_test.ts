@@ -74,3 +74,12 @@ Deno.test("more distinct statements than the cache holds still run correctly", a
   assert.equal((await db.execute("SELECT 7 AS n")).rows[0]?.n, 7);
   db.close();
 });
+
+Deno.test("rows with duplicate column names keep every value by index", async () => {
+  const db = client();
+  const result = await db.execute("SELECT 1 AS a, 2 AS a, 3 AS length");
+  const row = result.rows[0]!;
+  assert.deepEqual(Array.prototype.slice.call(row), [1, 2, 3]);
+  assert.equal(row.a, 1);
+  db.close();
+});
