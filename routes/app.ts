@@ -12,6 +12,7 @@ import { declaredBodyLimit, noStore, requestTimeout } from "./hygiene.ts";
 import { ordersRoutes } from "./orders.ts";
 import { errorHandler, problemResponse } from "./problem.ts";
 import { requestId } from "./request_id.ts";
+import { usersRoutes } from "./users.ts";
 
 /** Requests running longer than this are answered with 503. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", healthRoutes(deps));
   app.use("/v1/*", authenticate(deps.verifier, deps.logger));
   app.route("/v1/orders", ordersRoutes(deps));
+  app.route("/v1/users", usersRoutes(deps));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
