@@ -38,8 +38,8 @@ const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Opens a database. An embedded database is limited to one connection so
- * that its PRAGMAs (WAL, `synchronous=NORMAL`, busy timeout, foreign keys)
- * hold for every statement; a remote one is reached over HTTP.
+ * that its PRAGMAs (WAL, `synchronous=NORMAL`, busy timeout, foreign keys,
+ * secure delete) hold for every statement; a remote one is reached over HTTP.
  */
 export async function openDatabase(
   url: string,
@@ -59,6 +59,9 @@ export async function openDatabase(
     }
     await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     await client.execute("PRAGMA foreign_keys = ON");
+    // Freed bytes are overwritten with zeros, so a destroyed data key (or a
+    // replaced plain-text address) does not linger in the page's free space.
+    await client.execute("PRAGMA secure_delete = ON");
   } else {
     const { createClient } = await import("@libsql/client/web");
     client = createClient({
