@@ -38,9 +38,9 @@ export function orderAddressContext(
 /** The context of an address value in an audit entry's `changes`. */
 export function auditAddressContext(
   entry: { chainId: string; chainSeq: number },
-  userId: number,
-  side: "from" | "to",
+  value: { userId: number; side: "from" | "to" },
 ): FieldContext {
+  const { userId, side } = value;
   return {
     userId,
     record: `audit:${entry.chainId}:${entry.chainSeq}`,
@@ -65,9 +65,12 @@ export function keyIdsOf(values: Iterable<unknown>): string[] {
  */
 export async function revealValue(
   value: string,
-  states: ReadonlyMap<string, KeyState>,
-  context: (dataKey: DataKey) => FieldContext,
+  lookup: {
+    states: ReadonlyMap<string, KeyState>;
+    context: (dataKey: DataKey) => FieldContext;
+  },
 ): Promise<{ value: string | null; erased: boolean }> {
+  const { states, context } = lookup;
   const keyId = fieldKeyId(value);
   if (keyId === undefined) return { value, erased: false };
   const state = states.get(keyId);
@@ -113,11 +116,10 @@ export async function revealOrders(
   );
   return await Promise.all(orders.map(async (order) => {
     if (order.shippingAddress === null) return order;
-    const { value, erased } = await revealValue(
-      order.shippingAddress,
+    const { value, erased } = await revealValue(order.shippingAddress, {
       states,
-      () => orderAddressContext(order),
-    );
+      context: () => orderAddressContext(order),
+    });
     return erased
       ? { ...order, shippingAddress: null, personalDataErased: true }
       : { ...order, shippingAddress: value };
@@ -135,12 +137,14 @@ export async function encryptChanges(
   const changes: Record<string, FieldChange> = { ...entry.changes };
   const address = changes[ADDRESS_FIELD];
   if (address === undefined) return changes;
+  // Every string is a plain address from the domain, even one that happens
+  // to look like a ciphertext.
   const seal = async (value: unknown, side: "from" | "to") =>
-    typeof value === "string" && !isEncrypted(value)
+    typeof value === "string"
       ? await encryptField(
         dataKey,
         value,
-        auditAddressContext(entry, dataKey.userId, side),
+        auditAddressContext(entry, { userId: dataKey.userId, side }),
       )
       : value;
   changes[ADDRESS_FIELD] = {
@@ -170,11 +174,11 @@ export async function revealEntries(
     if (!change) return entry;
     const reveal = async (value: unknown, side: "from" | "to") => {
       if (typeof value !== "string") return value;
-      const result = await revealValue(
-        value,
+      const result = await revealValue(value, {
         states,
-        (dataKey) => auditAddressContext(entry, dataKey.userId, side),
-      );
+        context: (dataKey) =>
+          auditAddressContext(entry, { userId: dataKey.userId, side }),
+      });
       erased ||= result.erased;
       plain ||= !isEncrypted(value);
       return result.value;
@@ -238,11 +242,10 @@ export async function revealResponseBody(
   }
   const order = { id: json.id, userId: json.user_id };
   const states = await keyring.keys(keyIdsOf([address]));
-  const { value, erased } = await revealValue(
-    address,
+  const { value, erased } = await revealValue(address, {
     states,
-    () => orderAddressContext(order),
-  );
+    context: () => orderAddressContext(order),
+  });
   const revealed: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(json)) {
     revealed[name] = name === ADDRESS_FIELD ? value : field;

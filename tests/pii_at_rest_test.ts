@@ -208,3 +208,47 @@ Deno.test("a ciphertext moved to another order does not decrypt, and the 500 rev
     ctx.close();
   }
 });
+
+Deno.test("an address that looks like a ciphertext is encrypted and read back like any other", async () => {
+  const ctx = await createTestContext();
+  try {
+    const owner = await ctx.token(42);
+    const order = await json(
+      await ctx.request("POST", "/v1/orders", {
+        token: owner,
+        body: orderBody({ shipping_address: "enc:v1:abc:xyz" }),
+      }),
+      201,
+    );
+    await json(
+      await ctx.request("PATCH", `/v1/orders/${order.id}`, {
+        token: owner,
+        body: { shipping_address: "enc:v1:def:uvw" },
+      }),
+      200,
+    );
+    const history = await json(
+      await ctx.request("GET", `/v1/orders/${order.id}/history`, {
+        token: owner,
+      }),
+      200,
+    );
+    assert.deepEqual(
+      history.events.map((e: { changes: { shipping_address: unknown } }) =>
+        e.changes.shipping_address
+      ),
+      [
+        { from: null, to: "enc:v1:abc:xyz" },
+        { from: "enc:v1:abc:xyz", to: "enc:v1:def:uvw" },
+      ],
+    );
+    const stored = await ctx.database.client.execute(
+      "SELECT changes FROM audit_log",
+    );
+    for (const row of stored.rows) {
+      assert.ok(!String(row.changes).includes("enc:v1:abc:xyz"));
+    }
+  } finally {
+    ctx.close();
+  }
+});
