@@ -16,6 +16,17 @@ import { LOG_LEVELS, type LogLevel } from "./logger.ts";
  */
 export const DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-do-not-deploy-0001";
 
+/**
+ * DEV-ONLY master key for personal data (the base64 of
+ * "dev-only-pii-key-do-not-deploy!!"), used by `deno task dev`. It is
+ * public, so `deno task start` refuses it.
+ */
+export const DEV_PII_ENCRYPTION_KEY =
+  "ZGV2LW9ubHktcGlpLWtleS1kby1ub3QtZGVwbG95ISE=";
+
+/** The length of a master key for personal data, in bytes. */
+export const PII_KEY_BYTES = 32;
+
 /** The least number of bytes a JWT secret may have. */
 export const MIN_SECRET_BYTES = 32;
 
@@ -46,6 +57,16 @@ export interface Config {
   readonly rateLimitFailClosed: boolean;
   /** Reverse proxies that append to `X-Forwarded-For`; 0 ignores it. */
   readonly trustProxy: number;
+  /** Master keys for personal data (base64). */
+  readonly piiKeys: PiiKeys;
+}
+
+/** The master keys for personal data, as configured (base64). */
+export interface PiiKeys {
+  /** `PII_ENCRYPTION_KEY`: wraps new data keys, unwraps all. */
+  readonly current: string;
+  /** `PII_ENCRYPTION_KEY_PREVIOUS`: unwraps only, during a rotation. */
+  readonly previous: string | undefined;
 }
 
 /** Thrown when the environment cannot be turned into a configuration. */
@@ -87,6 +108,8 @@ const envSchema = z.object({
     error: "JWT_PUBLIC_KEY_ALG must be ES256 or RS256",
   }).optional(),
   CORS_ORIGINS: z.string().optional(),
+  PII_ENCRYPTION_KEY: z.string().optional(),
+  PII_ENCRYPTION_KEY_PREVIOUS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
@@ -202,5 +225,71 @@ export function loadConfig(
     },
     rateLimitFailClosed: e.RATE_LIMIT_FAIL_CLOSED === "1",
     trustProxy: e.TRUST_PROXY,
+    piiKeys: loadPiiKeys(env, mode),
   };
+}
+
+/**
+ * Reads `PII_ENCRYPTION_KEY` (required, except that `dev` falls back to the
+ * public dev key, which `start` refuses) and `PII_ENCRYPTION_KEY_PREVIOUS`
+ * (optional): each 32 bytes, base64-encoded, and different from each other.
+ * Used by `loadConfig` and the `pii:*` tasks; never echoes a key.
+ */
+export function loadPiiKeys(
+  env: Record<string, string | undefined>,
+  mode: RunMode,
+): PiiKeys {
+  const given = env.PII_ENCRYPTION_KEY?.trim() || undefined;
+  const current = given ??
+    (mode === "dev" ? DEV_PII_ENCRYPTION_KEY : undefined);
+  if (current === undefined) {
+    throw new ConfigError(
+      `PII_ENCRYPTION_KEY is required: set it to ${PII_KEY_BYTES} random bytes, base64-encoded (for example: openssl rand -base64 32)`,
+    );
+  }
+  const currentBytes = base64KeyBytes(current);
+  if (currentBytes === undefined) {
+    throw new ConfigError(
+      `PII_ENCRYPTION_KEY must be ${PII_KEY_BYTES} bytes, base64-encoded`,
+    );
+  }
+  if (
+    mode === "start" &&
+    sameBytes(currentBytes, base64KeyBytes(DEV_PII_ENCRYPTION_KEY))
+  ) {
+    throw new ConfigError(
+      "PII_ENCRYPTION_KEY is the public dev-only key: set a real one for deno task start",
+    );
+  }
+  const previous = env.PII_ENCRYPTION_KEY_PREVIOUS?.trim() || undefined;
+  if (previous !== undefined) {
+    const previousBytes = base64KeyBytes(previous);
+    if (previousBytes === undefined) {
+      throw new ConfigError(
+        `PII_ENCRYPTION_KEY_PREVIOUS must be ${PII_KEY_BYTES} bytes, base64-encoded`,
+      );
+    }
+    if (sameBytes(currentBytes, previousBytes)) {
+      throw new ConfigError(
+        "PII_ENCRYPTION_KEY_PREVIOUS is the same key as PII_ENCRYPTION_KEY: set it to the key being replaced, or unset it",
+      );
+    }
+  }
+  return { current, previous };
+}
+
+function base64KeyBytes(text: string): Uint8Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
+  if (binary.length !== PII_KEY_BYTES) return undefined;
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {
+  return b !== undefined && a.length === b.length &&
+    a.every((x, i) => x === b[i]);
 }

@@ -9,13 +9,21 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { ensureDatabaseDirectory, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createOrderStore } from "./db/order_store.ts";
+import {
+  createPersonalDataStore,
+  type PersonalDataStore,
+} from "./db/personal_data_store.ts";
 import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
 import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
 import {
   createUpstashRateLimiters,
   createUpstashRedis,
 } from "./limits/upstash_rate_limiter.ts";
-import { createJsonLogger } from "./logger.ts";
+import { createJsonLogger, type Logger } from "./logger.ts";
+import { importMasterKeys, type MasterKey } from "./pii/cipher.ts";
+import { encryptedOrderStore } from "./pii/encrypted_order_store.ts";
+import { createPersonalDataEraser } from "./pii/erasure.ts";
+import { createKeyring } from "./pii/keyring.ts";
 import { createApp } from "./routes/app.ts";
 
 async function main(): Promise<void> {
@@ -38,7 +46,6 @@ async function main(): Promise<void> {
   if (database.embedded) await applyMigrations(database.db);
 
   const clock = { now: () => Date.now() };
-  const store = createOrderStore(database.db);
   // Created once: every request shares these limiters (and one Redis client).
   const rateLimiters = config.upstash
     ? createUpstashRateLimiters(
@@ -51,6 +58,18 @@ async function main(): Promise<void> {
     fail_closed: config.rateLimitFailClosed,
     trusted_proxies: config.trustProxy,
   });
+  // Personal data: the master keys wrap per-user data keys (pii/keyring.ts);
+  // the store encrypts every address before it reaches the database.
+  const masters = await importMasterKeys(config.piiKeys);
+  const personalData = createPersonalDataStore(database.db, {
+    embedded: database.embedded,
+  });
+  await checkMasterKeys(personalData, masters, {
+    embedded: database.embedded,
+    logger,
+  });
+  const keyring = createKeyring(personalData, { masters, clock });
+  const store = encryptedOrderStore(createOrderStore(database.db), keyring);
   const app = createApp({
     store,
     verifier: await createTokenVerifier({
@@ -70,6 +89,11 @@ async function main(): Promise<void> {
     },
     newId: () => crypto.randomUUID(),
     corsOrigins: config.corsOrigins,
+    personalData: createPersonalDataEraser({
+      store: personalData,
+      keyring,
+      clock,
+    }),
   });
 
   if (mode === "dev") await printDevTokens(config);
@@ -114,13 +138,47 @@ async function printDevTokens(config: Config): Promise<void> {
   });
   console.error(
     [
-      "DEV MODE: using dev-only secrets (JWT_SECRET is the public dev default unless set).",
+      "DEV MODE: using dev-only secrets (JWT_SECRET and PII_ENCRYPTION_KEY are public dev defaults unless set).",
       "Never use them in production; `deno task start` refuses them.",
       `User token (sub 1):  ${user}`,
       `Admin token (sub 2): ${admin}`,
       "More: deno task token --sub 42 --roles admin",
     ].join("\n"),
   );
+}
+
+/**
+ * Data keys that no configured master key can unwrap make their users'
+ * addresses unreadable: an embedded database refuses to start with them (a
+ * rotation is half done: set PII_ENCRYPTION_KEY_PREVIOUS); a remote one,
+ * which may be slow to answer, is checked after start-up and logged.
+ */
+async function checkMasterKeys(
+  store: PersonalDataStore,
+  masters: readonly MasterKey[],
+  options: { embedded: boolean; logger: Logger },
+): Promise<void> {
+  const count = () => store.countKeysNotWrappedBy(masters.map((m) => m.id));
+  if (options.embedded) {
+    const unreadable = await count();
+    if (unreadable > 0) {
+      console.error(
+        `Cannot start: ${unreadable} data keys are wrapped by a master key that is not configured: set PII_ENCRYPTION_KEY_PREVIOUS to the previous master key, then run deno task pii:rotate`,
+      );
+      Deno.exit(1);
+    }
+    return;
+  }
+  count().then((unreadable) => {
+    if (unreadable > 0) {
+      options.logger.log("error", "pii.unreadable_data_keys", {
+        count: unreadable,
+      });
+    }
+  }, (error) =>
+    options.logger.log("warn", "pii.key_check_failed", {
+      error_name: error?.name,
+    }));
 }
 
 if (import.meta.main) await main();

@@ -2,7 +2,9 @@
  * Verifies the audit log's hash chains: every chain runs 1..n without gaps,
  * each entry's `prev_hash` is the hash of the entry before it (the genesis
  * hash for the first), each `hash` is the SHA-256 of the entry's stored
- * content, and every order's chain ends at the order's current version.
+ * content, every order's chain ends at the order's current version, and
+ * every destroyed data key has its `user.personal_data_erased` entry in its
+ * user's chain (and every such entry names a destroyed key).
  */
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { auditHashInput, GENESIS_HASH, sha256Hex } from "../domain/audit.ts";
@@ -75,9 +77,13 @@ export async function verifyAuditLog(
     if (rows.length < pageSize) break;
   }
 
-  const tail = await firstOrderOutOfStep(db);
-  if (tail !== undefined && (broken === undefined || isBefore(tail, broken))) {
-    broken = tail;
+  for (const check of [firstOrderOutOfStep, firstErasureOutOfStep]) {
+    const found = await check(db);
+    if (
+      found !== undefined && (broken === undefined || isBefore(found, broken))
+    ) {
+      broken = found;
+    }
   }
   return { chains, entries, broken };
 }
@@ -160,6 +166,50 @@ async function firstOrderOutOfStep(db: Db): Promise<BrokenEntry | undefined> {
         row.last + 1
       } is missing: the order is at version ${row.version} but its chain ends at ${row.last}`
       : `the order is at version ${row.version} but its chain goes on to ${row.last}`,
+  };
+}
+
+/**
+ * The first user whose data keys and erasure entries disagree: a key
+ * destroyed without its `user.personal_data_erased` entry (destroyed behind
+ * the service's back), or an entry naming a key that is not destroyed.
+ * The chain id is built in SQL exactly as `userChainId` builds it.
+ */
+async function firstErasureOutOfStep(
+  db: Db,
+): Promise<BrokenEntry | undefined> {
+  const erasures = sql`SELECT a.chain_id AS chain_id, a.chain_seq AS chain_seq,
+      json_extract(a.changes, '$.data_key.from') AS key_id
+    FROM audit_log a WHERE a.action = 'user.personal_data_erased'`;
+  const result = await db.all<
+    { chain_id: string; chain_seq: number; key_id: string; kind: string }
+  >(
+    sql`SELECT * FROM (
+        SELECT 'user:' || k.user_id AS chain_id, coalesce((
+            SELECT max(a.chain_seq) FROM audit_log a
+            WHERE a.chain_id = 'user:' || k.user_id), 0) + 1 AS chain_seq,
+          k.key_id AS key_id, 'unrecorded' AS kind
+        FROM user_keys k
+        WHERE k.destroyed_at IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM (${erasures}) e
+          WHERE e.chain_id = 'user:' || k.user_id AND e.key_id = k.key_id)
+        UNION ALL
+        SELECT e.chain_id, e.chain_seq, e.key_id, 'not_destroyed'
+        FROM (${erasures}) e
+        WHERE NOT EXISTS (
+          SELECT 1 FROM user_keys k WHERE k.key_id = e.key_id
+            AND 'user:' || k.user_id = e.chain_id
+            AND k.destroyed_at IS NOT NULL))
+      ORDER BY chain_id, chain_seq LIMIT 1`,
+  );
+  const row = result[0];
+  if (!row) return undefined;
+  return {
+    chainId: row.chain_id,
+    chainSeq: row.chain_seq,
+    reason: row.kind === "unrecorded"
+      ? `data key "${row.key_id}" was destroyed without a user.personal_data_erased entry`
+      : `the entry records the erasure of data key "${row.key_id}", which is not a destroyed key of this user`,
   };
 }
 

@@ -38,9 +38,9 @@ const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Opens a database. An embedded database gets one native connection (so its
- * PRAGMAs — WAL, `synchronous=NORMAL`, busy timeout, foreign keys — hold for
- * every statement) with cached prepared statements and group commit; a
- * remote one is reached over HTTP.
+ * PRAGMAs — WAL, `synchronous=NORMAL`, busy timeout, foreign keys, secure
+ * delete — hold for every statement) with cached prepared statements and
+ * group commit; a remote one is reached over HTTP.
  */
 export async function openDatabase(
   url: string,
@@ -54,6 +54,9 @@ export async function openDatabase(
     const pragmas = [
       `busy_timeout = ${BUSY_TIMEOUT_MS}`,
       "foreign_keys = ON",
+      // Freed bytes are overwritten with zeros, so a destroyed data key (or a
+      // replaced plain-text address) does not linger in the page's free space.
+      "secure_delete = ON",
     ];
     if (url !== ":memory:") {
       // NORMAL in WAL mode never corrupts the database; a power loss can

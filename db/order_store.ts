@@ -169,7 +169,7 @@ export function createOrderStore(db: Db): OrderStore {
         const [updated] = await db.batch([
           db.update(orders).set({
             status: order.status,
-            shippingAddress: order.shippingAddress,
+            shippingAddress: storedAddress(order),
             updatedAt: order.updatedAt,
             version: sql`${orders.version} + 1`,
           }).where(
@@ -277,11 +277,21 @@ function orderToRow(order: Order): OrderRow {
     status: order.status,
     currency: order.currency,
     totalCents: Number(order.totalCents),
-    shippingAddress: order.shippingAddress,
+    shippingAddress: storedAddress(order),
     version: order.version,
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
   };
+}
+
+/** An erased address (null) is never written back: there is nothing to write. */
+function storedAddress(order: Order): string {
+  if (order.shippingAddress === null) {
+    throw new Error(
+      `Cannot write order "${order.id}": its personal data is erased`,
+    );
+  }
+  return order.shippingAddress;
 }
 
 function itemToRow(
@@ -326,7 +336,7 @@ function rowToOrder(row: OrderRow, items: readonly OrderItemRow[]): Order {
  * `INSERT INTO audit_log … SELECT … WHERE changes() = 1`: appends the entry
  * only if the statement before it changed exactly one row.
  */
-function insertAuditIfChanged(db: Db, entry: AuditEntry) {
+export function insertAuditIfChanged(db: Db, entry: AuditEntry) {
   const row = auditToRow(entry);
   const columns = getTableColumns(auditLog);
   const keys = Object.keys(row) as (keyof typeof row)[];
@@ -339,7 +349,8 @@ function insertAuditIfChanged(db: Db, entry: AuditEntry) {
   );
 }
 
-function isChainPositionTaken(error: unknown): boolean {
+/** Whether a write failed because its audit chain position was taken. */
+export function isChainPositionTaken(error: unknown): boolean {
   for (let e = error; e instanceof Error; e = e.cause) {
     if (/UNIQUE constraint failed: audit_log\.chain_id/.test(e.message)) {
       return true;

@@ -110,9 +110,37 @@ export const idempotencyKeys = sqliteTable("idempotency_keys", {
   ),
 ]);
 
+/**
+ * Per-user data keys for personal data (crypto-shredding). `wrapped_key` is
+ * the data key wrapped by a master key (`<master id>.<base64>`); erasure sets
+ * it to NULL and `destroyed_at`, and the row stays as the record of a key
+ * that existed. A user has at most one live key (the partial unique index),
+ * so concurrent first orders agree on one. Triggers in the migrations keep
+ * a destroyed key destroyed and refuse an order address encrypted under a
+ * key that is not the owner's live one.
+ */
+export const userKeys = sqliteTable("user_keys", {
+  keyId: text("key_id").primaryKey(),
+  userId: integer("user_id").notNull(),
+  wrappedKey: text("wrapped_key"),
+  createdAt: integer("created_at").notNull(),
+  destroyedAt: integer("destroyed_at"),
+}, (t) => [
+  uniqueIndex("user_keys_live_idx").on(t.userId).where(
+    sql`${t.destroyedAt} IS NULL`,
+  ),
+  index("user_keys_user_idx").on(t.userId, t.createdAt),
+  check(
+    "user_keys_destroyed_check",
+    sql`(${t.wrappedKey} IS NULL) = (${t.destroyedAt} IS NOT NULL)`,
+  ),
+]);
+
 /** A stored order row. */
 export type OrderRow = typeof orders.$inferSelect;
 /** A stored order line. */
 export type OrderItemRow = typeof orderItems.$inferSelect;
 /** A stored audit entry. */
 export type AuditRow = typeof auditLog.$inferSelect;
+/** A stored data key. */
+export type UserKeyRow = typeof userKeys.$inferSelect;

@@ -1,5 +1,6 @@
 /**
- * Audit entries and their hash chain. Each chain (one per order) starts from
+ * Audit entries and their hash chain. Each chain (one per order, and one per
+ * user for the user's own events such as an erasure) starts from
  * `GENESIS_HASH`; an entry's hash covers the previous entry's hash and the
  * entry's own content, so changing, removing or reordering an entry breaks
  * every hash after it.
@@ -42,6 +43,33 @@ export type AuditDraft = Omit<
 /** The chain an order's entries belong to. */
 export function orderChainId(orderId: string): string {
   return `order:${orderId}`;
+}
+
+/** The chain a user's own entries (such as an erasure) belong to. */
+export function userChainId(userId: number): string {
+  return `user:${userId}`;
+}
+
+/**
+ * The `user.personal_data_erased` entry: the user's data key was destroyed,
+ * so every value encrypted with it is unreadable from now on.
+ */
+export function personalDataErasedEntry(
+  erasure: { userId: number; keyId: string; at: number },
+  options: { actor: Principal; requestId: string },
+): AuditDraft {
+  return {
+    orderId: null,
+    action: "user.personal_data_erased",
+    actorUserId: options.actor.userId,
+    actorRoles: options.actor.roles,
+    requestId: options.requestId,
+    at: erasure.at,
+    changes: {
+      user_id: { from: erasure.userId, to: erasure.userId },
+      data_key: { from: erasure.keyId, to: null },
+    },
+  };
 }
 
 /**

@@ -32,3 +32,13 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
 export function isAddressChangeable(status: OrderStatus): boolean {
   return status === "pending" || status === "processing";
 }
+
+/**
+ * Statuses in which an order still needs its shipping address: the owner's
+ * personal data may not be erased while one of their orders is in one.
+ */
+export const ADDRESS_NEEDED_STATUSES: readonly OrderStatus[] = [
+  "pending",
+  "processing",
+  "shipped",
+];

@@ -31,7 +31,10 @@ export interface Order {
   readonly totalCents: bigint;
   readonly currency: string;
   readonly status: OrderStatus;
-  readonly shippingAddress: string;
+  /** Null once the owner's personal data has been erased. */
+  readonly shippingAddress: string | null;
+  /** True once the owner's personal data has been erased (crypto-shredded). */
+  readonly personalDataErased?: boolean;
   readonly version: number;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;

@@ -177,3 +177,14 @@ function decideStatusChange(
 export function assertAllowed(decision: PolicyDecision): void {
   if (!decision.allowed) throw new DomainError(decision.code, decision.reason);
 }
+
+/**
+ * Whether the caller may export or erase a user's personal data: the user
+ * themself or an admin (fulfillment has no part in it).
+ */
+export function canManagePersonalData(
+  principal: Principal,
+  userId: number,
+): boolean {
+  return principal.userId === userId || hasRole(principal, "admin");
+}

@@ -5,6 +5,7 @@
 import type { AuditEntry } from "./audit.ts";
 import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
+import type { Principal } from "./principal.ts";
 
 /** Which orders a listing shows and which page of them. */
 export interface OrderQuery {
@@ -105,4 +106,21 @@ export interface OrderStore {
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+}
+
+/** What an erasure request achieved. */
+export type ErasureOutcome = "erased" | "unchanged";
+
+/** Erasure of a user's personal data (crypto-shredding of their data key). */
+export interface PersonalDataEraser {
+  /**
+   * Destroys the user's data key, with its `user.personal_data_erased`
+   * audit entry in the same atomic write. "unchanged" when there was no key
+   * left to destroy. Throws a `conflict` DomainError while an order of the
+   * user still needs its shipping address.
+   */
+  erase(
+    userId: number,
+    context: { actor: Principal; requestId: string },
+  ): Promise<ErasureOutcome>;
 }

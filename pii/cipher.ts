@@ -218,3 +218,17 @@ function fromBase64(text: string): Uint8Array {
 function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * Imports the configured master keys: the current one first (it wraps new
+ * data keys), then the previous one, if any, during a rotation.
+ */
+export async function importMasterKeys(
+  keys: { current: string; previous?: string | undefined },
+): Promise<MasterKey[]> {
+  const masters = [await importMasterKey(keys.current)];
+  if (keys.previous !== undefined) {
+    masters.push(await importMasterKey(keys.previous));
+  }
+  return masters;
+}

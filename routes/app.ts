@@ -22,6 +22,7 @@ import {
   requestRateLimit,
 } from "./rate_limit.ts";
 import { requestId } from "./request_id.ts";
+import { usersRoutes } from "./users.ts";
 
 /** Requests running longer than this are answered with 503. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Matches /v1/orders/{id} itself and every route below it.
   app.use("/v1/orders/:id/*", lookupMissLimit(deps));
   app.route("/v1/orders", ordersRoutes(deps));
+  app.route("/v1/users", usersRoutes(deps));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);

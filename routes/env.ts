@@ -3,13 +3,16 @@
  */
 import type { TokenVerifier } from "../auth/token_verifier.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { Clock, OrderStore } from "../domain/ports.ts";
+import type { Clock, OrderStore, PersonalDataEraser } from "../domain/ports.ts";
 import type { Logger } from "../logger.ts";
 import type { RateLimitPolicy } from "./rate_limit.ts";
 
 /** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */
 export interface AppDeps {
+  /** Orders, with personal data encrypted at rest (pii/encrypted_order_store.ts). */
   readonly store: OrderStore;
+  /** Erasure of a user's personal data (pii/erasure.ts). */
+  readonly personalData: PersonalDataEraser;
   readonly verifier: TokenVerifier;
   readonly clock: Clock;
   readonly logger: Logger;

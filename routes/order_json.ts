@@ -11,7 +11,11 @@ import {
 import type { Order } from "../domain/order.ts";
 import type { AuditEntry } from "../domain/audit.ts";
 
-/** The response body for one order. */
+/**
+ * The response body for one order. Once the owner's personal data is
+ * erased, `shipping_address` is null and `personal_data_erased: true`
+ * follows it; other orders do not carry the field.
+ */
 export function orderJson(order: Order) {
   return {
     id: order.id,
@@ -29,6 +33,7 @@ export function orderJson(order: Order) {
     currency: order.currency,
     status: order.status,
     shipping_address: order.shippingAddress,
+    ...(order.personalDataErased && { personal_data_erased: true as const }),
     version: order.version,
     created_at: new Date(order.createdAt).toISOString(),
     updated_at: new Date(order.updatedAt).toISOString(),

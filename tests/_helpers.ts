@@ -9,15 +9,29 @@ import { DEV_JWT_SECRET } from "../config.ts";
 import { type Database, openDatabase } from "../db/client.ts";
 import { applyMigrations } from "../db/migrate.ts";
 import { createOrderStore } from "../db/order_store.ts";
+import {
+  createPersonalDataStore,
+  type PersonalDataStore,
+} from "../db/personal_data_store.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../limits/rate_limiter.ts";
 import { createJsonLogger } from "../logger.ts";
+import { importMasterKeys } from "../pii/cipher.ts";
+import { encryptedOrderStore } from "../pii/encrypted_order_store.ts";
+import { createPersonalDataEraser } from "../pii/erasure.ts";
+import { createKeyring, type Keyring } from "../pii/keyring.ts";
 import { createApp } from "../routes/app.ts";
 import type { AppDeps } from "../routes/env.ts";
 
 /** The secret test tokens are signed with. */
 export const TEST_SECRET = DEV_JWT_SECRET;
+
+/**
+ * The master key for personal data in tests (base64 of
+ * "test-only-pii-master-key-0000001"); not the dev key, so `start` takes it.
+ */
+export const TEST_PII_KEY = "dGVzdC1vbmx5LXBpaS1tYXN0ZXIta2V5LTAwMDAwMDE=";
 
 /** A clock tests move by hand. */
 export interface TestClock {
@@ -52,7 +66,12 @@ export const PERMISSIVE_RATE_LIMIT = { limit: 1_000_000, windowMs: MINUTE_MS };
 export interface TestContext {
   app: ReturnType<typeof createApp>;
   database: Database;
+  /** The app's store: encrypting, over the database store. */
   store: OrderStore;
+  /** The keyring the store encrypts with. */
+  keyring: Keyring;
+  /** Data keys, erasure and plain-text queries, over the same database. */
+  personalDataStore: PersonalDataStore;
   clock: TestClock;
   /** Every log line written, parsed. */
   logs: Record<string, unknown>[];
@@ -77,14 +96,28 @@ export interface TestContext {
   close(): void;
 }
 
-/** Builds the real app over a fresh in-memory database. */
+/**
+ * Builds the real app over a fresh in-memory database (or `url`), with
+ * personal data encrypted under `TEST_PII_KEY` (or `piiKeys`).
+ */
 export async function createTestContext(
-  overrides: Partial<AppDeps> & { url?: string } = {},
+  overrides: Partial<AppDeps> & {
+    url?: string;
+    piiKeys?: { current: string; previous?: string };
+  } = {},
 ): Promise<TestContext> {
+  const { url, piiKeys, ...deps } = overrides;
   const clock = testClock();
-  const database = await openDatabase(overrides.url ?? ":memory:");
+  const database = await openDatabase(url ?? ":memory:");
   await applyMigrations(database.db);
-  const store = createOrderStore(database.db);
+  const personalDataStore = createPersonalDataStore(database.db, {
+    embedded: database.embedded,
+  });
+  const keyring = createKeyring(personalDataStore, {
+    masters: await importMasterKeys(piiKeys ?? { current: TEST_PII_KEY }),
+    clock,
+  });
+  const store = encryptedOrderStore(createOrderStore(database.db), keyring);
   const logs: Record<string, unknown>[] = [];
   const logger = createJsonLogger(
     "debug",
@@ -110,12 +143,19 @@ export async function createTestContext(
       trustedProxies: 0,
     },
     newId: () => crypto.randomUUID(),
-    ...overrides,
+    personalData: createPersonalDataEraser({
+      store: personalDataStore,
+      keyring,
+      clock,
+    }),
+    ...deps,
   });
   return {
     app,
     database,
     store,
+    keyring,
+    personalDataStore,
     clock,
     logs,
     token: (sub, roles = [], claims = {}) =>
@@ -173,6 +213,8 @@ export interface RunningServer {
   url: string;
   /** Everything the server wrote to stdout so far. */
   output(): string;
+  /** Everything the server wrote to stderr so far. */
+  errorOutput(): string;
   stop(): Promise<void>;
 }
 
@@ -200,7 +242,13 @@ export async function startServer(
       new URL("../main.ts", import.meta.url).pathname,
       ...(options.args ?? []),
     ],
-    env: { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
+    env: {
+      HOST: "127.0.0.1",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      PII_ENCRYPTION_KEY: TEST_PII_KEY,
+      ...env,
+    },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -234,6 +282,7 @@ export async function startServer(
   return {
     url: `http://127.0.0.1:${port}`,
     output: () => output,
+    errorOutput: () => errors,
     async stop() {
       try {
         child.kill("SIGTERM");

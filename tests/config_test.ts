@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../config.ts";
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  DEV_PII_ENCRYPTION_KEY,
+  loadConfig,
+} from "../config.ts";
 
 const REAL_SECRET = "a-real-secret-that-is-long-enough-for-hs256!";
+const REAL_PII_KEY = btoa("a-real-32-byte-pii-master-key!!!");
+const OLD_PII_KEY = btoa("an-older-32-byte-pii-master-key!");
+/** The secrets `start` demands. */
+const REAL = { JWT_SECRET: REAL_SECRET, PII_ENCRYPTION_KEY: REAL_PII_KEY };
 
 Deno.test("start refuses a missing JWT_SECRET with a clear message", () => {
   assert.throws(() => loadConfig({}, "start"), (error: Error) => {
@@ -18,7 +27,7 @@ Deno.test("start refuses a JWT_SECRET shorter than 32 bytes", () => {
   );
   // 11 three-byte characters are 33 bytes: long enough.
   assert.equal(
-    loadConfig({ JWT_SECRET: "€".repeat(11) }, "start").jwtSecret,
+    loadConfig({ ...REAL, JWT_SECRET: "€".repeat(11) }, "start").jwtSecret,
     "€".repeat(11),
   );
 });
@@ -37,7 +46,7 @@ Deno.test("dev falls back to the dev-only secret and loopback", () => {
 });
 
 Deno.test("loadConfig applies the documented defaults", () => {
-  const config = loadConfig({ JWT_SECRET: REAL_SECRET }, "start");
+  const config = loadConfig(REAL, "start");
   assert.equal(config.port, 8000);
   assert.equal(config.databaseUrl, "file:./data/orders.db");
   assert.equal(config.jwtMaxTtlSeconds, 86400);
@@ -48,7 +57,7 @@ Deno.test("loadConfig applies the documented defaults", () => {
 Deno.test("loadConfig reads CORS_ORIGINS as a comma-separated list", () => {
   const config = loadConfig(
     {
-      JWT_SECRET: REAL_SECRET,
+      ...REAL,
       CORS_ORIGINS: "https://a.example, https://b.example,",
     },
     "start",
@@ -61,15 +70,80 @@ Deno.test("loadConfig reads CORS_ORIGINS as a comma-separated list", () => {
 
 Deno.test("loadConfig refuses malformed numbers and levels without echoing secrets", () => {
   assert.throws(
-    () => loadConfig({ JWT_SECRET: REAL_SECRET, PORT: "eighty" }, "start"),
+    () => loadConfig({ ...REAL, PORT: "eighty" }, "start"),
     /PORT/,
   );
   assert.throws(
-    () => loadConfig({ JWT_SECRET: REAL_SECRET, LOG_LEVEL: "loud" }, "start"),
+    () => loadConfig({ ...REAL, LOG_LEVEL: "loud" }, "start"),
     /LOG_LEVEL/,
   );
   assert.throws(
-    () => loadConfig({ JWT_SECRET: REAL_SECRET, PORT: "x" }, "start"),
+    () => loadConfig({ ...REAL, PORT: "x" }, "start"),
     (error: Error) => !error.message.includes(REAL_SECRET),
+  );
+});
+
+Deno.test("start requires a real 32-byte PII_ENCRYPTION_KEY and never echoes one", async (t) => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["missing", {}, /PII_ENCRYPTION_KEY is required/],
+    ["blank", { PII_ENCRYPTION_KEY: " " }, /PII_ENCRYPTION_KEY is required/],
+    ["not base64", { PII_ENCRYPTION_KEY: "not base64!" }, /32 bytes/],
+    ["31 bytes", { PII_ENCRYPTION_KEY: btoa("x".repeat(31)) }, /32 bytes/],
+    ["33 bytes", { PII_ENCRYPTION_KEY: btoa("x".repeat(33)) }, /32 bytes/],
+    [
+      "the dev key",
+      { PII_ENCRYPTION_KEY: DEV_PII_ENCRYPTION_KEY },
+      /public dev-only key/,
+    ],
+    [
+      "a malformed previous key",
+      { PII_ENCRYPTION_KEY: REAL_PII_KEY, PII_ENCRYPTION_KEY_PREVIOUS: "x" },
+      /PII_ENCRYPTION_KEY_PREVIOUS must be 32 bytes/,
+    ],
+    [
+      "a previous key equal to the current one",
+      {
+        PII_ENCRYPTION_KEY: REAL_PII_KEY,
+        PII_ENCRYPTION_KEY_PREVIOUS: ` ${REAL_PII_KEY}`,
+      },
+      /same key/,
+    ],
+  ];
+  for (const [name, env, message] of cases) {
+    await t.step(name, () => {
+      assert.throws(
+        () => loadConfig({ JWT_SECRET: REAL_SECRET, ...env }, "start"),
+        (error: Error) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, message);
+          for (const value of Object.values(env)) {
+            if (value.trim().length > 3) {
+              assert.ok(!error.message.includes(value.trim()));
+            }
+          }
+          return true;
+        },
+      );
+    });
+  }
+});
+
+Deno.test("PII master keys: dev falls back to the dev key; start takes a current and a previous one", () => {
+  assert.deepEqual(loadConfig({}, "dev").piiKeys, {
+    current: DEV_PII_ENCRYPTION_KEY,
+    previous: undefined,
+  });
+  assert.deepEqual(
+    loadConfig({ ...REAL, PII_ENCRYPTION_KEY_PREVIOUS: OLD_PII_KEY }, "start")
+      .piiKeys,
+    { current: REAL_PII_KEY, previous: OLD_PII_KEY },
+  );
+  // Rotating away from the dev key is allowed: it may be the previous one.
+  assert.equal(
+    loadConfig(
+      { ...REAL, PII_ENCRYPTION_KEY_PREVIOUS: DEV_PII_ENCRYPTION_KEY },
+      "start",
+    ).piiKeys.previous,
+    DEV_PII_ENCRYPTION_KEY,
   );
 });

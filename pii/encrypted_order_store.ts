@@ -1,0 +1,161 @@
+/**
+ * The order store with personal data encrypted at rest. It wraps the
+ * database store: every address is encrypted with its owner's data key
+ * before it is written (order rows, audit `changes`, stored idempotent
+ * responses) and decrypted when read; values under a destroyed key read as
+ * `null` with `personalDataErased`.
+ *
+ * The domain seals audit entries over plain values; this adapter encrypts
+ * the address values and seals each entry again at the same chain position,
+ * so the stored hash covers exactly the stored (encrypted) text and
+ * `audit:verify` checks what the database holds, before and after an
+ * erasure.
+ */
+import { type AuditEntry, sealAuditEntry } from "../domain/audit.ts";
+import type { OrderStore } from "../domain/ports.ts";
+import type { DataKey, Keyring } from "./keyring.ts";
+import {
+  encryptChanges,
+  encryptOrder,
+  eraseAddresses,
+  protectResponseBody,
+  revealEntries,
+  revealOrders,
+  revealResponseBody,
+} from "./personal_fields.ts";
+
+/**
+ * How many times a write is tried with a fresh live key after the database
+ * refused it because its key had been destroyed meanwhile.
+ */
+const MAX_KEY_ATTEMPTS = 3;
+
+/** Wraps `inner` so that personal data is stored only encrypted. */
+export function encryptedOrderStore(
+  inner: OrderStore,
+  keyring: Keyring,
+): OrderStore {
+  async function withLiveKey<T>(
+    userId: number,
+    write: (dataKey: DataKey) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      const dataKey = await keyring.liveKey(userId);
+      try {
+        return await write(dataKey);
+      } catch (error) {
+        // An erasure (perhaps on another instance) destroyed the key this
+        // instance still had cached; the whole batch was refused.
+        if (!isKeyNotLive(error) || attempt >= MAX_KEY_ATTEMPTS) throw error;
+        keyring.forget(userId);
+      }
+    }
+  }
+
+  async function seal(entry: AuditEntry, dataKey: DataKey) {
+    return await sealAuditEntry({
+      orderId: entry.orderId,
+      action: entry.action,
+      actorUserId: entry.actorUserId,
+      actorRoles: entry.actorRoles,
+      requestId: entry.requestId,
+      at: entry.at,
+      changes: await encryptChanges(entry, dataKey),
+    }, {
+      chainId: entry.chainId,
+      chainSeq: entry.chainSeq,
+      prevHash: entry.prevHash,
+    });
+  }
+
+  async function findOrder(id: string) {
+    const order = await inner.findOrder(id);
+    return order && (await revealOrders([order], keyring))[0];
+  }
+
+  return {
+    insertOrder(order, entry, completion) {
+      return withLiveKey(order.userId, async (dataKey) => {
+        const stored = await encryptOrder(order, dataKey);
+        return await inner.insertOrder(
+          stored,
+          await seal(entry, dataKey),
+          completion && {
+            ...completion,
+            responseBody: protectResponseBody(
+              completion.responseBody,
+              stored.shippingAddress,
+            ),
+          },
+        );
+      });
+    },
+
+    async claimIdempotencyKey(claim, cutoffs) {
+      const record = await inner.claimIdempotencyKey(claim, cutoffs);
+      if (!record || record.responseBody === null) return record;
+      return {
+        ...record,
+        responseBody: await revealResponseBody(record.responseBody, keyring),
+      };
+    },
+
+    releaseIdempotencyKey(userId, key, claimToken) {
+      return inner.releaseIdempotencyKey(userId, key, claimToken);
+    },
+
+    purgeIdempotencyKeys(cutoff) {
+      return inner.purgeIdempotencyKeys(cutoff);
+    },
+
+    findOrder,
+
+    async findOrderForChange(id) {
+      const snapshot = await inner.findOrderForChange(id);
+      if (!snapshot) return undefined;
+      const [order] = await revealOrders([snapshot.order], keyring);
+      return order && { ...snapshot, order };
+    },
+
+    updateOrder(order, entry) {
+      return withLiveKey(
+        order.userId,
+        async (dataKey) =>
+          await inner.updateOrder(
+            await encryptOrder(order, dataKey),
+            await seal(entry, dataKey),
+          ),
+      );
+    },
+
+    async listOrderHistory(id) {
+      const { entries, erased, plain } = await revealEntries(
+        await inner.listOrderHistory(id),
+        keyring,
+      );
+      // Entries written before encryption hold plain text; once the owner's
+      // data is erased they are shown as erased too.
+      if (erased || (plain && (await findOrder(id))?.personalDataErased)) {
+        return eraseAddresses(entries);
+      }
+      return entries;
+    },
+
+    async listOrders(query) {
+      const page = await inner.listOrders(query);
+      return { ...page, orders: await revealOrders(page.orders, keyring) };
+    },
+
+    ping() {
+      return inner.ping();
+    },
+  };
+}
+
+/** Whether the database refused a write because its data key is not live. */
+export function isKeyNotLive(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes("personal data key is not live")) return true;
+  }
+  return false;
+}

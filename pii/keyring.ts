@@ -1,0 +1,257 @@
+/**
+ * The keyring: one random data key per user, created on first use and
+ * stored only wrapped by the master key; unwrapped on demand and cached in
+ * memory briefly (`KEY_CACHE_TTL_MS`) and in bounded number
+ * (`KEY_CACHE_MAX_ENTRIES`), as non-extractable `CryptoKey`s.
+ */
+import type { Clock } from "../domain/ports.ts";
+import {
+  DecryptionError,
+  generateDataKeyBytes,
+  importDataKey,
+  type MasterKey,
+  unwrapDataKey,
+  wrapDataKey,
+} from "./cipher.ts";
+
+/** How long an unwrapped data key (or a key's state) stays in memory. */
+export const KEY_CACHE_TTL_MS = 30_000;
+
+/** How many data keys (and users' live key ids) are kept in memory at most. */
+export const KEY_CACHE_MAX_ENTRIES = 1000;
+
+/** A stored data key. */
+export interface DataKeyRecord {
+  readonly keyId: string;
+  readonly userId: number;
+  /** `<master key id>.<base64>`; null once the key is destroyed. */
+  readonly wrappedKey: string | null;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  /** Milliseconds since the epoch; null while the key is live. */
+  readonly destroyedAt: number | null;
+}
+
+/** Where wrapped data keys are kept. */
+export interface DataKeyStore {
+  /** The user's live (not destroyed) key, if they have one. */
+  findLiveKey(userId: number): Promise<DataKeyRecord | undefined>;
+  /** The stored keys among these ids. */
+  findKeys(keyIds: readonly string[]): Promise<DataKeyRecord[]>;
+  /**
+   * Stores `key` as the user's live key unless they already have one (a
+   * concurrent request or instance may have created it first), and returns
+   * the user's live key either way.
+   */
+  insertLiveKey(key: DataKeyRecord): Promise<DataKeyRecord>;
+}
+
+/** An unwrapped data key, ready to encrypt and decrypt its user's fields. */
+export interface DataKey {
+  readonly keyId: string;
+  readonly userId: number;
+  readonly key: CryptoKey;
+}
+
+/** What a key id stands for now. */
+export type KeyState =
+  | { readonly state: "live"; readonly dataKey: DataKey }
+  | {
+    readonly state: "destroyed";
+    readonly keyId: string;
+    readonly userId: number;
+  };
+
+/** Access to users' data keys. */
+export interface Keyring {
+  /** The user's live data key, created (and stored wrapped) on first use. */
+  liveKey(userId: number): Promise<DataKey>;
+  /**
+   * The state of each key id. Throws a `DecryptionError` for an id that
+   * names no stored key, or a key no configured master key can unwrap.
+   */
+  keys(keyIds: Iterable<string>): Promise<Map<string, KeyState>>;
+  /**
+   * Drops everything cached about the user's keys: after an erasure, or
+   * when the database refused a write under a key destroyed elsewhere.
+   */
+  forget(userId: number): void;
+}
+
+/**
+ * Creates a keyring over a key store. `masters` lists the current master
+ * key first (it wraps new keys), then the previous one during a rotation
+ * (it only unwraps).
+ */
+export function createKeyring(
+  store: DataKeyStore,
+  options: {
+    masters: readonly MasterKey[];
+    clock: Clock;
+    newKeyId?: () => string;
+    cacheTtlMs?: number;
+    maxCachedKeys?: number;
+  },
+): Keyring {
+  const current = options.masters[0];
+  if (!current) throw new Error("A keyring needs a master key");
+  const wrapping: MasterKey = current;
+  const newKeyId = options.newKeyId ?? (() => crypto.randomUUID());
+  const ttl = options.cacheTtlMs ?? KEY_CACHE_TTL_MS;
+  const max = options.maxCachedKeys ?? KEY_CACHE_MAX_ENTRIES;
+  const now = () => options.clock.now();
+  const states = createTtlCache<string, KeyState>(ttl, max, now);
+  const liveIds = createTtlCache<number, string>(ttl, max, now);
+
+  async function unwrap(record: DataKeyRecord): Promise<KeyState> {
+    if (record.wrappedKey === null) {
+      return { state: "destroyed", keyId: record.keyId, userId: record.userId };
+    }
+    const bytes = await unwrapDataKey(options.masters, record.wrappedKey, {
+      keyId: record.keyId,
+      userId: record.userId,
+    });
+    try {
+      const key = await importDataKey(bytes);
+      return {
+        state: "live",
+        dataKey: { keyId: record.keyId, userId: record.userId, key },
+      };
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  function remember(state: KeyState): void {
+    const keyId = state.state === "live" ? state.dataKey.keyId : state.keyId;
+    states.set(keyId, state);
+  }
+
+  async function createLiveKey(userId: number): Promise<DataKey> {
+    const keyId = newKeyId();
+    const bytes = generateDataKeyBytes();
+    try {
+      const stored = await store.insertLiveKey({
+        keyId,
+        userId,
+        wrappedKey: await wrapDataKey(wrapping, bytes, { keyId, userId }),
+        createdAt: now(),
+        destroyedAt: null,
+      });
+      if (stored.keyId === keyId) {
+        return { keyId, userId, key: await importDataKey(bytes) };
+      }
+      // Another request created the user's key first: use theirs.
+      const state = await unwrap(stored);
+      if (state.state !== "live") {
+        throw new Error(`The live key of user ${userId} is destroyed`);
+      }
+      return state.dataKey;
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  return {
+    async liveKey(userId) {
+      const cachedId = liveIds.get(userId);
+      const cached = cachedId === undefined ? undefined : states.get(cachedId);
+      if (cached?.state === "live") return cached.dataKey;
+      const record = await store.findLiveKey(userId);
+      let dataKey: DataKey;
+      if (record) {
+        const state = await unwrap(record);
+        if (state.state !== "live") {
+          throw new Error(`The live key of user ${userId} is destroyed`);
+        }
+        dataKey = state.dataKey;
+      } else {
+        dataKey = await createLiveKey(userId);
+      }
+      remember({ state: "live", dataKey });
+      liveIds.set(userId, dataKey.keyId);
+      return dataKey;
+    },
+
+    async keys(keyIds) {
+      const found = new Map<string, KeyState>();
+      const missing: string[] = [];
+      for (const keyId of new Set(keyIds)) {
+        const cached = states.get(keyId);
+        if (cached) found.set(keyId, cached);
+        else missing.push(keyId);
+      }
+      if (missing.length === 0) return found;
+      const records = await store.findKeys(missing);
+      for (const record of records) {
+        const state = await unwrap(record);
+        remember(state);
+        found.set(record.keyId, state);
+      }
+      for (const keyId of missing) {
+        if (!found.has(keyId)) {
+          throw new DecryptionError(
+            "A value names a data key that does not exist",
+          );
+        }
+      }
+      return found;
+    },
+
+    forget(userId) {
+      liveIds.delete(userId);
+      states.deleteWhere((state) =>
+        (state.state === "live" ? state.dataKey.userId : state.userId) ===
+          userId
+      );
+    },
+  };
+}
+
+/** A map whose entries expire after `ttlMs` and which keeps at most `max`. */
+interface TtlCache<K, V> {
+  get(key: K): V | undefined;
+  set(key: K, value: V): void;
+  delete(key: K): void;
+  deleteWhere(predicate: (value: V) => boolean): void;
+  readonly size: number;
+}
+
+function createTtlCache<K, V>(
+  ttlMs: number,
+  max: number,
+  now: () => number,
+): TtlCache<K, V> {
+  const entries = new Map<K, { value: V; expiresAt: number }>();
+  return {
+    get(key) {
+      const entry = entries.get(key);
+      if (!entry) return undefined;
+      if (entry.expiresAt <= now()) {
+        entries.delete(key);
+        return undefined;
+      }
+      return entry.value;
+    },
+    set(key, value) {
+      entries.delete(key);
+      entries.set(key, { value, expiresAt: now() + ttlMs });
+      // Maps iterate in insertion order: the first entries are the oldest.
+      for (const oldest of entries.keys()) {
+        if (entries.size <= max) break;
+        entries.delete(oldest);
+      }
+    },
+    delete(key) {
+      entries.delete(key);
+    },
+    deleteWhere(predicate) {
+      for (const [key, entry] of entries) {
+        if (predicate(entry.value)) entries.delete(key);
+      }
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * `deno task pii:encrypt-existing`: encrypts the shipping addresses that
+ * were stored in plain text before encryption was enabled, in `orders` and
+ * in stored idempotent responses, under each owner's data key. Audit
+ * entries are append-only and hash-chained: plain text in them stays as
+ * written and is only counted. On an embedded database the file is then
+ * checkpointed and vacuumed so the old plain text does not linger in free
+ * pages. Safe while the service runs, and safe to run again. `--dev`
+ * accepts the dev key (for a `deno task dev` database).
+ */
+import { sql } from "drizzle-orm";
+import { ConfigError, loadPiiKeys, type PiiKeys } from "../config.ts";
+import { openDatabase } from "../db/client.ts";
+import { createPersonalDataStore } from "../db/personal_data_store.ts";
+import { importMasterKeys } from "../pii/cipher.ts";
+import { createKeyring } from "../pii/keyring.ts";
+import { encryptPlainPersonalData } from "../pii/plain_text.ts";
+
+let keys: PiiKeys;
+try {
+  keys = loadPiiKeys(
+    Deno.env.toObject(),
+    Deno.args.includes("--dev") ? "dev" : "start",
+  );
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Cannot encrypt: ${error.message}`);
+  Deno.exit(1);
+}
+
+const url = Deno.env.get("DATABASE_URL") ?? "file:./data/orders.db";
+if (url.startsWith("file:") && !(await exists(url.slice("file:".length)))) {
+  console.error(`Cannot encrypt: no database at ${url}`);
+  Deno.exit(2);
+}
+const database = await openDatabase(url, {
+  authToken: Deno.env.get("DATABASE_AUTH_TOKEN"),
+});
+try {
+  const store = createPersonalDataStore(database.db, {
+    embedded: database.embedded,
+  });
+  const keyring = createKeyring(store, {
+    masters: await importMasterKeys(keys),
+    clock: { now: () => Date.now() },
+  });
+  const { orders, responses } = await encryptPlainPersonalData(store, keyring);
+  const plainAudit = await store.countPlainAuditEntries();
+  if (database.embedded) {
+    await database.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
+    await database.db.run(sql`VACUUM`);
+  }
+  console.log(
+    `Encrypted ${orders} order addresses and ${responses} stored responses`,
+  );
+  if (plainAudit > 0) {
+    console.log(
+      `${plainAudit} audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see README, "Personal data")`,
+    );
+  }
+} finally {
+  database.close();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * `deno task pii:rotate`: re-wraps every live data key in DATABASE_URL
+ * under PII_ENCRYPTION_KEY, unwrapping each with that key or with
+ * PII_ENCRYPTION_KEY_PREVIOUS. Data keys and encrypted fields do not change.
+ * Safe while the service runs, and safe to run again. `--dev` accepts the
+ * dev key as the current one (for a `deno task dev` database).
+ */
+import { ConfigError, loadPiiKeys, type PiiKeys } from "../config.ts";
+import { openDatabase } from "../db/client.ts";
+import { createPersonalDataStore } from "../db/personal_data_store.ts";
+import { importMasterKeys } from "../pii/cipher.ts";
+import { rewrapDataKeys } from "../pii/rotation.ts";
+
+let keys: PiiKeys;
+try {
+  keys = loadPiiKeys(
+    Deno.env.toObject(),
+    Deno.args.includes("--dev") ? "dev" : "start",
+  );
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Cannot rotate: ${error.message}`);
+  Deno.exit(1);
+}
+const masters = await importMasterKeys(keys);
+const current = masters[0]!;
+
+const url = Deno.env.get("DATABASE_URL") ?? "file:./data/orders.db";
+if (url.startsWith("file:") && !(await exists(url.slice("file:".length)))) {
+  console.error(`Cannot rotate: no database at ${url}`);
+  Deno.exit(2);
+}
+const database = await openDatabase(url, {
+  authToken: Deno.env.get("DATABASE_AUTH_TOKEN"),
+});
+try {
+  const store = createPersonalDataStore(database.db, {
+    embedded: database.embedded,
+  });
+  const report = await rewrapDataKeys(store, masters);
+  const remaining = await store.countKeysNotWrappedBy([current.id]);
+  console.log(
+    `Re-wrapped ${report.rewrapped} data keys under master key ${current.id}; ${remaining} live data keys are still wrapped by another master key`,
+  );
+  if (report.unreadable > 0) {
+    console.error(
+      `${report.unreadable} data keys could not be unwrapped with the configured master keys: set PII_ENCRYPTION_KEY_PREVIOUS to the key that wrapped them and run again`,
+    );
+    Deno.exitCode = 1;
+  }
+} finally {
+  database.close();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
