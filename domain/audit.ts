@@ -1,8 +1,8 @@
 /**
- * Audit entries and their hash chain. Each chain (one per order) starts from
- * `GENESIS_HASH`; an entry's hash covers the previous entry's hash and the
- * entry's own content, so changing, removing or reordering an entry breaks
- * every hash after it.
+ * Audit entries and their hash chains. Each chain (one per order, and one
+ * per user account an admin acted on) starts from `GENESIS_HASH`; an
+ * entry's hash covers the previous entry's hash and the entry's own content,
+ * so changing, removing or reordering an entry breaks every hash after it.
  */
 import { formatCents, formatPrice } from "./money.ts";
 import type { Order } from "./order.ts";
@@ -42,6 +42,11 @@ export type AuditDraft = Omit<
 /** The chain an order's entries belong to. */
 export function orderChainId(orderId: string): string {
   return `order:${orderId}`;
+}
+
+/** The chain of a user account's entries (disable, enable, revoke tokens). */
+export function userChainId(userId: number): string {
+  return `user:${userId}`;
 }
 
 /**
@@ -99,7 +104,10 @@ export function itemsForAudit(order: Order): unknown[] {
   }));
 }
 
-/** The `order.created` entry for a new order. */
+/**
+ * The `order.created` entry for a new order; a hold for review is recorded
+ * as the change of `review` from null.
+ */
 export function orderCreatedEntry(
   order: Order,
   actor: Principal,
@@ -119,6 +127,12 @@ export function orderCreatedEntry(
       total: { from: null, to: formatCents(order.totalCents) },
       currency: { from: null, to: order.currency },
       shipping_address: { from: null, to: order.shippingAddress },
+      ...(order.review && {
+        review: {
+          from: null,
+          to: { state: order.review.state, reasons: [...order.review.reasons] },
+        },
+      }),
     },
   };
 }
