@@ -8,8 +8,10 @@ import { createTokenVerifier } from "../auth/token_verifier.ts";
 import { DEV_JWT_SECRET } from "../config.ts";
 import { type Database, openDatabase } from "../db/client.ts";
 import { applyMigrations } from "../db/migrate.ts";
+import { createAccountStore } from "../db/account_store.ts";
 import { createOrderStore } from "../db/order_store.ts";
-import type { OrderStore } from "../domain/ports.ts";
+import type { AccountStore, OrderStore } from "../domain/ports.ts";
+import type { ReviewPolicy } from "../domain/review.ts";
 import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../limits/rate_limiter.ts";
 import { createJsonLogger } from "../logger.ts";
@@ -18,6 +20,9 @@ import type { AppDeps } from "../routes/env.ts";
 
 /** The secret test tokens are signed with. */
 export const TEST_SECRET = DEV_JWT_SECRET;
+
+/** The secret test `ip_hash` keys are derived from. */
+export const TEST_IP_HASH_SECRET = "test-only-ip-hash-secret-0123456789abcdef";
 
 /** A clock tests move by hand. */
 export interface TestClock {
@@ -48,11 +53,21 @@ export function testClock(
  */
 export const PERMISSIVE_RATE_LIMIT = { limit: 1_000_000, windowMs: MINUTE_MS };
 
+/**
+ * A review policy no ordinary test meets, so tests that create many orders
+ * as one user are not held; review tests pass their own `reviewPolicy`.
+ */
+export const PERMISSIVE_REVIEW_POLICY: ReviewPolicy = {
+  thresholdCents: 1_000_000_000_000n,
+  velocityOrders: 1_000_000,
+};
+
 /** Everything a route test needs. */
 export interface TestContext {
   app: ReturnType<typeof createApp>;
   database: Database;
   store: OrderStore;
+  accounts: AccountStore;
   clock: TestClock;
   /** Every log line written, parsed. */
   logs: Record<string, unknown>[];
@@ -85,6 +100,7 @@ export async function createTestContext(
   const database = await openDatabase(overrides.url ?? ":memory:");
   await applyMigrations(database.db);
   const store = createOrderStore(database.db);
+  const accounts = createAccountStore(database.db);
   const logs: Record<string, unknown>[] = [];
   const logger = createJsonLogger(
     "debug",
@@ -110,12 +126,16 @@ export async function createTestContext(
       trustedProxies: 0,
     },
     newId: () => crypto.randomUUID(),
+    accounts,
+    reviewPolicy: PERMISSIVE_REVIEW_POLICY,
+    ipHashSecret: TEST_IP_HASH_SECRET,
     ...overrides,
   });
   return {
     app,
     database,
     store,
+    accounts,
     clock,
     logs,
     token: (sub, roles = [], claims = {}) =>
