@@ -109,14 +109,14 @@ Deno.test("planAccountAction changes only what differs and records it", () => {
 
 Deno.test("the account-state cache bounds staleness by the start of the read", async () => {
   const clock = testClock(0);
-  let state: AccountState | undefined;
+  const stored: { state: AccountState | undefined } = { state: undefined };
   let release: (() => void) | undefined;
   let reads = 0;
   const cache = createAccountStateCache({
     now: clock.now,
     async load() {
       reads++;
-      const seen = state;
+      const seen = stored.state;
       if (release === undefined) {
         await new Promise<void>((resolve) => release = resolve);
       }
@@ -132,11 +132,11 @@ Deno.test("the account-state cache bounds staleness by the start of the read", a
   assert.equal(await joined, undefined);
   assert.equal(reads, 1);
   // Its entry expires 5 s after the read began, not after it ended.
-  state = account({ disabledAt: 1 });
+  stored.state = account({ disabledAt: 1 });
   clock.advance(MAX_ACCOUNT_STATE_STALENESS_MS - 3000 - 1);
   assert.equal(await cache.get(42), undefined);
   clock.advance(1);
-  assert.deepEqual(await cache.get(42), state);
+  assert.deepEqual(await cache.get(42), stored.state);
   assert.equal(reads, 2);
 });
 
