@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { signToken } from "../auth/sign_token.ts";
-import { orderBody, startServer, TEST_SECRET } from "./_helpers.ts";
+import { createAddressHasher } from "../routes/security_events.ts";
+import {
+  createTestContext,
+  orderBody,
+  startServer,
+  TEST_SECRET,
+} from "./_helpers.ts";
 
 Deno.test("main.ts: REVIEW_THRESHOLD holds orders, admins disable users and read metrics over real HTTP", async () => {
   const dir = await Deno.makeTempDir({ prefix: "orders-ir-e2e-" });
@@ -78,4 +84,89 @@ Deno.test("main.ts: REVIEW_THRESHOLD holds orders, admins disable users and read
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+async function runTool(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-ffi",
+      "--allow-sys",
+      new URL(`../tools/${script}`, import.meta.url).pathname,
+      ...args,
+    ],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("deno task audit:actor lists what a user did and what admins did to their account", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "orders-ir-actor-" });
+  const url = `file:${dir}/orders.db`;
+  const ctx = await createTestContext({ url });
+  let id = "";
+  try {
+    const user = await ctx.token(42);
+    const admin = await ctx.token(9, ["admin"]);
+    const created = await ctx.request("POST", "/v1/orders", {
+      token: user,
+      body: orderBody(),
+    });
+    id = (await created.json()).id;
+    await ctx.request("POST", "/v1/orders", {
+      token: await ctx.token(7),
+      body: orderBody(),
+    }).then((r) => r.body?.cancel());
+    ctx.clock.advance(1000);
+    await ctx.request("POST", "/v1/admin/users/42/disable", { token: admin });
+  } finally {
+    ctx.close();
+  }
+  try {
+    const result = await runTool("audit_actor.ts", ["--user", "42"], {
+      DATABASE_URL: url,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const entries = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(entries.map((e) => [e.chain.split(":")[0], e.action]), [
+      ["order", "order.created"],
+      ["user", "account.disabled"],
+    ]);
+    assert.equal(entries[0].chain, `order:${id}`);
+    assert.equal(entries[1].chain, "user:42");
+    assert.equal(entries[1].actor.user_id, 9);
+    const usage = await runTool("audit_actor.ts", ["--user", "x"], {
+      DATABASE_URL: url,
+    });
+    assert.equal(usage.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task ip:hash prints the ip_hash the service logs for an address", async () => {
+  const key = "an-ip-hash-key-for-the-tool-test-0123456789";
+  const result = await runTool("ip_hash.ts", ["203.0.113.5"], {
+    IP_HASH_KEY: key,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.stdout,
+    `${createAddressHasher(key)("203.0.113.5")}  203.0.113.5\n`,
+  );
 });
