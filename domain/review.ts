@@ -74,11 +74,6 @@ export function reviewHoldFor(
   return reasons.length > 0 ? { state: "pending", reasons } : undefined;
 }
 
-/** Whether the order waits for an admin's decision. */
-export function isHeld(order: Pick<Order, "review">): boolean {
-  return order.review?.state === "pending";
-}
-
 /** An admin's decision on a held order. */
 export interface ReviewDecision {
   readonly decision: "approve" | "reject";

@@ -23,6 +23,7 @@ import {
   requestFingerprint,
 } from "../domain/idempotency.ts";
 import { newOrder, normaliseOrderId, type Order } from "../domain/order.ts";
+import type { KeyClaim } from "../domain/ports.ts";
 import type { OrderChange } from "../domain/order_change.ts";
 import {
   parseCancelOrder,
@@ -93,57 +94,19 @@ export function ordersRoutes(
         // (answered above) never counts against the creation limit.
         await limitOrderCreation(c);
         const input = parseNewOrder(body);
-        const userId = orderOwnerFor(principal, input.userId);
         const draft = newOrder(input, {
           id: deps.newId(),
-          userId,
+          userId: orderOwnerFor(principal, input.userId),
           now,
           createdBy: principal.userId,
         });
-        // The velocity rule counts only orders users create for themselves.
-        const selfCreated = userId === principal.userId;
-        const since = now - VELOCITY_WINDOW_MS;
-        let recent = selfCreated
-          ? await store.countOwnOrdersSince(userId, since)
-          : undefined;
-        for (let attempt = 1; attempt <= 2; attempt++) {
-          const review = reviewHoldFor(draft, recent, deps.reviewPolicy);
-          const order: Order = review ? { ...draft, review } : draft;
-          const entry = await sealAuditEntry(
-            orderCreatedEntry(order, principal, c.get("requestId")),
-            {
-              chainId: orderChainId(order.id),
-              chainSeq: 1,
-              prevHash: GENESIS_HASH,
-            },
-          );
-          const responseBody = JSON.stringify(
-            orderJson(order, orderView(principal)),
-          );
-          // Unless already held for velocity, the write itself re-checks
-          // the count, so concurrent creations cannot all slip under it.
-          const guard = selfCreated && !review?.reasons.includes("velocity")
-            ? { userId, since, below: deps.reviewPolicy.velocityOrders }
-            : undefined;
-          const written = await store.insertOrder(
-            order,
-            entry,
-            claim && { ...claim, responseBody },
-            guard,
-          );
-          if (written) {
-            recordCreated(c, metrics, order);
-            return createdResponse(c, 201, responseBody);
-          }
-          if (guard === undefined) break;
-          // Either the guard or the key claim failed: count again.
-          recent = await store.countOwnOrdersSince(userId, since);
-          if (recent < deps.reviewPolicy.velocityOrders) break;
-        }
-        throw new DomainError(
-          "conflict",
-          "Another request took over this Idempotency-Key: retry the request",
+        const { order, responseBody } = await writeNewOrder(
+          c,
+          draft,
+          claim,
         );
+        recordCreated(c, metrics, order);
+        return createdResponse(c, 201, responseBody);
       } catch (error) {
         // Only a 201 is stored: a failed first attempt leaves the key free.
         if (claim) {
@@ -210,6 +173,62 @@ export function ordersRoutes(
         events: entries.map((entry) => historyEventJson(entry, view)),
       });
     });
+
+  /**
+   * Decides the review hold of a new order and writes it with its audit
+   * entry (and the key's completion). Unless the order is already held for
+   * velocity, the write re-checks the velocity count in its transaction, so
+   * concurrent creations cannot all slip under it; when that check fails,
+   * the order is held and written again.
+   */
+  async function writeNewOrder(
+    c: Context<AppEnv>,
+    draft: Order,
+    claim: KeyClaim | undefined,
+  ): Promise<{ order: Order; responseBody: string }> {
+    const principal = c.get("principal");
+    const { userId } = draft;
+    const policy = deps.reviewPolicy;
+    // The velocity rule counts only orders users create for themselves.
+    const selfCreated = userId === principal.userId;
+    const since = draft.createdAt - VELOCITY_WINDOW_MS;
+    let recent = selfCreated
+      ? await store.countOwnOrdersSince(userId, since)
+      : undefined;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const review = reviewHoldFor(draft, recent, policy);
+      const order: Order = review ? { ...draft, review } : draft;
+      const entry = await sealAuditEntry(
+        orderCreatedEntry(order, principal, c.get("requestId")),
+        {
+          chainId: orderChainId(order.id),
+          chainSeq: 1,
+          prevHash: GENESIS_HASH,
+        },
+      );
+      const responseBody = JSON.stringify(
+        orderJson(order, orderView(principal)),
+      );
+      const guard = selfCreated && !review?.reasons.includes("velocity")
+        ? { userId, since, below: policy.velocityOrders }
+        : undefined;
+      const written = await store.insertOrder(
+        order,
+        entry,
+        claim && { ...claim, responseBody },
+        guard,
+      );
+      if (written) return { order, responseBody };
+      if (guard === undefined) break;
+      // The guard or the key claim failed: the count tells which.
+      recent = await store.countOwnOrdersSince(userId, since);
+      if (recent < policy.velocityOrders) break;
+    }
+    throw new DomainError(
+      "conflict",
+      "Another request took over this Idempotency-Key: retry the request",
+    );
+  }
 
   /**
    * Applies a change (update, cancellation or review decision) and answers
