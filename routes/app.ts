@@ -41,11 +41,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     ipHashSecret: deps.ipHashSecret,
     trustedProxies: deps.rateLimits.trustedProxies,
   });
+  // Entries live at most 5 s: the contract's bound on every instance.
   const accountCache = createAccountStateCache({
     load: (userId) => deps.accounts.findAccount(userId),
     now: () => deps.clock.now(),
-    ...(deps.accountStateTtlMs !== undefined &&
-      { ttlMs: deps.accountStateTtlMs }),
   });
 
   app.use(requestId());

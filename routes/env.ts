@@ -29,11 +29,6 @@ export interface AppDeps {
   readonly reviewPolicy: ReviewPolicy;
   /** The secret the key of `ip_hash` in security events is derived from. */
   readonly ipHashSecret: string;
-  /**
-   * How long an instance trusts the account state it read (at most 5 s,
-   * the contract's bound on how late a disable or revocation takes effect).
-   */
-  readonly accountStateTtlMs?: number;
 }
 
 /** The Hono environment of every route. */
