@@ -3,6 +3,8 @@
  * each entry's `prev_hash` is the hash of the entry before it (the genesis
  * hash for the first), each `hash` is the SHA-256 of the entry's stored
  * content, and every order's chain ends at the order's current version.
+ * Chains of user accounts (`user:<id>`) are checked the same way, except
+ * for the tail: no row records how long they should be.
  */
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { auditHashInput, GENESIS_HASH, sha256Hex } from "../domain/audit.ts";
