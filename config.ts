@@ -9,6 +9,8 @@ import {
   type RateLimitRules,
 } from "./limits/rate_limiter.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
+import { MAX_TOTAL_CENTS, parseAmountCents } from "./domain/money.ts";
+import { DEFAULT_REVIEW_POLICY, type ReviewPolicy } from "./domain/review.ts";
 
 /**
  * DEV-ONLY secret used by `deno task dev` and the test suite. It is public,
@@ -57,6 +59,13 @@ export interface Config {
   readonly rateLimitFailClosed: boolean;
   /** Reverse proxies that append to `X-Forwarded-For`; 0 ignores it. */
   readonly trustProxy: number;
+  /** When new orders are held for review. */
+  readonly reviewPolicy: ReviewPolicy;
+  /**
+   * The secret the key of `ip_hash` in security events is derived from:
+   * `IP_HASH_KEY`, or `JWT_SECRET` when that is unset.
+   */
+  readonly ipHashSecret: string;
   /** Master keys for personal data (base64). */
   readonly piiKeys: PiiKeys;
 }
@@ -140,6 +149,28 @@ const envSchema = z.object({
     error: "RATE_LIMIT_FAIL_CLOSED must be 0 or 1",
   }).optional(),
   TRUST_PROXY: integer("TRUST_PROXY", 0, 10, 0),
+  REVIEW_THRESHOLD: z.string().optional().transform((text, ctx) => {
+    if (text === undefined || text === "") {
+      return DEFAULT_REVIEW_POLICY.thresholdCents;
+    }
+    const cents = parseAmountCents(text.trim());
+    if (cents === undefined || cents > MAX_TOTAL_CENTS) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "REVIEW_THRESHOLD must be an amount such as 10000.00 (at most 2 decimals, at most 1000000000.00)",
+      });
+      return z.NEVER;
+    }
+    return cents;
+  }),
+  REVIEW_VELOCITY_ORDERS: integer(
+    "REVIEW_VELOCITY_ORDERS",
+    0,
+    1_000_000,
+    DEFAULT_REVIEW_POLICY.velocityOrders,
+  ),
+  IP_HASH_KEY: z.string().optional(),
 });
 
 function perMinute(name: string, fallback: number) {
@@ -191,6 +222,14 @@ export function loadConfig(
     );
   }
   if (
+    e.IP_HASH_KEY !== undefined && e.IP_HASH_KEY !== "" &&
+    new TextEncoder().encode(e.IP_HASH_KEY).length < MIN_SECRET_BYTES
+  ) {
+    throw new ConfigError(
+      `IP_HASH_KEY is too short: it must be at least ${MIN_SECRET_BYTES} bytes`,
+    );
+  }
+  if (
     (e.UPSTASH_REDIS_REST_URL === undefined) !==
       (e.UPSTASH_REDIS_REST_TOKEN === undefined)
   ) {
@@ -226,6 +265,11 @@ export function loadConfig(
     rateLimitFailClosed: e.RATE_LIMIT_FAIL_CLOSED === "1",
     trustProxy: e.TRUST_PROXY,
     piiKeys: loadPiiKeys(env, mode),
+    reviewPolicy: {
+      thresholdCents: e.REVIEW_THRESHOLD,
+      velocityOrders: e.REVIEW_VELOCITY_ORDERS,
+    },
+    ipHashSecret: e.IP_HASH_KEY || jwtSecret,
   };
 }
 

@@ -6,6 +6,7 @@
 import { signToken } from "./auth/sign_token.ts";
 import { createTokenVerifier } from "./auth/token_verifier.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { createAccountStore } from "./db/account_store.ts";
 import { ensureDatabaseDirectory, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createOrderStore } from "./db/order_store.ts";
@@ -94,6 +95,9 @@ async function main(): Promise<void> {
       keyring,
       clock,
     }),
+    accounts: createAccountStore(database.db),
+    reviewPolicy: config.reviewPolicy,
+    ipHashSecret: config.ipHashSecret,
   });
 
   if (mode === "dev") await printDevTokens(config);

@@ -26,9 +26,16 @@ export class InvalidTokenError extends Error {
   }
 }
 
+/** A verified token: the caller it names and when it was issued. */
+export interface VerifiedToken {
+  readonly principal: Principal;
+  /** The token's `iat` (epoch seconds); undefined when it has none. */
+  readonly issuedAt: number | undefined;
+}
+
 /** Verifies a bearer token and returns the caller it names. */
 export interface TokenVerifier {
-  verify(token: string): Promise<Principal>;
+  verify(token: string): Promise<VerifiedToken>;
 }
 
 /** An optional asymmetric key, for tokens issued by an external identity provider. */
@@ -133,7 +140,7 @@ export async function createTokenVerifier(
         }
       }
       checkTimes(claims, Math.floor(nowMs / 1000), options.maxTtlSeconds);
-      return claims.principal;
+      return { principal: claims.principal, issuedAt: claims.iat };
     },
   };
 }

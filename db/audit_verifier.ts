@@ -4,7 +4,9 @@
  * hash for the first), each `hash` is the SHA-256 of the entry's stored
  * content, every order's chain ends at the order's current version, and
  * every destroyed data key has its `user.personal_data_erased` entry in its
- * user's chain (and every such entry names a destroyed key).
+ * user's chain (and every such entry names a destroyed key). Chains of users
+ * (`user:<id>`) are checked the same way, except for the tail: no row records
+ * how long they should be.
  */
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { auditHashInput, GENESIS_HASH, sha256Hex } from "../domain/audit.ts";

@@ -9,6 +9,7 @@ import {
   desc,
   eq,
   getTableColumns,
+  gte,
   inArray,
   lt,
   type SQL,
@@ -21,7 +22,13 @@ import {
   orderChainId,
 } from "../domain/audit.ts";
 import type { Order, OrderItem } from "../domain/order.ts";
-import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
+import type {
+  OrderPage,
+  OrderQuery,
+  OrderStore,
+  VelocityGuard,
+} from "../domain/ports.ts";
+import type { ReviewReason } from "../domain/review.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./client.ts";
 import {
@@ -37,17 +44,32 @@ import {
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
   return {
-    async insertOrder(order, entry, completion) {
+    async insertOrder(order, entry, completion, guard) {
       const items = order.items.map((item, position) =>
         itemToRow(order.id, position, item)
       );
-      if (!completion) {
+      if (!completion && !guard) {
         await db.batch([
           db.insert(orders).values(orderToRow(order)),
           db.insert(orderItems).values(items),
           db.insert(auditLog).values(auditToRow(entry)),
         ]);
         return true;
+      }
+      const velocity = guard ? velocityHolds(guard) : sql`1`;
+      if (!completion) {
+        // The order goes in only if the guard holds; its lines and entry
+        // only if the order went in. One transaction, so the count the
+        // guard reads cannot change before the insert.
+        const inserted = sql`EXISTS (SELECT 1 FROM ${orders} WHERE ${
+          eq(orders.id, order.id)
+        })`;
+        const [written] = await db.batch([
+          db.run(guardedInsert(orders, [orderToRow(order)], velocity)),
+          db.run(guardedInsert(orderItems, items, inserted)),
+          db.run(guardedInsert(auditLog, [auditToRow(entry)], inserted)),
+        ]);
+        return written.rowsAffected === 1;
       }
       const key = and(
         eq(idempotencyKeys.userId, completion.userId),
@@ -67,12 +89,20 @@ export function createOrderStore(db: Db): OrderStore {
           key,
           eq(idempotencyKeys.claimToken, completion.claimToken),
           eq(idempotencyKeys.state, "in_flight"),
+          velocity,
         )),
         db.run(guardedInsert(orders, [orderToRow(order)], claimed)),
         db.run(guardedInsert(orderItems, items, claimed)),
         db.run(guardedInsert(auditLog, [auditToRow(entry)], claimed)),
       ]);
       return completed.rowsAffected === 1;
+    },
+
+    async countOwnOrdersSince(userId, since) {
+      const [row] = await db.select({ count: count() }).from(orders).where(
+        ownOrdersSince(userId, since),
+      );
+      return row?.count ?? 0;
     },
 
     async claimIdempotencyKey(claim, cutoffs) {
@@ -170,6 +200,8 @@ export function createOrderStore(db: Db): OrderStore {
           db.update(orders).set({
             status: order.status,
             shippingAddress: storedAddress(order),
+            reviewState: order.review?.state ?? null,
+            reviewReasons: reviewReasonsText(order),
             updatedAt: order.updatedAt,
             version: sql`${orders.version} + 1`,
           }).where(
@@ -270,6 +302,26 @@ function guardedInsert<T extends SQLiteTable>(
   return sql`INSERT INTO ${table} (${names}) SELECT * FROM (VALUES ${values}) WHERE ${guard}`;
 }
 
+/** Orders `userId` created for themself at or after `since`. */
+function ownOrdersSince(userId: number, since: number): SQL | undefined {
+  return and(
+    eq(orders.userId, userId),
+    eq(orders.createdBy, userId),
+    gte(orders.createdAt, since),
+  );
+}
+
+/** True while fewer than `below` such orders exist. */
+function velocityHolds(guard: VelocityGuard): SQL {
+  return sql`(SELECT count(*) FROM ${orders} WHERE ${
+    ownOrdersSince(guard.userId, guard.since)
+  }) < ${guard.below}`;
+}
+
+function reviewReasonsText(order: Order): string | null {
+  return order.review ? JSON.stringify(order.review.reasons) : null;
+}
+
 function orderToRow(order: Order): OrderRow {
   return {
     id: order.id,
@@ -281,6 +333,9 @@ function orderToRow(order: Order): OrderRow {
     version: order.version,
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
+    createdBy: order.createdBy ?? null,
+    reviewState: order.review?.state ?? null,
+    reviewReasons: reviewReasonsText(order),
   };
 }
 
@@ -329,6 +384,13 @@ function rowToOrder(row: OrderRow, items: readonly OrderItemRow[]): Order {
     version: row.version,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    ...(row.createdBy !== null && { createdBy: row.createdBy }),
+    ...(row.reviewState !== null && {
+      review: {
+        state: row.reviewState,
+        reasons: JSON.parse(row.reviewReasons ?? "[]") as ReviewReason[],
+      },
+    }),
   };
 }
 

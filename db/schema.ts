@@ -28,6 +28,15 @@ export const orders = sqliteTable("orders", {
   version: integer("version").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+  // Issue 8 (incident response): who created the order, for the velocity
+  // rule (null for orders created before it was recorded), and the review
+  // hold: state `pending` | `approved` | `rejected` (null: never held) and
+  // its reasons as a JSON array.
+  createdBy: integer("created_by"),
+  reviewState: text("review_state", {
+    enum: ["pending", "approved", "rejected"],
+  }),
+  reviewReasons: text("review_reasons"),
 }, (t) => [
   index("orders_user_created_idx").on(t.userId, t.createdAt, t.id),
   index("orders_status_created_idx").on(t.status, t.createdAt, t.id),
@@ -59,8 +68,8 @@ export const orderItems = sqliteTable("order_items", {
 ]);
 
 /**
- * The append-only audit log. Each chain (one per order, `order:<id>`) is a
- * hash chain: `hash` covers `prev_hash` and the entry's own content, and
+ * The append-only audit log. Each chain (one per order, `order:<id>`, and
+ * one per account an admin acted on, `user:<id>`) is a hash chain: `hash` covers `prev_hash` and the entry's own content, and
  * `(chain_id, chain_seq)` is unique so two writers can never both append at
  * the same position. Triggers in the migrations refuse UPDATE and DELETE.
  */
@@ -136,6 +145,21 @@ export const userKeys = sqliteTable("user_keys", {
   ),
 ]);
 
+/**
+ * Issue 8 (incident response): account state set by admins, read on every
+ * authenticated request through a short-lived cache. A user without a row
+ * is enabled with no revoked tokens. Changes are audited in the chain
+ * `user:<id>`.
+ */
+export const accounts = sqliteTable("accounts", {
+  userId: integer("user_id").primaryKey(),
+  /** When the account was disabled (ms since the epoch); null: enabled. */
+  disabledAt: integer("disabled_at"),
+  /** Tokens with `iat` at or before this (epoch seconds) are refused. */
+  tokensRevokedBefore: integer("tokens_revoked_before"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
 /** A stored order row. */
 export type OrderRow = typeof orders.$inferSelect;
 /** A stored order line. */
@@ -144,3 +168,5 @@ export type OrderItemRow = typeof orderItems.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 /** A stored data key. */
 export type UserKeyRow = typeof userKeys.$inferSelect;
+/** A stored account state. */
+export type AccountRow = typeof accounts.$inferSelect;

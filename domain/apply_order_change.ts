@@ -37,9 +37,28 @@ export interface OrderChangeCommand {
   readonly readChange: () => OrderChange | Promise<OrderChange>;
 }
 
+/** What applying a change did. */
+export interface AppliedOrderChange {
+  /** The order as it is afterwards. */
+  readonly order: Order;
+  /** The order before the change; undefined when nothing changed. */
+  readonly previous: Order | undefined;
+}
+
 /**
  * Applies a change and returns the order as it is afterwards (unchanged
- * when there was nothing to change).
+ * when there was nothing to change). See `applyOrderChangeWithOutcome`.
+ */
+export async function applyOrderChange(
+  deps: { store: OrderStore; clock: Clock },
+  command: OrderChangeCommand,
+): Promise<Order> {
+  return (await applyOrderChangeWithOutcome(deps, command)).order;
+}
+
+/**
+ * Applies a change and returns the order as it is afterwards, with the
+ * version it replaced when something changed.
  *
  * With `If-Match`, the change applies to that version or not at all (412).
  * Without it, losing a race to another change re-reads the order and plans
@@ -47,10 +66,10 @@ export interface OrderChangeCommand {
  * against the version the write lands on; after `MAX_CHANGE_ATTEMPTS` lost
  * races it gives up with 409. Either way nothing is written on failure.
  */
-export async function applyOrderChange(
+export async function applyOrderChangeWithOutcome(
   deps: { store: OrderStore; clock: Clock },
   command: OrderChangeCommand,
-): Promise<Order> {
+): Promise<AppliedOrderChange> {
   const { store, clock } = deps;
   const { principal, expectedVersions } = command;
   let change = expectedVersions === undefined
@@ -79,7 +98,7 @@ export async function applyOrderChange(
       requestId: command.requestId,
       now: clock.now(),
     });
-    if (!plan.changed) return order;
+    if (!plan.changed) return { order, previous: undefined };
     if (snapshot.lastAuditSeq !== order.version) {
       // The chain and the row are written together, so this means the
       // database was changed behind the service's back.
@@ -92,7 +111,9 @@ export async function applyOrderChange(
       chainSeq: plan.order.version,
       prevHash: snapshot.lastAuditHash,
     });
-    if (await store.updateOrder(plan.order, entry)) return plan.order;
+    if (await store.updateOrder(plan.order, entry)) {
+      return { order: plan.order, previous: order };
+    }
     if (expectedVersions !== undefined) throw versionMismatch(order);
   }
   throw new DomainError(

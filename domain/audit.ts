@@ -1,9 +1,9 @@
 /**
- * Audit entries and their hash chain. Each chain (one per order, and one per
- * user for the user's own events such as an erasure) starts from
- * `GENESIS_HASH`; an entry's hash covers the previous entry's hash and the
- * entry's own content, so changing, removing or reordering an entry breaks
- * every hash after it.
+ * Audit entries and their hash chains. Each chain (one per order, and one
+ * per user for the user's own events and what admins did to the account)
+ * starts from `GENESIS_HASH`; an entry's hash covers the previous entry's
+ * hash and the entry's own content, so changing, removing or reordering an
+ * entry breaks every hash after it.
  */
 import { formatCents, formatPrice } from "./money.ts";
 import type { Order } from "./order.ts";
@@ -45,7 +45,7 @@ export function orderChainId(orderId: string): string {
   return `order:${orderId}`;
 }
 
-/** The chain a user's own entries (such as an erasure) belong to. */
+/** The chain of a user's own entries: erasure, and admin actions on the account. */
 export function userChainId(userId: number): string {
   return `user:${userId}`;
 }
@@ -127,7 +127,10 @@ export function itemsForAudit(order: Order): unknown[] {
   }));
 }
 
-/** The `order.created` entry for a new order. */
+/**
+ * The `order.created` entry for a new order; a hold for review is recorded
+ * as the change of `review` from null.
+ */
 export function orderCreatedEntry(
   order: Order,
   actor: Principal,
@@ -147,6 +150,12 @@ export function orderCreatedEntry(
       total: { from: null, to: formatCents(order.totalCents) },
       currency: { from: null, to: order.currency },
       shipping_address: { from: null, to: order.shippingAddress },
+      ...(order.review && {
+        review: {
+          from: null,
+          to: { state: order.review.state, reasons: [...order.review.reasons] },
+        },
+      }),
     },
   };
 }

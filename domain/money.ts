@@ -103,3 +103,16 @@ export function formatPrice(units: bigint): string {
   }
   return `${whole}.${fraction}`;
 }
+
+const AMOUNT = /^(\d{1,13})(?:\.(\d{1,2}))?$/;
+
+/**
+ * Reads an amount written as a plain decimal with at most 2 fractional
+ * digits (`"10000"`, `"10000.00"`) into exact cents, or undefined.
+ */
+export function parseAmountCents(text: string): bigint | undefined {
+  const match = AMOUNT.exec(text);
+  if (!match) return undefined;
+  return BigInt(match[1] ?? "0") * 100n +
+    BigInt((match[2] ?? "").padEnd(2, "0"));
+}

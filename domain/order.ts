@@ -2,6 +2,7 @@
  * The order and its lines as the domain sees them.
  */
 import { computeTotalCents } from "./money.ts";
+import type { OrderReview } from "./review.ts";
 
 /** The five order statuses. */
 export const ORDER_STATUSES = [
@@ -40,6 +41,13 @@ export interface Order {
   readonly createdAt: number;
   /** Milliseconds since the epoch. */
   readonly updatedAt: number;
+  /** The review of an order held at creation; absent when never held. */
+  readonly review?: OrderReview | undefined;
+  /**
+   * The user who created the order (the owner, or an admin ordering for
+   * them); unknown for orders created before it was recorded.
+   */
+  readonly createdBy?: number | undefined;
 }
 
 /** What a validated creation request asks for. */
@@ -53,7 +61,7 @@ export interface NewOrderInput {
 /** Builds a new pending order; the total is computed here, never taken from the client. */
 export function newOrder(
   input: NewOrderInput,
-  options: { id: string; userId: number; now: number },
+  options: { id: string; userId: number; now: number; createdBy?: number },
 ): Order {
   return {
     id: options.id,
@@ -66,6 +74,7 @@ export function newOrder(
     version: 1,
     createdAt: options.now,
     updatedAt: options.now,
+    ...(options.createdBy !== undefined && { createdBy: options.createdBy }),
   };
 }
 

@@ -9,6 +9,7 @@ import { isTerminalStatus } from "./lifecycle.ts";
 import type { Order, OrderStatus } from "./order.ts";
 import { canReadOrder, decideOrderAction, type OrderAction } from "./policy.ts";
 import type { Principal } from "./principal.ts";
+import { planReviewDecision, type ReviewDecision } from "./review.ts";
 
 /** What a validated update or cancellation asks for. */
 export interface OrderChange {
@@ -16,6 +17,11 @@ export interface OrderChange {
   readonly shippingAddress?: string | undefined;
   /** Why the order is cancelled; recorded only by a cancellation. */
   readonly reason?: string | undefined;
+  /**
+   * An admin's decision on a held order; a change of its own, never
+   * combined with the fields above.
+   */
+  readonly review?: ReviewDecision | undefined;
 }
 
 /** The outcome of planning: nothing to do, or the new order and its entry. */
@@ -32,7 +38,8 @@ export type OrderChangePlan =
  * current value is no change (except a status on a terminal order, which is
  * refused like any change to it). Every field is checked against the
  * current status; a refusal for lack of rights (403) wins over one by a
- * status rule (400). Nothing to change → `{ changed: false }`.
+ * status rule (400). Nothing to change → `{ changed: false }`. A review
+ * decision is planned by `planReviewDecision` and always changes the order.
  */
 export function planOrderChange(
   order: Order,
@@ -40,6 +47,12 @@ export function planOrderChange(
   context: { principal: Principal; requestId: string; now: number },
 ): OrderChangePlan {
   const { principal } = context;
+  if (change.review !== undefined) {
+    return {
+      changed: true,
+      ...planReviewDecision(order, change.review, context),
+    };
+  }
   if (!canReadOrder(principal, order)) {
     throw new DomainError("forbidden", "This order belongs to another user");
   }

@@ -74,7 +74,7 @@ export type PolicyDecision =
   | { readonly allowed: true }
   | {
     readonly allowed: false;
-    readonly code: "forbidden" | "bad_request";
+    readonly code: "forbidden" | "bad_request" | "conflict";
     readonly reason: string;
   };
 
@@ -96,7 +96,8 @@ function badRequest(reason: string): PolicyDecision {
  * - cancelling (`set_status` to `cancelled`): the owner or an admin, from
  *   `pending` or `processing`;
  * - any other status move: fulfillment or an admin, along
- *   `ORDER_TRANSITIONS` only;
+ *   `ORDER_TRANSITIONS` only, and not while the order is held for review
+ *   (`conflict`: an admin decides first);
  * - changing the shipping address: the owner or an admin, while `pending`
  *   or `processing`;
  * - reading the history: the owner or an admin.
@@ -107,7 +108,7 @@ function badRequest(reason: string): PolicyDecision {
  */
 export function decideOrderAction(
   principal: Principal,
-  order: Pick<Order, "id" | "userId" | "status">,
+  order: Pick<Order, "id" | "userId" | "status" | "review">,
   action: OrderAction,
 ): PolicyDecision {
   if (!canReadOrder(principal, order)) {
@@ -136,7 +137,7 @@ export function decideOrderAction(
 
 function decideStatusChange(
   principal: Principal,
-  order: Pick<Order, "id" | "status">,
+  order: Pick<Order, "id" | "status" | "review">,
   to: OrderStatus,
   ownerOrAdmin: boolean,
 ): PolicyDecision {
@@ -165,7 +166,17 @@ function decideStatusChange(
       `Cannot change the status of order "${order.id}": order is ${from}`,
     );
   }
-  if (canTransition(from, to)) return ALLOWED;
+  if (canTransition(from, to)) {
+    // A held order moves forward only once an admin approved it.
+    return order.review?.state === "pending"
+      ? {
+        allowed: false,
+        code: "conflict",
+        reason:
+          `Cannot move order "${order.id}" to ${to}: it is held for review until an admin decides`,
+      }
+      : ALLOWED;
+  }
   return badRequest(
     `Cannot move order "${order.id}" from ${from} to ${to}: the next status may be ${
       ORDER_TRANSITIONS[from].join(" or ")

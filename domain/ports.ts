@@ -2,6 +2,7 @@
  * What the domain needs from the outside world, as interfaces the adapters
  * implement.
  */
+import type { AccountState } from "./account.ts";
 import type { AuditEntry } from "./audit.ts";
 import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
@@ -52,18 +53,36 @@ export interface OrderSnapshot {
   readonly lastAuditHash: string;
 }
 
+/**
+ * A condition a new order is written under: fewer than `below` orders that
+ * `userId` created themself since `since` (ms since the epoch). It makes
+ * the velocity rule exact under concurrent creations.
+ */
+export interface VelocityGuard {
+  readonly userId: number;
+  readonly since: number;
+  readonly below: number;
+}
+
 /** Persistence of orders and their audit log. */
 export interface OrderStore {
   /**
    * Writes a new order, its lines and its first audit entry atomically. With
    * a completion, the key record is completed in the same write, and nothing
-   * is written (false) unless the claim is still this request's.
+   * is written (false) unless the claim is still this request's. With a
+   * guard, nothing is written (false) unless the guard holds at the write.
    */
   insertOrder(
     order: Order,
     entry: AuditEntry,
     completion?: KeyCompletion,
+    guard?: VelocityGuard,
   ): Promise<boolean>;
+  /**
+   * How many orders `userId` created for themself (creator and owner) at or
+   * after `since` (ms since the epoch).
+   */
+  countOwnOrdersSince(userId: number, since: number): Promise<number>;
   /**
    * Claims an idempotency key: free keys, keys older than `replayCutoff` and
    * in-flight claims older than `claimCutoff` are taken. Returns undefined
@@ -100,6 +119,33 @@ export interface OrderStore {
   listOrders(query: OrderQuery): Promise<OrderPage>;
   /** Resolves when the database answers. */
   ping(): Promise<void>;
+}
+
+/**
+ * An account's state as read for a change, with the head of its audit chain
+ * (`user:<id>`) read in the same snapshot.
+ */
+export interface AccountSnapshot {
+  /** Undefined when no admin ever acted on the account. */
+  readonly account: AccountState | undefined;
+  /** The `chain_seq` of the chain's last entry; 0 for an empty chain. */
+  readonly lastAuditSeq: number;
+  /** The hash of the chain's last entry. */
+  readonly lastAuditHash: string;
+}
+
+/** Persistence of account state and its audit chain. */
+export interface AccountStore {
+  /** The account's state; undefined when no admin ever acted on it. */
+  findAccount(userId: number): Promise<AccountState | undefined>;
+  /** The account's state and the head of its audit chain, read together. */
+  findAccountForChange(userId: number): Promise<AccountSnapshot>;
+  /**
+   * Writes the account's state and appends `entry` to its chain,
+   * atomically. Returns false, with nothing written, when the chain
+   * position is taken (another change came first).
+   */
+  writeAccount(account: AccountState, entry: AuditEntry): Promise<boolean>;
 }
 
 /** The current time, injectable so tests are exact. */

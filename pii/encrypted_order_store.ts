@@ -74,7 +74,7 @@ export function encryptedOrderStore(
   }
 
   return {
-    insertOrder(order, entry, completion) {
+    insertOrder(order, entry, completion, guard) {
       return withLiveKey(order.userId, async (dataKey) => {
         const stored = await encryptOrder(order, dataKey);
         return await inner.insertOrder(
@@ -87,8 +87,13 @@ export function encryptedOrderStore(
               stored.shippingAddress,
             ),
           },
+          guard,
         );
       });
+    },
+
+    countOwnOrdersSince(userId, since) {
+      return inner.countOwnOrdersSince(userId, since);
     },
 
     async claimIdempotencyKey(claim, cutoffs) {

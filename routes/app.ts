@@ -5,6 +5,10 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
+import { createAccountStateCache } from "../auth/account_state_cache.ts";
+import { createMetrics } from "../monitoring/metrics.ts";
+import { accountState } from "./account_state.ts";
+import { adminRoutes } from "./admin.ts";
 import { apiDocsRoutes } from "./api_docs.ts";
 import { authenticate } from "./authenticate.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
@@ -23,6 +27,11 @@ import {
 } from "./rate_limit.ts";
 import { requestId } from "./request_id.ts";
 import { usersRoutes } from "./users.ts";
+import {
+  createSecurityEvents,
+  problemSecurityEvent,
+  SECURITY_EVENTS,
+} from "./security_events.ts";
 
 /** Requests running longer than this are answered with 503. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -30,8 +39,26 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Builds the app from its dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // Per instance, as the contract says: nothing here is shared.
+  const metrics = createMetrics({ securityEvents: SECURITY_EVENTS });
+  const securityEvents = createSecurityEvents({
+    logger: deps.logger,
+    metrics,
+    ipHashSecret: deps.ipHashSecret,
+    trustedProxies: deps.rateLimits.trustedProxies,
+  });
+  // Entries live at most 5 s: the contract's bound on every instance.
+  const accountCache = createAccountStateCache({
+    load: (userId) => deps.accounts.findAccount(userId),
+    now: () => deps.clock.now(),
+  });
 
   app.use(requestId());
+  app.use(async function monitoring(c, next) {
+    c.set("securityEvents", securityEvents);
+    await next();
+    metrics.countResponse(c.res.status);
+  });
   app.use(securityHeaders());
   app.use(noStore());
   if (deps.corsOrigins && deps.corsOrigins.length > 0) {
@@ -66,15 +93,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", apiDocsRoutes());
   app.use(
     "/v1/*",
-    authenticate(deps.verifier, deps.logger, {
-      onFailure: authFailureLimit(deps),
-    }),
+    authenticate(deps.verifier, { onFailure: authFailureLimit(deps) }),
   );
+  app.use("/v1/*", accountState(accountCache, deps.logger));
   app.use("/v1/*", requestRateLimit(deps));
   // Matches /v1/orders/{id} itself and every route below it.
   app.use("/v1/orders/:id/*", lookupMissLimit(deps));
-  app.route("/v1/orders", ordersRoutes(deps));
+  app.route("/v1/orders", ordersRoutes(deps, { metrics }));
   app.route("/v1/users", usersRoutes(deps));
+  app.route("/v1/admin", adminRoutes(deps, { accountCache, metrics }));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
@@ -88,7 +115,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     return problemResponse(c, "not_found", "No such resource");
   });
-  app.onError(errorHandler(deps.logger));
+  app.onError(errorHandler(deps.logger, { onProblem: problemSecurityEvent }));
   return app;
 }
 

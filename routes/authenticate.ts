@@ -6,9 +6,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { TokenVerifier } from "../auth/token_verifier.ts";
 import { InvalidTokenError } from "../auth/token_verifier.ts";
-import type { Logger } from "../logger.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
+import { securityEvent } from "./security_events.ts";
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
 
@@ -24,7 +24,6 @@ export interface AuthenticateOptions {
 /** The authentication middleware. */
 export function authenticate(
   verifier: TokenVerifier,
-  logger: Logger,
   options: AuthenticateOptions = {},
 ): MiddlewareHandler<AppEnv> {
   async function refusal(
@@ -32,23 +31,10 @@ export function authenticate(
     reason: string,
     tokenPresented: boolean,
   ): Promise<HttpProblem> {
-    logger.log("warn", "auth.failed", {
-      request_id: c.get("requestId"),
-      reason,
-    });
+    securityEvent(c, "auth.failed", { reason });
     const limited = await options.onFailure?.(c);
     if (limited) return limited;
-    return new HttpProblem(
-      "unauthenticated",
-      tokenPresented
-        ? "The bearer token is invalid or expired"
-        : "A bearer token is required",
-      {
-        "WWW-Authenticate": tokenPresented
-          ? 'Bearer realm="orders", error="invalid_token"'
-          : 'Bearer realm="orders"',
-      },
-    );
+    return unauthenticated(tokenPresented);
   }
 
   return async function authenticate(c, next) {
@@ -64,7 +50,11 @@ export function authenticate(
       );
     }
     try {
-      c.set("principal", await verifier.verify(match[1]));
+      const verified = await verifier.verify(match[1]);
+      c.set("principal", verified.principal);
+      if (verified.issuedAt !== undefined) {
+        c.set("tokenIssuedAt", verified.issuedAt);
+      }
     } catch (error) {
       throw await refusal(
         c,
@@ -74,4 +64,22 @@ export function authenticate(
     }
     await next();
   };
+}
+
+/**
+ * The 401 for a refused token (`error="invalid_token"`) or a request
+ * without one.
+ */
+export function unauthenticated(tokenPresented: boolean): HttpProblem {
+  return new HttpProblem(
+    "unauthenticated",
+    tokenPresented
+      ? "The bearer token is invalid or expired"
+      : "A bearer token is required",
+    {
+      "WWW-Authenticate": tokenPresented
+        ? 'Bearer realm="orders", error="invalid_token"'
+        : 'Bearer realm="orders"',
+    },
+  );
 }

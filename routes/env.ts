@@ -3,9 +3,16 @@
  */
 import type { TokenVerifier } from "../auth/token_verifier.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { Clock, OrderStore, PersonalDataEraser } from "../domain/ports.ts";
+import type {
+  AccountStore,
+  Clock,
+  OrderStore,
+  PersonalDataEraser,
+} from "../domain/ports.ts";
+import type { ReviewPolicy } from "../domain/review.ts";
 import type { Logger } from "../logger.ts";
 import type { RateLimitPolicy } from "./rate_limit.ts";
+import type { SecurityEvents } from "./security_events.ts";
 
 /** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */
 export interface AppDeps {
@@ -24,6 +31,12 @@ export interface AppDeps {
   readonly corsOrigins?: readonly string[];
   /** Requests running longer are answered with 503. */
   readonly requestTimeoutMs?: number;
+  /** Account state (disabled, revoked tokens), set by admins. */
+  readonly accounts: AccountStore;
+  /** When new orders are held for review. */
+  readonly reviewPolicy: ReviewPolicy;
+  /** The secret the key of `ip_hash` in security events is derived from. */
+  readonly ipHashSecret: string;
 }
 
 /** The Hono environment of every route. */
@@ -33,5 +46,11 @@ export interface AppEnv {
     principal: Principal;
     /** Time this request's rate-limit checks have taken so far. */
     rateLimitSpentMs?: number;
+    /** The `iat` of the request's token (epoch seconds), if it has one. */
+    tokenIssuedAt?: number;
+    /** Emits this app's security events. */
+    securityEvents: SecurityEvents;
+    /** The keyed hash of the client address, once computed. */
+    ipHash?: string;
   };
 }

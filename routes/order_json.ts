@@ -10,13 +10,34 @@ import {
 } from "../domain/money.ts";
 import type { Order } from "../domain/order.ts";
 import type { AuditEntry } from "../domain/audit.ts";
+import { hasRole, type Principal } from "../domain/principal.ts";
+
+/**
+ * What a caller may see beyond the order itself: the review of a held
+ * order is for admins and fulfillment only.
+ */
+export interface OrderView {
+  readonly review: boolean;
+}
+
+const OWNER_VIEW: OrderView = { review: false };
+
+/**
+ * What a caller sees of the review of an order: admins and fulfillment see
+ * it; other callers, owners included, never do.
+ */
+export function orderView(principal: Principal): OrderView {
+  return {
+    review: hasRole(principal, "admin") || hasRole(principal, "fulfillment"),
+  };
+}
 
 /**
  * The response body for one order. Once the owner's personal data is
  * erased, `shipping_address` is null and `personal_data_erased: true`
  * follows it; other orders do not carry the field.
  */
-export function orderJson(order: Order) {
+export function orderJson(order: Order, view: OrderView = OWNER_VIEW) {
   return {
     id: order.id,
     user_id: order.userId,
@@ -37,6 +58,9 @@ export function orderJson(order: Order) {
     version: order.version,
     created_at: new Date(order.createdAt).toISOString(),
     updated_at: new Date(order.updatedAt).toISOString(),
+    ...(view.review && order.review && {
+      review: { state: order.review.state, reasons: [...order.review.reasons] },
+    }),
   };
 }
 
@@ -45,17 +69,38 @@ export function orderEtag(order: Pick<Order, "version">): string {
   return `"${order.version}"`;
 }
 
+/** Fields of an audit entry's changes that only show a review. */
+const REVIEW_FIELDS = new Set(["review", "review_note"]);
+
+/** How a review decision reads to a caller who may not see reviews. */
+const DECISIONS_UNSEEN: Readonly<Record<string, string>> = {
+  "order.review_approved": "order.updated",
+  "order.review_rejected": "order.cancelled",
+};
+
 /**
  * One event of an order's history. `seq` is the entry's place in the
- * order's chain, which is also the order version it produced.
+ * order's chain, which is also the order version it produced. A caller who
+ * may not see reviews (the owner) sees no review fields, and a decision as
+ * the update or cancellation it was; the audit log itself keeps everything.
  */
-export function historyEventJson(entry: AuditEntry) {
+export function historyEventJson(
+  entry: AuditEntry,
+  view: OrderView = OWNER_VIEW,
+) {
+  const changes = view.review ? entry.changes : Object.fromEntries(
+    Object.entries(entry.changes).filter(([field]) =>
+      !REVIEW_FIELDS.has(field)
+    ),
+  );
   return {
     seq: entry.chainSeq,
-    action: entry.action,
+    action: view.review
+      ? entry.action
+      : DECISIONS_UNSEEN[entry.action] ?? entry.action,
     actor: { user_id: entry.actorUserId, roles: entry.actorRoles },
     at: new Date(entry.at).toISOString(),
     request_id: entry.requestId,
-    changes: entry.changes,
+    changes,
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from "../logger.ts";
 /** Refusals that only the HTTP shell can decide. */
 export type HttpProblemCode =
   | "unauthenticated"
+  | "account_disabled"
   | "method_not_allowed"
   | "payload_too_large"
   | "unsupported_media_type"
@@ -43,6 +44,11 @@ const PROBLEMS: Record<
     slug: "unauthenticated",
   },
   forbidden: { status: 403, title: "Forbidden", slug: "forbidden" },
+  account_disabled: {
+    status: 403,
+    title: "Account disabled",
+    slug: "account-disabled",
+  },
   not_found: { status: 404, title: "Not found", slug: "not-found" },
   method_not_allowed: {
     status: 405,
@@ -87,6 +93,16 @@ const PROBLEMS: Record<
   },
   timeout: { status: 503, title: "Request timed out", slug: "timeout" },
 };
+
+/** A refusal the error mapper answered, as `onProblem` sees it. */
+export interface AnsweredProblem {
+  readonly code: ProblemCode;
+  /** The last part of the problem `type`. */
+  readonly slug: string;
+  readonly detail: string;
+  /** The paths of the invalid fields, if any. */
+  readonly paths: readonly string[];
+}
 
 /** The HTTP status a problem code answers with. */
 export function problemStatus(code: ProblemCode): number {
@@ -159,17 +175,38 @@ export function problemResponse(
 }
 
 /**
- * The app's error handler: domain and HTTP refusals become their problem;
+ * The app's error handler: domain and HTTP refusals become their problem
+ * (and are shown to `onProblem`, the hook security events hang on);
  * anything else is logged with the request id and answered with a bare 500.
  */
-export function errorHandler(logger: Logger) {
+export function errorHandler(
+  logger: Logger,
+  options: {
+    onProblem?: (c: Context<AppEnv>, problem: AnsweredProblem) => void;
+  } = {},
+) {
+  function answered(
+    c: Context<AppEnv>,
+    code: ProblemCode,
+    detail: string,
+    errors: readonly FieldError[] | undefined,
+  ): void {
+    options.onProblem?.(c, {
+      code,
+      slug: PROBLEMS[code].slug,
+      detail,
+      paths: (errors ?? []).map((e) => e.path),
+    });
+  }
   return function onError(error: Error, c: Context<AppEnv>): Response {
     if (error instanceof DomainError) {
+      answered(c, error.code, error.message, error.errors);
       return problemResponse(c, error.code, error.message, {
         errors: error.errors,
       });
     }
     if (error instanceof HttpProblem) {
+      answered(c, error.code, error.message, undefined);
       return problemResponse(c, error.code, error.message, {
         headers: error.headers,
       });

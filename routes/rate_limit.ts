@@ -32,6 +32,7 @@ import type { Logger } from "../logger.ts";
 import { clientAddress } from "./client_address.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
+import { securityEvent } from "./security_events.ts";
 
 /**
  * The most time the rate-limit checks of one request may add together
@@ -118,7 +119,7 @@ export function userRateLimitStep(
       () => limiter.limit(String(userId)),
     );
     if (result && !result.success) {
-      throw refusal(c, deps, name, result, { userId });
+      throw refusal(c, name, result, { userId });
     }
     return result;
   };
@@ -143,7 +144,7 @@ export function lookupMissLimit(
       () => limiter.peek(identifier),
     );
     if (state && !state.success) {
-      throw refusal(c, deps, "lookup_misses", state, { userId });
+      throw refusal(c, "lookup_misses", state, { userId });
     }
     await next();
     if (c.res.status === 403 || c.res.status === 404) {
@@ -172,7 +173,7 @@ export function authFailureLimit(
       { failClosed: false },
     );
     if (result === undefined || result.success) return undefined;
-    return refusal(c, deps, "auth_failures", result, {});
+    return refusal(c, "auth_failures", result, {});
   };
 }
 
@@ -270,14 +271,12 @@ function logDegraded(
 /** Logs `ratelimit.exceeded` and builds the 429 for a refused request. */
 function refusal(
   c: Context<AppEnv>,
-  deps: RateLimitDeps,
   name: RateLimitName,
   result: RateLimitResult,
   who: { userId?: number },
 ): HttpProblem {
   const retryAfter = String(Math.max(1, Math.ceil(result.resetMs / 1000)));
-  deps.logger.log("warn", "ratelimit.exceeded", {
-    request_id: c.get("requestId"),
+  securityEvent(c, "ratelimit.exceeded", {
     ...(who.userId !== undefined && { user_id: who.userId }),
     limit: name,
   });

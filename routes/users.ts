@@ -11,7 +11,7 @@ import { canManagePersonalData } from "../domain/policy.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import { parseUserIdText } from "../domain/principal.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { historyEventJson, orderJson } from "./order_json.ts";
+import { historyEventJson, orderJson, orderView } from "./order_json.ts";
 
 /** How many orders the export reads at a time. */
 const EXPORT_PAGE_SIZE = 100;
@@ -24,12 +24,13 @@ export function usersRoutes(deps: AppDeps): Hono<AppEnv> {
     .get("/:userId/export", async (c) => {
       const userId = personalDataOwner(c, c.req.param("userId"));
       const exportedAt = clock.now();
+      const view = orderView(c.get("principal"));
       const orders = [];
       for (const order of await allOrdersOf(store, userId)) {
         const history = await store.listOrderHistory(order.id);
         orders.push({
-          ...orderJson(order),
-          history: history.map(historyEventJson),
+          ...orderJson(order, view),
+          history: history.map((entry) => historyEventJson(entry, view)),
         });
       }
       logger.log("info", "personal_data.exported", {

@@ -8,12 +8,14 @@ import { createTokenVerifier } from "../auth/token_verifier.ts";
 import { DEV_JWT_SECRET } from "../config.ts";
 import { type Database, openDatabase } from "../db/client.ts";
 import { applyMigrations } from "../db/migrate.ts";
+import { createAccountStore } from "../db/account_store.ts";
 import { createOrderStore } from "../db/order_store.ts";
 import {
   createPersonalDataStore,
   type PersonalDataStore,
 } from "../db/personal_data_store.ts";
-import type { OrderStore } from "../domain/ports.ts";
+import type { AccountStore, OrderStore } from "../domain/ports.ts";
+import type { ReviewPolicy } from "../domain/review.ts";
 import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../limits/rate_limiter.ts";
 import { createJsonLogger } from "../logger.ts";
@@ -32,6 +34,9 @@ export const TEST_SECRET = DEV_JWT_SECRET;
  * "test-only-pii-master-key-0000001"); not the dev key, so `start` takes it.
  */
 export const TEST_PII_KEY = "dGVzdC1vbmx5LXBpaS1tYXN0ZXIta2V5LTAwMDAwMDE=";
+
+/** The secret test `ip_hash` keys are derived from. */
+export const TEST_IP_HASH_SECRET = "test-only-ip-hash-secret-0123456789abcdef";
 
 /** A clock tests move by hand. */
 export interface TestClock {
@@ -62,6 +67,15 @@ export function testClock(
  */
 export const PERMISSIVE_RATE_LIMIT = { limit: 1_000_000, windowMs: MINUTE_MS };
 
+/**
+ * A review policy no ordinary test meets, so tests that create many orders
+ * as one user are not held; review tests pass their own `reviewPolicy`.
+ */
+export const PERMISSIVE_REVIEW_POLICY: ReviewPolicy = {
+  thresholdCents: 1_000_000_000_000n,
+  velocityOrders: 1_000_000,
+};
+
 /** Everything a route test needs. */
 export interface TestContext {
   app: ReturnType<typeof createApp>;
@@ -72,6 +86,7 @@ export interface TestContext {
   keyring: Keyring;
   /** Data keys, erasure and plain-text queries, over the same database. */
   personalDataStore: PersonalDataStore;
+  accounts: AccountStore;
   clock: TestClock;
   /** Every log line written, parsed. */
   logs: Record<string, unknown>[];
@@ -118,6 +133,7 @@ export async function createTestContext(
     clock,
   });
   const store = encryptedOrderStore(createOrderStore(database.db), keyring);
+  const accounts = createAccountStore(database.db);
   const logs: Record<string, unknown>[] = [];
   const logger = createJsonLogger(
     "debug",
@@ -148,6 +164,9 @@ export async function createTestContext(
       keyring,
       clock,
     }),
+    accounts,
+    reviewPolicy: PERMISSIVE_REVIEW_POLICY,
+    ipHashSecret: TEST_IP_HASH_SECRET,
     ...deps,
   });
   return {
@@ -156,6 +175,7 @@ export async function createTestContext(
     store,
     keyring,
     personalDataStore,
+    accounts,
     clock,
     logs,
     token: (sub, roles = [], claims = {}) =>

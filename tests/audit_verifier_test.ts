@@ -330,3 +330,69 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("user chains of account actions verify alongside order chains, and tampering with them is found", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "audit-verify-users-" });
+  try {
+    const build = async (name: string) => {
+      const { ctx, url } = await scenario(dir, name);
+      const admin = await ctx.token(9, ["admin"]);
+      for (const action of ["disable", "revoke-tokens", "enable"]) {
+        ctx.clock.advance(1000);
+        const response = await ctx.request(
+          "POST",
+          `/v1/admin/users/42/${action}`,
+          { token: admin },
+        );
+        assert.equal(response.status, 204);
+      }
+      return { ctx, url };
+    };
+    await t.step(
+      "a sound log: two order chains and one user chain",
+      async () => {
+        const { ctx } = await build("users-clean");
+        try {
+          const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
+          assert.deepEqual(result, {
+            chains: 3,
+            entries: 10,
+            broken: undefined,
+          });
+        } finally {
+          ctx.close();
+        }
+      },
+    );
+    const tamperings: [string, string, number, RegExp][] = [
+      [
+        "an edited account change",
+        `UPDATE audit_log SET changes = replace(changes, '"to":null', '"to":"2030-01-01T00:00:00.000Z"') WHERE chain_id = 'user:42' AND chain_seq = 3`,
+        3,
+        /hash does not match/,
+      ],
+      [
+        "a removed disable",
+        `DELETE FROM audit_log WHERE chain_id = 'user:42' AND chain_seq = 1`,
+        1,
+        /entry 1 is missing/,
+      ],
+    ];
+    for (const [name, statement, seq, reason] of tamperings) {
+      await t.step(name, async () => {
+        const { ctx, url } = await build(`users-${seq}`);
+        try {
+          await tamper(url, statement);
+          const result = await verifyAuditLog(ctx.database.db);
+          assert.equal(result.broken?.chainId, "user:42");
+          assert.equal(result.broken?.chainSeq, seq);
+          assert.match(result.broken?.reason ?? "", reason);
+        } finally {
+          ctx.close();
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { createTokenVerifier } from "../auth/token_verifier.ts";
 import { createTestContext, orderBody, TEST_SECRET } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -286,4 +287,23 @@ Deno.test("a tampered copy of a remembered token is refused", async () => {
     }),
   );
   ctx.close();
+});
+
+Deno.test("the verifier returns the token's iat with the principal, also for a remembered token", async () => {
+  const now = Date.parse("2026-11-28T14:00:00.000Z");
+  const verifier = await createTokenVerifier({
+    secret: TEST_SECRET,
+    maxTtlSeconds: 86_400,
+    now: () => now,
+  });
+  const iat = Math.floor(now / 1000) - 10;
+  const token = await hs256({ sub: "42", iat, exp: iat + 3600 });
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(await verifier.verify(token), {
+      principal: { userId: 42, roles: ["user"] },
+      issuedAt: iat,
+    });
+  }
+  const withoutIat = await hs256({ sub: "42", exp: iat + 3600 });
+  assert.equal((await verifier.verify(withoutIat)).issuedAt, undefined);
 });

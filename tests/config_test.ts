@@ -147,3 +147,59 @@ Deno.test("PII master keys: dev falls back to the dev key; start takes a current
     DEV_PII_ENCRYPTION_KEY,
   );
 });
+
+Deno.test("loadConfig reads the review policy exactly and defaults to 10000.00 and 5", () => {
+  const defaults = loadConfig(REAL, "start");
+  assert.deepEqual(defaults.reviewPolicy, {
+    thresholdCents: 1_000_000n,
+    velocityOrders: 5,
+  });
+  const set = loadConfig({
+    ...REAL,
+    REVIEW_THRESHOLD: "2500.5",
+    REVIEW_VELOCITY_ORDERS: "12",
+  }, "start");
+  assert.deepEqual(set.reviewPolicy, {
+    thresholdCents: 250_050n,
+    velocityOrders: 12,
+  });
+  for (
+    const bad of ["-1", "1e4", "10000.001", "ten", "1000000000.01", "0x10"]
+  ) {
+    assert.throws(
+      () => loadConfig({ ...REAL, REVIEW_THRESHOLD: bad }, "start"),
+      /REVIEW_THRESHOLD/,
+      bad,
+    );
+  }
+  for (const bad of ["-1", "2.5", "many"]) {
+    assert.throws(
+      () =>
+        loadConfig(
+          { ...REAL, REVIEW_VELOCITY_ORDERS: bad },
+          "start",
+        ),
+      /REVIEW_VELOCITY_ORDERS/,
+      bad,
+    );
+  }
+});
+
+Deno.test("the ip_hash secret is IP_HASH_KEY when set (at least 32 bytes), else JWT_SECRET", () => {
+  assert.equal(
+    loadConfig(REAL, "start").ipHashSecret,
+    REAL_SECRET,
+  );
+  const key = "k".repeat(32);
+  assert.equal(
+    loadConfig({ ...REAL, IP_HASH_KEY: key }, "start")
+      .ipHashSecret,
+    key,
+  );
+  assert.throws(
+    () => loadConfig({ ...REAL, IP_HASH_KEY: "tiny-key" }, "start"),
+    (error: Error) =>
+      /IP_HASH_KEY is too short/.test(error.message) &&
+      !error.message.includes("tiny-key"),
+  );
+});

@@ -234,6 +234,7 @@ Deno.test("a write slowed past the timeout, then retried with the same key, leav
   };
   const ctx = await createTestContext({
     store: slowStore,
+    accounts: base.accounts,
     requestTimeoutMs: 50,
   });
   ctx.database.close();

@@ -214,3 +214,80 @@ Deno.test("decideOrderAction explains refusals with the order and its status", (
     },
   );
 });
+
+Deno.test("a held order moves forward only after approval; cancelling and rights are unaffected", async (t) => {
+  const held = {
+    id: ORDER_ID,
+    userId: OWNER_ID,
+    status: "pending" as const,
+    review: { state: "pending" as const, reasons: ["velocity" as const] },
+  };
+  const approved = {
+    ...held,
+    review: { ...held.review, state: "approved" as const },
+  };
+  const cases: [string, Principal, OrderStatus, string, string][] = [
+    [
+      "fulfillment",
+      { userId: 8, roles: ["fulfillment", "user"] },
+      "processing",
+      "conflict",
+      ".",
+    ],
+    [
+      "admin",
+      { userId: 9, roles: ["admin", "user"] },
+      "processing",
+      "conflict",
+      ".",
+    ],
+    [
+      "admin skipping",
+      { userId: 9, roles: ["admin", "user"] },
+      "shipped",
+      "bad_request",
+      "bad_request",
+    ],
+    [
+      "owner moving",
+      { userId: OWNER_ID, roles: ["user"] },
+      "processing",
+      "forbidden",
+      "forbidden",
+    ],
+    [
+      "owner cancelling",
+      { userId: OWNER_ID, roles: ["user"] },
+      "cancelled",
+      ".",
+      ".",
+    ],
+    [
+      "admin cancelling",
+      { userId: 9, roles: ["admin", "user"] },
+      "cancelled",
+      ".",
+      ".",
+    ],
+    [
+      "fulfillment cancelling",
+      { userId: 8, roles: ["fulfillment", "user"] },
+      "cancelled",
+      "forbidden",
+      "forbidden",
+    ],
+  ];
+  for (const [name, principal, to, whileHeld, onceApproved] of cases) {
+    await t.step(`${name} → ${to}`, () => {
+      const code = (order: typeof held | typeof approved) => {
+        const decision = decideOrderAction(principal, order, {
+          kind: "set_status",
+          to,
+        });
+        return decision.allowed ? "." : decision.code;
+      };
+      assert.equal(code(held), whileHeld);
+      assert.equal(code(approved), onceApproved);
+    });
+  }
+});

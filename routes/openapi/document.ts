@@ -35,12 +35,14 @@ const PROBLEM_CASES: Record<ProblemCode, string> = {
     "No bearer token, another scheme, or a token that is malformed, badly signed, expired, not yet valid, for another issuer or audience, or without a positive integer `sub`.",
   forbidden:
     "The caller may not see this order or make this change (see the roles table).",
+  account_disabled:
+    "An admin disabled the caller's account; every request is refused until it is enabled again.",
   not_found:
     "No such order (an id that is not a UUID is unknown), or no such route.",
   method_not_allowed:
     "The route exists but not with this method; `Allow` lists the methods.",
   conflict:
-    "An `Idempotency-Key` still in flight, or a change that lost 5 races in a row: retry.",
+    "An `Idempotency-Key` still in flight, a change that lost 5 races in a row (retry), an order held for review that may not move to `processing` yet, a review decision on an order that is not held or already decided, or an erasure while an order still needs its address.",
   version_mismatch: "`If-Match` does not name the order's current version.",
   payload_too_large: `The body is over ${MAX_BODY_BYTES} bytes.`,
   unsupported_media_type: "A body whose `Content-Type` is missing or not JSON.",

@@ -1,0 +1,87 @@
+/**
+ * The libSQL implementation of `AccountStore`: account state and its audit
+ * chain (`user:<id>`), written together in one batch.
+ */
+import { desc, eq } from "drizzle-orm";
+import type { AccountState } from "../domain/account.ts";
+import { userChainId } from "../domain/audit.ts";
+import type { AccountStore } from "../domain/ports.ts";
+import type { Db } from "./client.ts";
+import { auditToRow, isChainPositionTaken } from "./order_store.ts";
+import { type AccountRow, accounts, auditLog } from "./schema.ts";
+
+/** Creates the account store over an open database. */
+export function createAccountStore(db: Db): AccountStore {
+  return {
+    async findAccount(userId) {
+      const rows = await db.select().from(accounts).where(
+        eq(accounts.userId, userId),
+      );
+      const row = rows[0];
+      return row ? rowToAccount(row) : undefined;
+    },
+
+    async findAccountForChange(userId) {
+      const [rows, heads] = await db.batch([
+        db.select().from(accounts).where(eq(accounts.userId, userId)),
+        db.select({ seq: auditLog.chainSeq, hash: auditLog.hash })
+          .from(auditLog)
+          .where(eq(auditLog.chainId, userChainId(userId)))
+          .orderBy(desc(auditLog.chainSeq)).limit(1),
+      ]);
+      const row = rows[0];
+      const head = heads[0];
+      return {
+        account: row ? rowToAccount(row) : undefined,
+        lastAuditSeq: head?.seq ?? 0,
+        lastAuditHash: head?.hash ?? "",
+      };
+    },
+
+    async writeAccount(account, entry) {
+      if (entry.chainId !== userChainId(account.userId)) {
+        throw new Error(
+          `Audit entry ${entry.chainId}#${entry.chainSeq} is not in the chain of user ${account.userId}`,
+        );
+      }
+      const row = accountToRow(account);
+      try {
+        // One transaction: if the chain position is taken, the state
+        // written before it is rolled back too.
+        await db.batch([
+          db.insert(accounts).values(row).onConflictDoUpdate({
+            target: accounts.userId,
+            set: {
+              disabledAt: row.disabledAt,
+              tokensRevokedBefore: row.tokensRevokedBefore,
+              updatedAt: row.updatedAt,
+            },
+          }),
+          db.insert(auditLog).values(auditToRow(entry)),
+        ]);
+        return true;
+      } catch (error) {
+        if (isChainPositionTaken(error)) return false;
+        throw error;
+      }
+    },
+  };
+}
+
+function rowToAccount(row: AccountRow): AccountState {
+  return {
+    userId: row.userId,
+    disabledAt: row.disabledAt,
+    tokensRevokedBefore: row.tokensRevokedBefore,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function accountToRow(account: AccountState): AccountRow {
+  return {
+    userId: account.userId,
+    disabledAt: account.disabledAt,
+    tokensRevokedBefore: account.tokensRevokedBefore,
+    updatedAt: account.updatedAt,
+  };
+}

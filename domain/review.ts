@@ -1,0 +1,214 @@
+/**
+ * Review holds: which new orders are held for an admin's decision, and what
+ * a decision does. Pure functions; the velocity count comes from the store.
+ */
+import { z } from "zod";
+import type { AuditDraft } from "./audit.ts";
+import { DomainError } from "./errors.ts";
+import { isTerminalStatus } from "./lifecycle.ts";
+import type { Order } from "./order.ts";
+import { charLength, cleanText } from "./text.ts";
+import { fieldErrors } from "./order_input.ts";
+import { canReadOrder } from "./policy.ts";
+import { hasRole, type Principal } from "./principal.ts";
+
+/** Where a held order stands. */
+export const REVIEW_STATES = ["pending", "approved", "rejected"] as const;
+
+/** A review state. */
+export type ReviewState = typeof REVIEW_STATES[number];
+
+/** Why an order was held. */
+export const REVIEW_REASONS = ["total_threshold", "velocity"] as const;
+
+/** A reason for a hold. */
+export type ReviewReason = typeof REVIEW_REASONS[number];
+
+/** The review of a held order. Orders never held have none. */
+export interface OrderReview {
+  readonly state: ReviewState;
+  readonly reasons: readonly ReviewReason[];
+}
+
+/** When an order is held (`REVIEW_THRESHOLD`, `REVIEW_VELOCITY_ORDERS`). */
+export interface ReviewPolicy {
+  /** Orders with a total at or above this, in cents, are held. */
+  readonly thresholdCents: bigint;
+  /**
+   * A user who already created this many orders themself within
+   * `VELOCITY_WINDOW_MS` has their next one held.
+   */
+  readonly velocityOrders: number;
+}
+
+/** The defaults of the contract: 10000.00 and 5 orders. */
+export const DEFAULT_REVIEW_POLICY: ReviewPolicy = {
+  thresholdCents: 1_000_000n,
+  velocityOrders: 5,
+};
+
+/** The window the velocity rule counts orders in: 10 minutes. */
+export const VELOCITY_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * The hold of a new order, or undefined when it is not held. `recentOwnOrders`
+ * is how many orders the owner created themself within the velocity window
+ * before this one; it is undefined when the owner is not the creator (an
+ * admin ordering for someone else), and the velocity rule then does not
+ * apply.
+ */
+export function reviewHoldFor(
+  order: Pick<Order, "totalCents">,
+  recentOwnOrders: number | undefined,
+  policy: ReviewPolicy,
+): OrderReview | undefined {
+  const reasons: ReviewReason[] = [];
+  if (order.totalCents >= policy.thresholdCents) {
+    reasons.push("total_threshold");
+  }
+  if (
+    recentOwnOrders !== undefined && recentOwnOrders >= policy.velocityOrders
+  ) {
+    reasons.push("velocity");
+  }
+  return reasons.length > 0 ? { state: "pending", reasons } : undefined;
+}
+
+/** An admin's decision on a held order. */
+export interface ReviewDecision {
+  readonly decision: "approve" | "reject";
+  /** Kept in the audit entry. */
+  readonly note?: string | undefined;
+}
+
+/** The most characters a decision's note may have, after cleaning. */
+export const MAX_NOTE_LENGTH = 500;
+
+/** The body of `POST /v1/orders/{id}/review`. */
+export const reviewDecisionSchema = z.object({
+  decision: z.enum(["approve", "reject"], {
+    error: "Must be approve or reject",
+  }),
+  note: z.string({ error: "Must be a string" }).transform((raw, ctx) => {
+    const text = cleanText(raw);
+    if (charLength(text) > MAX_NOTE_LENGTH) {
+      ctx.addIssue({
+        code: "custom",
+        message: `Must be at most ${MAX_NOTE_LENGTH} characters`,
+      });
+      return z.NEVER;
+    }
+    return text;
+  }).optional(),
+}, { error: "Must be a JSON object" });
+
+/** Validates a decision (422 on any defect); an empty note counts as none. */
+export function parseReviewDecision(body: unknown): ReviewDecision {
+  const parsed = reviewDecisionSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new DomainError(
+      "validation_failed",
+      "The review decision is not valid",
+      fieldErrors(parsed.error),
+    );
+  }
+  const { decision, note } = parsed.data;
+  return { decision, ...(note !== undefined && note !== "" && { note }) };
+}
+
+/**
+ * Plans an admin's decision on a held order: `approve` releases it,
+ * `reject` also cancels it. Only an admin decides (403); an order that is
+ * not held, already decided, or cancelled meanwhile is a conflict (409).
+ */
+export function planReviewDecision(
+  order: Order,
+  decision: ReviewDecision,
+  context: { principal: Principal; requestId: string; now: number },
+): { order: Order; draft: AuditDraft } {
+  const { principal } = context;
+  if (!canReadOrder(principal, order)) {
+    throw new DomainError("forbidden", "This order belongs to another user");
+  }
+  if (!hasRole(principal, "admin")) {
+    throw new DomainError("forbidden", "Only an admin may decide a review");
+  }
+  const review = order.review;
+  if (review === undefined) {
+    throw new DomainError(
+      "conflict",
+      `Cannot decide on order "${order.id}": it is not held for review`,
+    );
+  }
+  if (review.state !== "pending") {
+    throw new DomainError(
+      "conflict",
+      `Cannot decide on order "${order.id}": its review is already ${review.state}`,
+    );
+  }
+  if (isTerminalStatus(order.status)) {
+    throw new DomainError(
+      "conflict",
+      `Cannot decide on order "${order.id}": order is ${order.status}`,
+    );
+  }
+  const approve = decision.decision === "approve";
+  const next: Order = {
+    ...order,
+    status: approve ? order.status : "cancelled",
+    review: {
+      state: approve ? "approved" : "rejected",
+      reasons: review.reasons,
+    },
+    version: order.version + 1,
+    updatedAt: context.now,
+  };
+  return {
+    order: next,
+    draft: reviewDecidedEntry(order, next, {
+      actor: principal,
+      requestId: context.requestId,
+      note: decision.note,
+    }),
+  };
+}
+
+/**
+ * The `order.review_approved` / `order.review_rejected` entry: the review's
+ * from/to, the status when a rejection cancels, and the note.
+ */
+export function reviewDecidedEntry(
+  before: Order,
+  after: Order,
+  options: { actor: Principal; requestId: string; note?: string | undefined },
+): AuditDraft {
+  const changes: Record<string, { from: unknown; to: unknown }> = {
+    review: { from: reviewForAudit(before), to: reviewForAudit(after) },
+  };
+  if (before.status !== after.status) {
+    changes.status = { from: before.status, to: after.status };
+  }
+  if (options.note !== undefined) {
+    changes.review_note = { from: null, to: options.note };
+  }
+  return {
+    orderId: after.id,
+    action: after.review?.state === "approved"
+      ? "order.review_approved"
+      : "order.review_rejected",
+    actorUserId: options.actor.userId,
+    actorRoles: options.actor.roles,
+    requestId: options.requestId,
+    at: after.updatedAt,
+    changes,
+  };
+}
+
+/** A review as the audit log and the API show it. */
+export function reviewForAudit(
+  order: Pick<Order, "review">,
+): { state: ReviewState; reasons: ReviewReason[] } | null {
+  return order.review
+    ? { state: order.review.state, reasons: [...order.review.reasons] }
+    : null;
+}

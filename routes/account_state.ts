@@ -1,0 +1,55 @@
+/**
+ * The account-state check, right after authentication and before the rate
+ * limits: a token revoked by an admin is a 401 (which does not count as a
+ * failed authentication for the per-address limit: the token is genuine,
+ * only no longer honoured), and a disabled account is a 403
+ * `account-disabled`. The state comes from a per-instance cache with
+ * bounded staleness, not from the database on every request.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AccountStateCache } from "../auth/account_state_cache.ts";
+import { accountRefusal } from "../domain/account.ts";
+import type { Logger } from "../logger.ts";
+import { unauthenticated } from "./authenticate.ts";
+import type { AppEnv } from "./env.ts";
+import { HttpProblem } from "./problem.ts";
+import { securityEvent } from "./security_events.ts";
+
+/** The account-state middleware. */
+export function accountState(
+  cache: AccountStateCache,
+  logger: Logger,
+): MiddlewareHandler<AppEnv> {
+  return async function accountState(c, next) {
+    const principal = c.get("principal");
+    let account;
+    try {
+      account = await cache.get(principal.userId);
+    } catch (error) {
+      // Without the state the request cannot be judged: refuse it, and say
+      // nothing about why beyond the log.
+      logger.log("error", "account.lookup_failed", {
+        request_id: c.get("requestId"),
+        user_id: principal.userId,
+        error_name: error instanceof Error ? error.name : typeof error,
+      });
+      throw new HttpProblem(
+        "unavailable",
+        "The service is temporarily unavailable: retry shortly",
+        { "Retry-After": "1" },
+      );
+    }
+    switch (accountRefusal(account, c.get("tokenIssuedAt"))) {
+      case "tokens_revoked":
+        securityEvent(c, "auth.failed", { reason: "token revoked" });
+        throw unauthenticated(true);
+      case "disabled":
+        throw new HttpProblem(
+          "account_disabled",
+          "This account is disabled: contact support",
+        );
+      case undefined:
+        await next();
+    }
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * Security events: one structured JSON log line each, with stable field
+ * names — `event`, `at`, `request_id`, and when known `user_id`, `order_id`,
+ * `reason` and `ip_hash` — and a counter per event in the metrics.
+ *
+ * A line never holds a bearer token, a shipping address, free text from a
+ * client, or a raw client address: `ip_hash` is a keyed hash of it
+ * (HMAC-SHA256 under a key derived from `IP_HASH_KEY`, or from `JWT_SECRET`
+ * when that is unset), so lines from one address can be correlated across
+ * instances without the log revealing the address.
+ */
+import { createHmac } from "node:crypto";
+import type { Context } from "hono";
+import type { Logger, LogLevel } from "../logger.ts";
+import type { Metrics } from "../monitoring/metrics.ts";
+import { clientAddress } from "./client_address.ts";
+import type { AppEnv } from "./env.ts";
+import type { ProblemCode } from "./problem.ts";
+
+/** Every security event, with the level it is logged at. */
+export const SECURITY_EVENT_LEVELS = {
+  "auth.failed": "warn",
+  "authz.denied": "warn",
+  "ratelimit.exceeded": "warn",
+  "validation.failed": "info",
+  "lookup.miss": "info",
+  "order.cancelled": "info",
+  "order.held": "warn",
+  "order.status_changed": "info",
+  "account.disabled": "warn",
+  "account.enabled": "warn",
+  "tokens.revoked": "warn",
+} as const satisfies Record<string, LogLevel>;
+
+/** A security event's name. */
+export type SecurityEventName = keyof typeof SECURITY_EVENT_LEVELS;
+
+/** Every security event name. */
+export const SECURITY_EVENTS = Object.keys(
+  SECURITY_EVENT_LEVELS,
+) as SecurityEventName[];
+
+/**
+ * What an event says besides its name, time and request id. `user_id`
+ * defaults to the authenticated caller; account events set it to the
+ * account acted on (and `actor_user_id` to the admin). A few events add a
+ * field of their own (`limit` on `ratelimit.exceeded`).
+ */
+export interface SecurityEventFields {
+  user_id?: number;
+  order_id?: string;
+  reason?: string;
+  actor_user_id?: number;
+  limit?: string;
+}
+
+/** Emits security events for a request. */
+export interface SecurityEvents {
+  emit(
+    c: Context<AppEnv>,
+    event: SecurityEventName,
+    fields?: SecurityEventFields,
+  ): void;
+}
+
+/** Settings of the security events. */
+export interface SecurityEventOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The secret the `ip_hash` key is derived from. */
+  readonly ipHashSecret: string;
+  /** As for the rate limits: which `X-Forwarded-For` entry is the client. */
+  readonly trustedProxies: number;
+}
+
+/** Creates the emitter; the `ip_hash` key is derived here, once. */
+export function createSecurityEvents(
+  options: SecurityEventOptions,
+): SecurityEvents {
+  const hashAddress = createAddressHasher(options.ipHashSecret);
+  return {
+    emit(c, event, fields = {}) {
+      let ipHash = c.get("ipHash");
+      if (ipHash === undefined) {
+        ipHash = hashAddress(clientAddress(c, options.trustedProxies));
+        c.set("ipHash", ipHash);
+      }
+      const callerId = c.get("principal")?.userId;
+      options.metrics.countSecurityEvent(event);
+      options.logger.log(SECURITY_EVENT_LEVELS[event], event, {
+        request_id: c.get("requestId"),
+        ...(callerId !== undefined && { user_id: callerId }),
+        ...fields,
+        ip_hash: ipHash,
+      });
+    },
+  };
+}
+
+/** How many hex digits of the HMAC an `ip_hash` keeps (128 bits). */
+const IP_HASH_HEX_DIGITS = 32;
+
+/**
+ * A keyed hash of client addresses. The HMAC key is itself derived from
+ * the secret with HMAC-SHA256 under a fixed label, so the secret (possibly
+ * the JWT secret) is never used directly for another purpose.
+ */
+export function createAddressHasher(
+  secret: string,
+): (address: string) => string {
+  const key = createHmac("sha256", secret).update("orders-api ip_hash v1")
+    .digest();
+  return (address) =>
+    createHmac("sha256", key).update(address).digest("hex").slice(
+      0,
+      IP_HASH_HEX_DIGITS,
+    );
+}
+
+/** Emits a security event through the request's emitter. */
+export function securityEvent(
+  c: Context<AppEnv>,
+  event: SecurityEventName,
+  fields?: SecurityEventFields,
+): void {
+  c.get("securityEvents").emit(c, event, fields);
+}
+
+const ORDER_PATH =
+  /^\/v1\/orders\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:\/|$)/;
+
+/**
+ * The security event of a refusal the error mapper answers, if it is one:
+ * 403 → `authz.denied`, 404 for a resource → `lookup.miss`, and the
+ * refusals of a request's input (400, 413, 415, 422) → `validation.failed`.
+ * (400 includes a status rule's refusal, as in the security specification's
+ * "high rate of 400/422 errors"). The reason is the problem's `detail`
+ * (text of the service's own, never a client's value), for input refusals
+ * prefixed with the problem type, and with the invalid fields' paths instead
+ * when there are any. 401 and 429 are logged where they are decided, with
+ * their own reasons.
+ */
+export function problemSecurityEvent(
+  c: Context<AppEnv>,
+  problem: {
+    code: ProblemCode;
+    slug: string;
+    detail: string;
+    paths: readonly string[];
+  },
+): void {
+  const orderId = ORDER_PATH.exec(c.req.path)?.[1]?.toLowerCase();
+  const where = orderId === undefined ? {} : { order_id: orderId };
+  switch (problem.code) {
+    case "forbidden":
+      return securityEvent(c, "authz.denied", {
+        ...where,
+        reason: problem.detail,
+      });
+    case "account_disabled":
+      return securityEvent(c, "authz.denied", { reason: "account disabled" });
+    case "not_found":
+      return securityEvent(c, "lookup.miss", {
+        ...where,
+        reason: problem.detail,
+      });
+    case "bad_request":
+    case "validation_failed":
+    case "malformed_json":
+    case "unsupported_media_type":
+    case "payload_too_large":
+      return securityEvent(c, "validation.failed", {
+        ...where,
+        reason: `${problem.slug}: ${
+          problem.paths.length > 0 ? problem.paths.join(", ") : problem.detail
+        }`,
+      });
+    default:
+      return;
+  }
+}
