@@ -9,7 +9,7 @@ import { drizzle } from "drizzle-orm/libsql/web";
 import * as schema from "./schema.ts";
 
 /** The drizzle database over our schema. */
-export type Db = LibSQLDatabase<typeof schema>;
+export type Db = LibSQLDatabase<typeof schema> & { $client: Client };
 
 /** An open database. */
 export interface Database {

@@ -6,11 +6,9 @@ import {
   and,
   asc,
   count,
-  desc,
   eq,
   getTableColumns,
   gte,
-  inArray,
   lt,
   type SQL,
   sql,
@@ -30,6 +28,7 @@ import type {
 } from "../domain/ports.ts";
 import type { ReviewReason } from "../domain/review.ts";
 import type { Role } from "../domain/principal.ts";
+import type { InValue, Row } from "@libsql/client/web";
 import type { Db } from "./client.ts";
 import {
   auditLog,
@@ -43,6 +42,7 @@ import {
 
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
+  const client = db.$client;
   return {
     async insertOrder(order, entry, completion, guard) {
       const items = order.items.map((item, position) =>
@@ -158,34 +158,29 @@ export function createOrderStore(db: Db): OrderStore {
     },
 
     async findOrder(id) {
-      const [rows, items] = await db.batch([
-        db.select().from(orders).where(eq(orders.id, id)),
-        db.select().from(orderItems).where(eq(orderItems.orderId, id)).orderBy(
-          asc(orderItems.position),
-        ),
-      ]);
-      const row = rows[0];
-      return row ? rowToOrder(row, items) : undefined;
+      const [rows, items] = await client.batch([
+        { sql: ORDER_BY_ID, args: [id] },
+        { sql: ITEMS_OF_ORDER, args: [id] },
+      ], "read");
+      const row = rows!.rows[0];
+      return row
+        ? rowToOrder(asOrderRow(row), asItemRows(items!.rows))
+        : undefined;
     },
 
     async findOrderForChange(id) {
-      const [rows, items, heads] = await db.batch([
-        db.select().from(orders).where(eq(orders.id, id)),
-        db.select().from(orderItems).where(eq(orderItems.orderId, id)).orderBy(
-          asc(orderItems.position),
-        ),
-        db.select({ seq: auditLog.chainSeq, hash: auditLog.hash })
-          .from(auditLog)
-          .where(eq(auditLog.chainId, orderChainId(id)))
-          .orderBy(desc(auditLog.chainSeq)).limit(1),
-      ]);
-      const row = rows[0];
+      const [rows, items, heads] = await client.batch([
+        { sql: ORDER_BY_ID, args: [id] },
+        { sql: ITEMS_OF_ORDER, args: [id] },
+        { sql: CHAIN_HEAD, args: [orderChainId(id)] },
+      ], "read");
+      const row = rows!.rows[0];
       if (!row) return undefined;
-      const head = heads[0];
+      const head = heads!.rows[0];
       return {
-        order: rowToOrder(row, items),
-        lastAuditSeq: head?.seq ?? 0,
-        lastAuditHash: head?.hash ?? "",
+        order: rowToOrder(asOrderRow(row), asItemRows(items!.rows)),
+        lastAuditSeq: head ? Number(head.seq) : 0,
+        lastAuditHash: head ? String(head.hash) : "",
       };
     },
 
@@ -230,37 +225,32 @@ export function createOrderStore(db: Db): OrderStore {
     },
 
     async listOrders(query: OrderQuery): Promise<OrderPage> {
-      const conditions: SQL[] = [];
-      if (query.userId !== undefined) {
-        conditions.push(eq(orders.userId, query.userId));
-      }
-      if (query.status !== undefined) {
-        conditions.push(eq(orders.status, query.status));
-      }
-      const where = conditions.length > 0 ? and(...conditions) : undefined;
-      const page = db.select({ id: orders.id }).from(orders).where(where)
-        .orderBy(desc(orders.createdAt), desc(orders.id))
-        .limit(query.limit).offset(query.offset);
-      const [totals, rows, items] = await db.batch([
-        db.select({ count: count() }).from(orders).where(where),
-        db.select().from(orders).where(inArray(orders.id, page)).orderBy(
-          desc(orders.createdAt),
-          desc(orders.id),
-        ),
-        db.select().from(orderItems).where(inArray(orderItems.orderId, page))
-          .orderBy(asc(orderItems.orderId), asc(orderItems.position)),
-      ]);
+      const { where, args } = listFilter(query);
+      const page = [...args, query.limit, query.offset];
+      const [totals, rows, items] = await client.batch([
+        { sql: `SELECT count(*) AS n FROM orders ${where}`, args },
+        {
+          sql: `${ORDER_SELECT} ${where} ${NEWEST_FIRST} LIMIT ? OFFSET ?`,
+          args: page,
+        },
+        {
+          sql: `${ITEM_SELECT} WHERE order_id IN (SELECT id FROM orders ${where}
+            ${NEWEST_FIRST} LIMIT ? OFFSET ?) ORDER BY order_id, position`,
+          args: page,
+        },
+      ], "read");
       const itemsByOrder = new Map<string, OrderItemRow[]>();
-      for (const item of items) {
+      for (const item of asItemRows(items!.rows)) {
         const list = itemsByOrder.get(item.orderId);
         if (list) list.push(item);
         else itemsByOrder.set(item.orderId, [item]);
       }
       return {
-        orders: rows.map((row) =>
-          rowToOrder(row, itemsByOrder.get(row.id) ?? [])
-        ),
-        count: totals[0]?.count ?? 0,
+        orders: rows!.rows.map((row) => {
+          const order = asOrderRow(row);
+          return rowToOrder(order, itemsByOrder.get(order.id) ?? []);
+        }),
+        count: Number(totals!.rows[0]?.n ?? 0),
       };
     },
 
@@ -268,6 +258,56 @@ export function createOrderStore(db: Db): OrderStore {
       await db.run(sql`SELECT 1`);
     },
   };
+}
+
+/**
+ * `SELECT "<column>" AS "<field>", …` for a table: rows come back keyed by
+ * the schema's field names, ready for the row mappers, without drizzle
+ * building the query on every request (the reads below are the hot path).
+ */
+function selectAs(table: SQLiteTable, name: string): string {
+  const columns = Object.entries(getTableColumns(table)).map((
+    [field, column],
+  ) => `"${column.name}" AS "${field}"`);
+  return `SELECT ${columns.join(", ")} FROM ${name}`;
+}
+
+const ORDER_SELECT = selectAs(orders, "orders");
+const ITEM_SELECT = selectAs(orderItems, "order_items");
+const ORDER_BY_ID = `${ORDER_SELECT} WHERE id = ?`;
+const ITEMS_OF_ORDER = `${ITEM_SELECT} WHERE order_id = ? ORDER BY position`;
+const CHAIN_HEAD =
+  "SELECT chain_seq AS seq, hash FROM audit_log WHERE chain_id = ? ORDER BY chain_seq DESC LIMIT 1";
+const NEWEST_FIRST = "ORDER BY created_at DESC, id DESC";
+
+/** The WHERE clause of a listing, with its arguments. */
+function listFilter(query: OrderQuery): { where: string; args: InValue[] } {
+  const conditions: string[] = [];
+  const args: InValue[] = [];
+  if (query.userId !== undefined) {
+    conditions.push("user_id = ?");
+    args.push(query.userId);
+  }
+  if (query.status !== undefined) {
+    conditions.push("status = ?");
+    args.push(query.status);
+  }
+  return {
+    where: conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "",
+    args,
+  };
+}
+
+function asOrderRow(row: Row): OrderRow {
+  return row as unknown as OrderRow;
+}
+
+/** Item rows; `product_id_is_number` arrives as 0 or 1. */
+function asItemRows(rows: readonly Row[]): OrderItemRow[] {
+  return rows.map((row) => ({
+    ...(row as unknown as OrderItemRow),
+    productIdIsNumber: Boolean(row.productIdIsNumber),
+  }));
 }
 
 /**
