@@ -10,7 +10,10 @@
  *   stays all-or-nothing and fails alone while the commit cost is shared.
  *
  * The driver is synchronous and this client keeps one connection, so a batch
- * of reads runs in one turn of the event loop and sees one snapshot.
+ * of reads runs in one turn of the event loop with no write of this process
+ * between its statements (another process's commit may land between two of
+ * them; the store's reads tolerate that: order lines never change, and a
+ * change decided on a stale read loses its version check and retries).
  */
 import Database from "libsql";
 import type { InArgs, InStatement, ResultSet } from "@libsql/client/web";
@@ -150,9 +153,9 @@ export function createNativeClient(
       try {
         checkOpen();
         if (statements.every((s) => prepare(sqlOf(s)).reader)) {
-          return Promise.resolve(
-            inTransaction("BEGIN", () => statements.map(run)),
-          );
+          // Reads run back to back in this turn of the event loop on the one
+          // connection, so no write of this process falls between them.
+          return Promise.resolve(statements.map(run));
         }
       } catch (error) {
         return Promise.reject(error);

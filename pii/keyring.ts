@@ -51,7 +51,16 @@ export interface DataKey {
   readonly keyId: string;
   readonly userId: number;
   readonly key: CryptoKey;
+  /**
+   * Values this key decrypted, by context and ciphertext: lives and dies
+   * with the unwrapped key (at most `KEY_CACHE_TTL_MS` in the cache), so it
+   * keeps plain text no longer than the key itself is kept.
+   */
+  readonly revealed: Map<string, string>;
 }
+
+/** How many decrypted values one data key remembers. */
+export const REVEALED_PER_KEY = 32;
 
 /** What a key id stands for now. */
 export type KeyState =
@@ -115,7 +124,12 @@ export function createKeyring(
       const key = await importDataKey(bytes);
       return {
         state: "live",
-        dataKey: { keyId: record.keyId, userId: record.userId, key },
+        dataKey: {
+          keyId: record.keyId,
+          userId: record.userId,
+          key,
+          revealed: new Map(),
+        },
       };
     } finally {
       bytes.fill(0);
@@ -139,7 +153,12 @@ export function createKeyring(
         destroyedAt: null,
       });
       if (stored.keyId === keyId) {
-        return { keyId, userId, key: await importDataKey(bytes) };
+        return {
+          keyId,
+          userId,
+          key: await importDataKey(bytes),
+          revealed: new Map(),
+        };
       }
       // Another request created the user's key first: use theirs.
       const state = await unwrap(stored);

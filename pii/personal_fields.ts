@@ -14,7 +14,12 @@ import {
   type FieldContext,
   fieldKeyId,
 } from "./cipher.ts";
-import type { DataKey, Keyring, KeyState } from "./keyring.ts";
+import {
+  type DataKey,
+  type Keyring,
+  type KeyState,
+  REVEALED_PER_KEY,
+} from "./keyring.ts";
 
 /** The field of orders (and of audit `changes`) that holds personal data. */
 export const ADDRESS_FIELD = "shipping_address";
@@ -78,11 +83,19 @@ export async function revealValue(
     throw new DecryptionError("The value's data key was not looked up");
   }
   if (state.state === "destroyed") return { value: null, erased: true };
-  const plain = await decryptField(
-    state.dataKey,
-    value,
-    context(state.dataKey),
-  );
+  const dataKey = state.dataKey;
+  const where = context(dataKey);
+  // The context is part of the cache key: a ciphertext copied to another row
+  // must still fail, as its decryption would.
+  const cacheKey = `${where.userId}|${where.record}|${where.field}|${value}`;
+  let plain = dataKey.revealed.get(cacheKey);
+  if (plain === undefined) {
+    plain = await decryptField(dataKey, value, where);
+    if (dataKey.revealed.size >= REVEALED_PER_KEY) {
+      dataKey.revealed.delete(dataKey.revealed.keys().next().value as string);
+    }
+    dataKey.revealed.set(cacheKey, plain);
+  }
   return { value: plain, erased: false };
 }
 
