@@ -88,8 +88,16 @@ export const MAX_NOTE_LENGTH = 500;
 export const reviewDecisionSchema = z.object({
   decision: z.enum(["approve", "reject"], {
     error: "Must be approve or reject",
+  }).meta({
+    description:
+      "`approve` releases the order (it may then move to `processing`); `reject` also cancels it.",
+    examples: ["approve"],
   }),
-  note: z.string({ error: "Must be a string" }).transform((raw, ctx) => {
+  note: z.string({ error: "Must be a string" }).meta({
+    description:
+      `Why, kept in the audit entry (\`review_note\`). HTML tags are stripped and surrounding whitespace trimmed; the result may have at most ${MAX_NOTE_LENGTH} characters, and an empty one counts as none.`,
+    examples: ["Customer confirmed the order by phone"],
+  }).transform((raw, ctx) => {
     const text = cleanText(raw);
     if (charLength(text) > MAX_NOTE_LENGTH) {
       ctx.addIssue({
@@ -100,7 +108,10 @@ export const reviewDecisionSchema = z.object({
     }
     return text;
   }).optional(),
-}, { error: "Must be a JSON object" });
+}, { error: "Must be a JSON object" }).meta({
+  description:
+    "An admin's decision on an order held for review; every other field is ignored.",
+});
 
 /** Validates a decision (422 on any defect); an empty note counts as none. */
 export function parseReviewDecision(body: unknown): ReviewDecision {

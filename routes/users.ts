@@ -21,8 +21,8 @@ export function usersRoutes(deps: AppDeps): Hono<AppEnv> {
   const { store, clock, logger } = deps;
 
   return new Hono<AppEnv>()
-    .get("/:userId/export", async (c) => {
-      const userId = personalDataOwner(c, c.req.param("userId"));
+    .get("/:user_id/export", async (c) => {
+      const userId = personalDataOwner(c, c.req.param("user_id"));
       const exportedAt = clock.now();
       const view = orderView(c.get("principal"));
       const orders = [];
@@ -45,8 +45,8 @@ export function usersRoutes(deps: AppDeps): Hono<AppEnv> {
         orders,
       });
     })
-    .delete("/:userId/personal-data", async (c) => {
-      const userId = personalDataOwner(c, c.req.param("userId"));
+    .delete("/:user_id/personal-data", async (c) => {
+      const userId = personalDataOwner(c, c.req.param("user_id"));
       const outcome = await deps.personalData.erase(userId, {
         actor: c.get("principal"),
         requestId: c.get("requestId"),

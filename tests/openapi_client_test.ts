@@ -65,7 +65,37 @@ export async function orderAndCancel(): Promise<Order | Problem> {
   return cancelled.data ?? cancelled.error!;
 }
 
+export async function adminAndPrivacy(orderId: string): Promise<void> {
+  const decided = await client.POST("/v1/orders/{id}/review", {
+    params: { path: { id: orderId } },
+    body: { decision: "approve", note: "Confirmed by phone" },
+  });
+  const state: "pending" | "approved" | "rejected" | undefined =
+    decided.data?.review?.state;
+  const exported = await client.GET("/v1/users/{user_id}/export", {
+    params: { path: { user_id: 42 } },
+  });
+  const address: string | null | undefined =
+    exported.data?.orders[0]?.shipping_address;
+  const firstEvent: string | undefined =
+    exported.data?.orders[0]?.history[0]?.action;
+  const erased = await client.DELETE("/v1/users/{user_id}/personal-data", {
+    params: { path: { user_id: 42 } },
+  });
+  await client.POST("/v1/admin/users/{user_id}/disable", {
+    params: { path: { user_id: 42 } },
+  });
+  const metrics = await client.GET("/v1/admin/metrics", { parseAs: "text" });
+  console.log(state, address, firstEvent, erased.response.status, metrics.data);
+}
+
 export async function mistakesTheTypesCatch(order: Order): Promise<void> {
+  // @ts-expect-error: an erased order's address is null
+  const address: string = order.shipping_address;
+  // @ts-expect-error: a decision is approve or reject
+  await client.POST("/v1/orders/{id}/review", { params: { path: { id: order.id } }, body: { decision: "maybe" } });
+  // @ts-expect-error: a user id is a number
+  await client.GET("/v1/users/{user_id}/export", { params: { path: { user_id: "me" } } });
   // @ts-expect-error: totals are decimal strings, never numbers
   const total: number = order.total;
   // @ts-expect-error: a status is one of the five
@@ -76,7 +106,7 @@ export async function mistakesTheTypesCatch(order: Order): Promise<void> {
   await client.POST("/v1/orders", { body: { items: [{ product_id: "a", product_name: "b", quantity: "2", price: 1 }], shipping_address: "c" } });
   // @ts-expect-error: there is no such route
   await client.GET("/v1/customers");
-  console.log(total);
+  console.log(total, address);
 }
 `;
 
@@ -87,6 +117,7 @@ Deno.test("a client generated with openapi-typescript from the document type-che
     const types = astToString(await openapiTS(document as OpenAPI3));
     assert.match(types, /export interface paths/);
     assert.match(types, /"\/v1\/orders\/\{id\}\/cancel"/);
+    assert.match(types, /"\/v1\/users\/\{user_id\}\/export"/);
     await Deno.writeTextFile(`${dir}/orders_api.ts`, types);
     await Deno.writeTextFile(`${dir}/client.ts`, CLIENT);
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

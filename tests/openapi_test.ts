@@ -7,6 +7,7 @@ import {
   parseNewOrder,
   parseOrderPatch,
 } from "../domain/order_input.ts";
+import { parseReviewDecision } from "../domain/review.ts";
 import { buildOpenApiDocument } from "../routes/openapi/document.ts";
 import {
   OPERATIONS,
@@ -144,6 +145,7 @@ Deno.test("the document describes the bearer JWT scheme, the headers and every p
       "malformed-json",
       "unauthenticated",
       "forbidden",
+      "account-disabled",
       "not-found",
       "method-not-allowed",
       "conflict",
@@ -227,6 +229,7 @@ Deno.test("every example in the document passes the parser or schema it illustra
     CreateOrderRequest: parseNewOrder,
     UpdateOrderRequest: parseOrderPatch,
     CancelOrderRequest: parseCancelOrder,
+    ReviewDecisionRequest: parseReviewDecision,
   };
   let checked = 0;
   function checkContent(where: string, content: Json | undefined) {
@@ -308,15 +311,36 @@ async function checkResponse(
       assert.ok(res.headers.has(name), `${id}: no ${name} header`);
     }
   }
-  const mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!;
-  const content = (response.content ?? {}) as Record<string, Json>;
-  const media = content[mediaType];
-  assert.ok(media, `${id}: ${mediaType} is not documented`);
   const observed: Observed = {
     operationId: operation.operationId as string,
     status: res.status,
   };
-  if (mediaType !== "text/html") {
+  if (res.status === 204) {
+    assert.equal(response.content, undefined, `${id}: documents a body`);
+    assert.equal(await res.text(), "", `${id}: has a body`);
+    seen.push(observed);
+    return;
+  }
+  const contentType = res.headers.get("content-type") ?? "";
+  const mediaType = contentType.split(";")[0]!;
+  const content = (response.content ?? {}) as Record<string, Json>;
+  // A documented media type may carry parameters (`text/plain;
+  // version=0.0.4`): the response must carry them too.
+  const documentedType = Object.keys(content).find((type) =>
+    type.split(";")[0]!.trim() === mediaType
+  );
+  assert.ok(documentedType, `${id}: ${mediaType} is not documented`);
+  for (const parameter of documentedType.split(";").slice(1)) {
+    assert.ok(
+      contentType.includes(parameter.trim()),
+      `${id}: ${contentType} lacks ${parameter.trim()}`,
+    );
+  }
+  const media = content[documentedType]!;
+  if (mediaType === "text/plain") {
+    assert.equal((media.schema as Json).type, "string");
+    assert.notEqual(await res.text(), "", `${id}: empty text`);
+  } else if (mediaType !== "text/html") {
     const body = await res.json();
     const ref = (media.schema as { $ref: string }).$ref;
     const validate = ajv.getSchema(`${SCHEMA_BASE}${ref}`);
@@ -350,7 +374,10 @@ async function checkResponse(
 }
 
 Deno.test("real responses of every operation match the document", async () => {
-  const ctx = await createTestContext();
+  // Orders of 1000.00 or more are held for review; the usual ones are not.
+  const ctx = await createTestContext({
+    reviewPolicy: { thresholdCents: 100_000n, velocityOrders: 1_000_000 },
+  });
   const ajv = validator(DOCUMENT);
   const seen: Observed[] = [];
   const owner = await ctx.token(42);
@@ -499,6 +526,165 @@ Deno.test("real responses of every operation match the document", async () => {
       token: owner,
     });
 
+    // A held order: PATCH to processing is 409 until an admin decides.
+    const heldBody = orderBody({
+      items: [{
+        product_id: "sku-9",
+        product_name: "Espresso machine",
+        quantity: 1,
+        price: "2000.00",
+      }],
+    });
+    const heldCreated = await create({ token: owner, body: heldBody });
+    const held = await heldCreated.json();
+    assert.equal(held.review, undefined, "an owner never sees the review");
+    const heldPath = `/v1/orders/${held.id}`;
+    const heldRead = await call("GET", heldPath, one, { token: fulfillment });
+    assert.deepEqual((await heldRead.json()).review, {
+      state: "pending",
+      reasons: ["total_threshold"],
+    });
+    const blocked = await patch(
+      { token: fulfillment, body: { status: "processing" } },
+      held.id,
+    );
+    assert.equal(blocked.status, 409);
+
+    // POST /v1/orders/{id}/review
+    const reviewRoute = "/v1/orders/{id}/review";
+    const review = (
+      options: Parameters<TestContext["request"]>[2],
+      id = held.id,
+    ) => call("POST", `/v1/orders/${id}/review`, reviewRoute, options);
+    const approve = { decision: "approve", note: "Confirmed by phone" };
+    await review({ token: fulfillment, body: approve });
+    await review({ token: other, body: approve });
+    await review({ token: admin, body: approve }, missing);
+    await review({ token: admin, body: "{" });
+    await review({ token: admin, body: approve, headers: { "If-Match": "1" } });
+    await review({
+      token: admin,
+      body: approve,
+      headers: { "If-Match": '"9"' },
+    });
+    await review({ token: admin, body: { decision: "maybe" } });
+    await review({ token: admin, body: { decision: "approve", note: 5 } });
+    await review({ token: admin, body: approve }, order.id);
+    const approved = await review({
+      token: admin,
+      body: approve,
+      headers: { "If-Match": '"1"' },
+    });
+    assert.equal(approved.status, 200);
+    assert.equal((await approved.json()).review.state, "approved");
+    assert.equal((await review({ token: admin, body: approve })).status, 409);
+    const toReject = await (await create({ token: owner, body: heldBody }))
+      .json();
+    const rejected = await review(
+      { token: admin, body: { decision: "reject" } },
+      toReject.id,
+    );
+    assert.equal((await rejected.json()).status, "cancelled");
+    const reviewed = await call("GET", `${heldPath}/history`, history, {
+      token: admin,
+    });
+    const actions = (await reviewed.json()).events.map((e: Json) => e.action);
+    assert.deepEqual(actions, ["order.created", "order.review_approved"]);
+    await call("GET", `${heldPath}/history`, history, { token: owner });
+
+    // GET /v1/users/{user_id}/export
+    const exportRoute = "/v1/users/{user_id}/export";
+    await call("GET", "/v1/users/42/export", exportRoute, { token: owner });
+    await call("GET", "/v1/users/42/export", exportRoute, { token: admin });
+    await call("GET", "/v1/users/42/export", exportRoute, { token: other });
+    await call("GET", "/v1/users/4x2/export", exportRoute, { token: owner });
+
+    // DELETE /v1/users/{user_id}/personal-data: 409 while an order is
+    // active; a user whose only order was delivered is erased.
+    const eraseRoute = "/v1/users/{user_id}/personal-data";
+    const erase = (userId: string, token: string) =>
+      call("DELETE", `/v1/users/${userId}/personal-data`, eraseRoute, {
+        token,
+      });
+    assert.equal((await erase("42", owner)).status, 409);
+    await erase("42", other);
+    await erase("0", admin);
+    const customer = await ctx.token(44);
+    const delivered = await (await create({
+      token: customer,
+      body: orderBody(),
+    })).json();
+    for (const status of ["processing", "shipped", "delivered"]) {
+      const moved = await ctx.request("PATCH", `/v1/orders/${delivered.id}`, {
+        token: fulfillment,
+        body: { status },
+      });
+      assert.equal(moved.status, 200);
+    }
+    assert.equal((await erase("44", customer)).status, 204);
+    const erased = await call("GET", `/v1/orders/${delivered.id}`, one, {
+      token: customer,
+    });
+    const erasedOrder = await erased.json();
+    assert.equal(erasedOrder.shipping_address, null);
+    assert.equal(erasedOrder.personal_data_erased, true);
+    await call("GET", "/v1/users/44/export", exportRoute, { token: customer });
+    await call("GET", `/v1/orders/${delivered.id}/history`, history, {
+      token: customer,
+    });
+
+    // /v1/admin: account actions and metrics
+    for (const action of ["disable", "enable", "revoke-tokens"]) {
+      const route = `/v1/admin/users/{user_id}/${action}`;
+      await call("POST", `/v1/admin/users/45/${action}`, route, {
+        token: owner,
+      });
+      await call("POST", `/v1/admin/users/-1/${action}`, route, {
+        token: admin,
+      });
+      const done = await call("POST", `/v1/admin/users/45/${action}`, route, {
+        token: admin,
+      });
+      assert.equal(done.status, 204);
+    }
+    await call("GET", "/v1/admin/metrics", "/v1/admin/metrics", {
+      token: admin,
+    });
+    await call("GET", "/v1/admin/metrics", "/v1/admin/metrics", {
+      token: owner,
+    });
+
+    // A revoked token is 401; a disabled account is 403 on every
+    // authenticated operation, before anything else is checked.
+    const revoked = await call("GET", "/v1/orders", "/v1/orders", {
+      token: await ctx.token(45),
+    });
+    assert.equal(revoked.status, 401);
+    const disabled = await ctx.token(46);
+    const disabling = await ctx.request("POST", "/v1/admin/users/46/disable", {
+      token: admin,
+    });
+    assert.equal(disabling.status, 204);
+    for (const operation of OPERATIONS.filter((op) => op.authenticated)) {
+      const url = operation.path.replace("{id}", order.id).replace(
+        "{user_id}",
+        "46",
+      );
+      const res = await call(
+        operation.method.toUpperCase(),
+        url,
+        operation.path,
+        {
+          token: disabled,
+        },
+      );
+      assert.equal(res.status, 403, operation.operationId);
+      assert.equal(
+        seen.at(-1)?.problemType,
+        "urn:orders-api:problem:account-disabled",
+      );
+    }
+
     // Public routes
     await call("GET", "/healthz", "/healthz");
     await call("GET", "/readyz", "/readyz");
@@ -564,7 +750,12 @@ Deno.test("real responses of every operation match the document", async () => {
       if (!wasSeen) unseen.push(`${operation.operationId} ${status}`);
     }
   }
-  assert.deepEqual(unseen, ["updateOrder 409", "cancelOrder 409"]);
+  assert.deepEqual(unseen, [
+    "cancelOrder 409",
+    "disableUser 409",
+    "enableUser 409",
+    "revokeUserTokens 409",
+  ]);
   for (const status of [401, 413, 415, 429]) {
     assert.ok(seen.some((s) => s.status === status), `no ${status} seen`);
   }

@@ -34,11 +34,11 @@ const PROBLEM_CASES: Record<ProblemCode, string> = {
   unauthenticated:
     "No bearer token, another scheme, or a token that is malformed, badly signed, expired, not yet valid, for another issuer or audience, or without a positive integer `sub`.",
   forbidden:
-    "The caller may not see this order or make this change (see the roles table).",
+    "The caller may not see this order or make this change, may not manage this user's personal data, or is not an admin on an admin route (see the roles table).",
   account_disabled:
     "An admin disabled the caller's account; every request is refused until it is enabled again.",
   not_found:
-    "No such order (an id that is not a UUID is unknown), or no such route.",
+    "No such order (an id that is not a UUID is unknown), a `user_id` that is not a positive integer, or no such route.",
   method_not_allowed:
     "The route exists but not with this method; `Allow` lists the methods.",
   conflict:
@@ -89,6 +89,13 @@ only, never stored).
 | move the status forward | 403 | 403 | one step | one step |
 | change the address | pending/processing | 403 | 403 | pending/processing |
 | read the history | yes | 403 | 403 | yes |
+| decide a held order's review | 403 | 403 | 403 | yes |
+| export or erase personal data (\`/v1/users/{user_id}\`) | own | 403 | own only | anyone's |
+| disable, enable, revoke tokens; metrics (\`/v1/admin\`) | 403 | 403 | 403 | yes |
+
+An admin can disable an account (every request of that user is then 403
+\`account-disabled\`) and revoke a user's tokens (401 for every token issued
+up to then); both take effect within 5 s on every instance.
 
 ## Conventions
 
@@ -121,9 +128,10 @@ Every error is \`application/problem+json\` (RFC 9457) with \`type\`,
 \`title\`, \`status\`, \`detail\`, \`request_id\` (equal to \`X-Request-Id\`)
 and, on 400/422, \`errors: [{path, message}]\`, one entry per invalid field.
 Unknown routes answer 404 and known routes with another method 405 (with
-\`Allow\`), also as problems. Order of checks: authentication (401), rate
-limits (429), validation (400/422), existence (404), rights (403), business
-rules (400/409/412).
+\`Allow\`), also as problems. Order of checks: authentication (401), the
+account state (403 \`account-disabled\`, on every \`/v1\` route), rate limits
+(429), validation (400/422), existence (404), rights (403), business rules
+(400/409/412).
 
 | type | status | when |
 |---|---|---|
@@ -143,7 +151,14 @@ New problem types may be added: handle an unknown \`type\` by its \`status\`.
   JSON (400); \`POST /v1/orders/{id}/cancel\` alone takes no body.
 - A malformed \`X-Request-Id\` is replaced, not refused.
 - \`Cache-Control: no-store\` is on every response, not only authenticated ones.
-- \`POST /v1/orders/{id}/cancel\` honours \`If-Match\` like \`PATCH\`.
+- \`POST /v1/orders/{id}/cancel\` and \`POST /v1/orders/{id}/review\` honour
+  \`If-Match\` like \`PATCH\`.
+- A \`user_id\` path segment that is not a positive integer is 404 for every
+  caller, before the caller's rights are checked, as an order id that is not a
+  UUID.
+- The review of a held order is shown to admins and fulfillment only; the
+  owner sees neither \`review\` nor the review fields and actions of the
+  history.
 - Request schemas state only constraints that hold for the raw value: text
   fields are cleaned (HTML tags stripped, trimmed) before their length is
   checked, so their maximum lengths are in the descriptions, not in
@@ -152,6 +167,15 @@ New problem types may be added: handle an unknown \`type\` by its \`status\`.
 
 /** The request headers and path parameters routes share. */
 const PARAMETERS: Record<ParameterName | "XRequestId", JsonObject> = {
+  UserId: {
+    name: "user_id",
+    in: "path",
+    required: true,
+    description:
+      "A user id: a positive integer up to 9007199254740991, written with ASCII digits only. Anything else is answered 404, like an unknown order id.",
+    schema: { type: "integer", minimum: 1, maximum: 9007199254740991 },
+    example: 42,
+  },
   OrderId: {
     name: "id",
     in: "path",
@@ -399,6 +423,13 @@ function responseObject(
     response.content = problemContent(spec.problems);
   } else if (spec.html) {
     response.content = { "text/html": { schema: { type: "string" } } };
+  } else if (spec.text) {
+    response.content = {
+      [spec.text.mediaType]: {
+        schema: { type: "string" },
+        example: spec.text.example,
+      },
+    };
   }
   return response;
 }
@@ -420,9 +451,37 @@ function queryParameters(schema: z.ZodObject): JsonObject[] {
   });
 }
 
+const accountDisabled = problemExample(
+  "account_disabled",
+  "The caller's account is disabled",
+  "This account is disabled: contact support",
+);
+
+/**
+ * The operation's responses with the `account-disabled` case of 403, which
+ * every authenticated route answers (right after authentication).
+ */
+function withAccountDisabled(
+  responses: Record<number, ResponseSpec>,
+): Record<number, ResponseSpec> {
+  const own = responses[403];
+  return {
+    ...responses,
+    403: {
+      description: own
+        ? `${own.description} Or the caller's account is disabled (\`account-disabled\`).`
+        : "The caller's account is disabled (`account-disabled`).",
+      problems: [...(own?.problems ?? []), accountDisabled],
+    },
+  };
+}
+
 function operationObject(operation: OperationSpec): JsonObject {
   const responses: JsonObject = {};
-  for (const [status, spec] of Object.entries(operation.responses)) {
+  const specs = operation.authenticated
+    ? withAccountDisabled(operation.responses)
+    : operation.responses;
+  for (const [status, spec] of Object.entries(specs)) {
     responses[status] = responseObject(operation, Number(status), spec);
   }
   const shared: Record<number, string> = {
@@ -521,7 +580,17 @@ export function buildOpenApiDocument(): OpenApiDocument {
       {
         name: "Orders",
         description:
-          "Create, list, read, change and cancel orders; read their history.",
+          "Create, list, read, change and cancel orders; decide on orders held for review; read their history.",
+      },
+      {
+        name: "Users",
+        description:
+          "A user's personal data: export it (right of access) and erase it (right to erasure).",
+      },
+      {
+        name: "Admin",
+        description:
+          "Incident response (disable and enable accounts, revoke tokens) and metrics; admins only.",
       },
       {
         name: "Health",

@@ -61,6 +61,42 @@ export const processingOrderExample = {
   updated_at: "2026-11-28T15:00:00.000Z",
 };
 
+/**
+ * The order held for review at creation (the owner had already created 5
+ * orders within 10 minutes), as admins and fulfillment see it.
+ */
+export const heldOrderExample = {
+  ...orderExample,
+  review: { state: "pending", reasons: ["velocity"] },
+};
+
+/** The held order after an admin approved it. */
+export const approvedOrderExample = {
+  ...orderExample,
+  version: 2,
+  updated_at: "2026-11-28T14:20:00.000Z",
+  review: { state: "approved", reasons: ["velocity"] },
+};
+
+/** The held order after an admin rejected it: rejecting also cancels. */
+export const rejectedOrderExample = {
+  ...orderExample,
+  status: "cancelled",
+  version: 2,
+  updated_at: "2026-11-28T14:20:00.000Z",
+  review: { state: "rejected", reasons: ["velocity"] },
+};
+
+/** A delivered order whose owner's personal data was erased since. */
+export const erasedOrderExample = {
+  ...orderExample,
+  status: "delivered",
+  shipping_address: null,
+  personal_data_erased: true,
+  version: 4,
+  updated_at: "2026-11-30T09:00:00.000Z",
+};
+
 /** Request bodies of `POST /v1/orders`. */
 export const createOrderExamples: Record<string, Example> = {
   basic: {
@@ -120,6 +156,21 @@ export const cancelOrderExamples: Record<string, Example> = {
   empty: {
     summary: "Without a reason (no body at all is fine too)",
     value: {},
+  },
+};
+
+/** Request bodies of `POST /v1/orders/{id}/review`. */
+export const reviewDecisionExamples: Record<string, Example> = {
+  approve: {
+    summary: "Release the order, with a note for the audit log",
+    value: {
+      decision: "approve",
+      note: "Customer confirmed the order by phone",
+    },
+  },
+  reject: {
+    summary: "Reject (and so cancel) the order",
+    value: { decision: "reject", note: "Card reported stolen" },
   },
 };
 
@@ -186,6 +237,82 @@ export const orderHistoryExample = {
     },
   ],
 };
+
+/** The history of the held example order after its approval, as an admin reads it. */
+export const reviewedOrderHistoryExample = {
+  events: [
+    {
+      ...orderHistoryExample.events[0]!,
+      changes: {
+        ...orderHistoryExample.events[0]!.changes,
+        review: {
+          from: null,
+          to: { state: "pending", reasons: ["velocity"] },
+        },
+      },
+    },
+    {
+      seq: 2,
+      action: "order.review_approved",
+      actor: { user_id: 1, roles: ["admin", "user"] },
+      at: "2026-11-28T14:20:00.000Z",
+      request_id: "review-0042",
+      changes: {
+        review: {
+          from: { state: "pending", reasons: ["velocity"] },
+          to: { state: "approved", reasons: ["velocity"] },
+        },
+        review_note: {
+          from: null,
+          to: "Customer confirmed the order by phone",
+        },
+      },
+    },
+  ],
+};
+
+/** The export of user 42, who has the cancelled example order. */
+export const personalDataExportExample = {
+  user_id: 42,
+  exported_at: "2026-11-30T10:00:00.000Z",
+  orders: [{ ...cancelledOrderExample, history: orderHistoryExample.events }],
+};
+
+/** `GET /v1/admin/metrics` on an instance that served a few requests. */
+export const metricsExample =
+  `# HELP orders_http_responses_total HTTP responses by status class.
+# TYPE orders_http_responses_total counter
+orders_http_responses_total{class="2xx"} 1520
+orders_http_responses_total{class="3xx"} 0
+orders_http_responses_total{class="4xx"} 37
+orders_http_responses_total{class="5xx"} 0
+# HELP orders_security_events_total Security events logged, by event name.
+# TYPE orders_security_events_total counter
+orders_security_events_total{event="account.disabled"} 0
+orders_security_events_total{event="account.enabled"} 0
+orders_security_events_total{event="auth.failed"} 12
+orders_security_events_total{event="authz.denied"} 3
+orders_security_events_total{event="lookup.miss"} 5
+orders_security_events_total{event="order.cancelled"} 4
+orders_security_events_total{event="order.held"} 1
+orders_security_events_total{event="order.status_changed"} 40
+orders_security_events_total{event="ratelimit.exceeded"} 0
+orders_security_events_total{event="tokens.revoked"} 0
+orders_security_events_total{event="validation.failed"} 17
+# HELP orders_created_total Orders created.
+# TYPE orders_created_total counter
+orders_created_total 96
+# HELP orders_cancelled_total Orders cancelled.
+# TYPE orders_cancelled_total counter
+orders_cancelled_total 4
+# HELP orders_held_total Orders held for review at creation.
+# TYPE orders_held_total counter
+orders_held_total 1
+# HELP orders_value Totals of created orders (exact decimal sum, any currency); sum / count is the average order value.
+# TYPE orders_value summary
+orders_value_sum 2496.00
+orders_value_count 96
+`;
 
 /** A problem response example, built from the same table as real ones. */
 export function problemExample(

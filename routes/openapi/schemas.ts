@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { ORDER_STATUSES } from "../../domain/order.ts";
 import { userIdSchema } from "../../domain/principal.ts";
+import { REVIEW_REASONS, REVIEW_STATES } from "../../domain/review.ts";
 
 /** A timestamp as the API writes it: ISO 8601 UTC with milliseconds. */
 const timestampSchema = z.string().regex(
@@ -44,6 +45,21 @@ export const orderItemSchema = z.object({
   }),
 });
 
+/** The review of a held order, as admins and fulfillment see it. */
+export const orderReviewSchema = z.object({
+  state: z.enum(REVIEW_STATES).meta({
+    description:
+      "`pending` until an admin decides; then `approved` (the order may move on) or `rejected` (the order is cancelled).",
+  }),
+  reasons: z.array(z.enum(REVIEW_REASONS)).min(1).meta({
+    description:
+      "Why it was held: `total_threshold` (the total is at least `REVIEW_THRESHOLD`), `velocity` (the owner had already created `REVIEW_VELOCITY_ORDERS` orders themself within 10 minutes).",
+  }),
+}).meta({
+  description:
+    "Present only on orders held for review, and only for admins and fulfillment: owners never see it.",
+});
+
 /** An order (`orderJson`). */
 export const orderSchema = z.object({
   id: z.uuid().meta({ description: "A random UUID, assigned by the server." }),
@@ -61,13 +77,21 @@ export const orderSchema = z.object({
     description:
       "`pending → processing → shipped → delivered`; `cancelled` from pending or processing. `delivered` and `cancelled` are terminal.",
   }),
-  shipping_address: z.string(),
+  shipping_address: z.string().nullable().meta({
+    description:
+      "`null` once the owner's personal data was erased (then `personal_data_erased` is `true`).",
+  }),
+  personal_data_erased: z.literal(true).optional().meta({
+    description:
+      "Present, and `true`, only on orders whose owner's personal data was erased: `shipping_address` is `null` and can never be read again. Other orders do not carry the field.",
+  }),
   version: z.number().int().min(1).meta({
     description:
       "1 at creation, +1 on every change; the `ETag` of the order is this number, quoted.",
   }),
   created_at: timestampSchema,
   updated_at: timestampSchema,
+  review: orderReviewSchema.optional(),
 }).meta({
   description:
     "An order. `id`, `user_id`, `items`, `total`, `currency` and `created_at` never change after creation.",
@@ -100,7 +124,7 @@ export const historyEventSchema = z.object({
   }),
   action: z.string().meta({
     description:
-      "What happened: `order.created`, `order.updated` (status and/or address) or `order.cancelled` (any change that cancels). New actions may be added.",
+      "What happened: `order.created`, `order.updated` (status and/or address), `order.cancelled` (any change that cancels), and, for admins and fulfillment, `order.review_approved` / `order.review_rejected` (an admin's decision on a held order; the owner sees these as `order.updated` / `order.cancelled`). New actions may be added.",
     examples: ["order.created"],
   }),
   actor: z.object({
@@ -115,13 +139,39 @@ export const historyEventSchema = z.object({
   }),
   changes: z.record(z.string(), fieldChangeSchema).meta({
     description:
-      'Each changed field with its old and new value. A creation lists every field from null; a cancellation\'s reason appears as `"cancellation_reason": {"from": null, "to": "…"}`.',
+      'Each changed field with its old and new value. A creation lists every field from null; a cancellation\'s reason appears as `"cancellation_reason": {"from": null, "to": "…"}`. For admins and fulfillment, a held order\'s creation and a review decision also carry `review` (`{state, reasons}` or null) and a decision\'s note `review_note`; the owner never sees them. Once the owner\'s personal data is erased, address values are null.',
   }),
 });
 
 /** An order's history (`GET /v1/orders/{id}/history`). */
 export const orderHistorySchema = z.object({
-  events: z.array(historyEventSchema).meta({ description: "Oldest first." }),
+  events: z.array(historyEventSchema).meta({
+    description:
+      "Oldest first. Only the order's own audit entries: events about the user (erasure, account changes) are in the audit log, not here.",
+  }),
+});
+
+/** One order in a personal-data export: the order with its history. */
+export const exportedOrderSchema = orderSchema.extend({
+  history: z.array(historyEventSchema).meta({
+    description:
+      "The order's history, oldest first, as `GET /v1/orders/{id}/history` shows it to the caller.",
+  }),
+}).meta({
+  description:
+    "An order as `GET /v1/orders/{id}` shows it to the caller, with its history.",
+});
+
+/** A user's personal-data export (`GET /v1/users/{user_id}/export`). */
+export const personalDataExportSchema = z.object({
+  user_id: userIdSchema.meta({ description: "The user the export is about." }),
+  exported_at: timestampSchema,
+  orders: z.array(exportedOrderSchema).meta({
+    description: "Every order of the user, newest first.",
+  }),
+}).meta({
+  description:
+    "Everything the service holds about a user: every order with its history (right of access).",
 });
 
 /** One invalid field of a request. */
