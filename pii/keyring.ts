@@ -6,6 +6,7 @@
  */
 import type { Clock } from "../domain/ports.ts";
 import {
+  type DataKeyMaterial,
   DecryptionError,
   generateDataKeyBytes,
   importDataKey,
@@ -50,7 +51,7 @@ export interface DataKeyStore {
 export interface DataKey {
   readonly keyId: string;
   readonly userId: number;
-  readonly key: CryptoKey;
+  readonly key: DataKeyMaterial;
   /**
    * Values this key decrypted, by context and ciphertext: lives and dies
    * with the unwrapped key (at most `KEY_CACHE_TTL_MS` in the cache), so it
