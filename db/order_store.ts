@@ -8,6 +8,7 @@ import {
   count,
   eq,
   getTableColumns,
+  getTableName,
   gte,
   lt,
   type SQL,
@@ -20,15 +21,10 @@ import {
   orderChainId,
 } from "../domain/audit.ts";
 import type { Order, OrderItem } from "../domain/order.ts";
-import type {
-  OrderPage,
-  OrderQuery,
-  OrderStore,
-  VelocityGuard,
-} from "../domain/ports.ts";
+import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import type { ReviewReason } from "../domain/review.ts";
 import type { Role } from "../domain/principal.ts";
-import type { InValue, Row } from "@libsql/client/web";
+import type { InStatement, InValue, Row } from "@libsql/client/web";
 import type { Db } from "./client.ts";
 import {
   auditLog,
@@ -45,57 +41,67 @@ export function createOrderStore(db: Db): OrderStore {
   const client = db.$client;
   return {
     async insertOrder(order, entry, completion, guard) {
+      const orderRow = orderToRow(order);
       const items = order.items.map((item, position) =>
         itemToRow(order.id, position, item)
       );
+      const auditRow = auditToRow(entry);
       if (!completion && !guard) {
-        await db.batch([
-          db.insert(orders).values(orderToRow(order)),
-          db.insert(orderItems).values(items),
-          db.insert(auditLog).values(auditToRow(entry)),
-        ]);
+        await client.batch([
+          insertRows(orders, [orderRow]),
+          insertRows(orderItems, items),
+          insertRows(auditLog, [auditRow]),
+        ], "write");
         return true;
       }
-      const velocity = guard ? velocityHolds(guard) : sql`1`;
+      const velocity: Guard = guard
+        ? {
+          sql: `(SELECT count(*) FROM orders WHERE ${OWN_ORDERS_SINCE}) < ?`,
+          args: [guard.userId, guard.userId, guard.since, guard.below],
+        }
+        : { sql: "1", args: [] };
       if (!completion) {
         // The order goes in only if the guard holds; its lines and entry
         // only if the order went in. One transaction, so the count the
         // guard reads cannot change before the insert.
-        const inserted = sql`EXISTS (SELECT 1 FROM ${orders} WHERE ${
-          eq(orders.id, order.id)
-        })`;
-        const [written] = await db.batch([
-          db.run(guardedInsert(orders, [orderToRow(order)], velocity)),
-          db.run(guardedInsert(orderItems, items, inserted)),
-          db.run(guardedInsert(auditLog, [auditToRow(entry)], inserted)),
-        ]);
-        return written.rowsAffected === 1;
+        const inserted: Guard = {
+          sql: "EXISTS (SELECT 1 FROM orders WHERE id = ?)",
+          args: [order.id],
+        };
+        const [written] = await client.batch([
+          insertRows(orders, [orderRow], velocity),
+          insertRows(orderItems, items, inserted),
+          insertRows(auditLog, [auditRow], inserted),
+        ], "write");
+        return written!.rowsAffected === 1;
       }
-      const key = and(
-        eq(idempotencyKeys.userId, completion.userId),
-        eq(idempotencyKeys.key, completion.key),
-      );
       // Each insert runs only if the key now names this order, which is true
       // exactly when the completing update took effect.
-      const claimed = sql`EXISTS (SELECT 1 FROM ${idempotencyKeys} WHERE ${key}
-        AND ${idempotencyKeys.orderId} = ${order.id})`;
-      const [completed] = await db.batch([
-        db.update(idempotencyKeys).set({
-          state: "completed",
-          orderId: order.id,
-          responseStatus: 201,
-          responseBody: completion.responseBody,
-        }).where(and(
-          key,
-          eq(idempotencyKeys.claimToken, completion.claimToken),
-          eq(idempotencyKeys.state, "in_flight"),
-          velocity,
-        )),
-        db.run(guardedInsert(orders, [orderToRow(order)], claimed)),
-        db.run(guardedInsert(orderItems, items, claimed)),
-        db.run(guardedInsert(auditLog, [auditToRow(entry)], claimed)),
-      ]);
-      return completed.rowsAffected === 1;
+      const claimed: Guard = {
+        sql:
+          "EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id = ?)",
+        args: [completion.userId, completion.key, order.id],
+      };
+      const [completed] = await client.batch([
+        {
+          sql: `UPDATE idempotency_keys SET state = 'completed', order_id = ?,
+            response_status = 201, response_body = ?
+            WHERE user_id = ? AND key = ? AND claim_token = ?
+            AND state = 'in_flight' AND ${velocity.sql}`,
+          args: [
+            order.id,
+            completion.responseBody,
+            completion.userId,
+            completion.key,
+            completion.claimToken,
+            ...velocity.args,
+          ],
+        },
+        insertRows(orders, [orderRow], claimed),
+        insertRows(orderItems, items, claimed),
+        insertRows(auditLog, [auditRow], claimed),
+      ], "write");
+      return completed!.rowsAffected === 1;
     },
 
     async countOwnOrdersSince(userId, since) {
@@ -191,23 +197,28 @@ export function createOrderStore(db: Db): OrderStore {
         );
       }
       try {
-        const [updated] = await db.batch([
-          db.update(orders).set({
-            status: order.status,
-            shippingAddress: storedAddress(order),
-            reviewState: order.review?.state ?? null,
-            reviewReasons: reviewReasonsText(order),
-            updatedAt: order.updatedAt,
-            version: sql`${orders.version} + 1`,
-          }).where(
-            and(eq(orders.id, order.id), eq(orders.version, order.version - 1)),
-          ),
+        const [updated] = await client.batch([
+          {
+            sql: `UPDATE orders SET status = ?, shipping_address = ?,
+              review_state = ?, review_reasons = ?, updated_at = ?,
+              version = version + 1
+              WHERE id = ? AND version = ?`,
+            args: [
+              order.status,
+              storedAddress(order),
+              order.review?.state ?? null,
+              reviewReasonsText(order),
+              order.updatedAt,
+              order.id,
+              order.version - 1,
+            ],
+          },
           // Appended only when the guarded update above took effect, in the
           // same transaction; over the remote protocol too, since a batch
           // runs on one connection.
-          insertAuditIfChanged(db, entry),
-        ]);
-        return updated.rowsAffected === 1;
+          insertAuditIfChanged(entry),
+        ], "write");
+        return updated!.rowsAffected === 1;
       } catch (error) {
         // The chain position is taken: another writer got there first. The
         // version check normally catches this; the unique index is the
@@ -310,37 +321,61 @@ function asItemRows(rows: readonly Row[]): OrderItemRow[] {
   }));
 }
 
-/**
- * `INSERT INTO table (…) SELECT * FROM (VALUES …) WHERE guard`: inserts the
- * rows only when the guard holds, so a batch can make writes conditional.
- */
-function guardedInsert<T extends SQLiteTable>(
-  table: T,
-  rows: readonly Record<string, unknown>[],
-  guard: SQL,
-): SQL {
-  const columns = Object.entries(getTableColumns(table)).filter(([name]) =>
-    rows[0]?.[name] !== undefined
-  );
-  const names = sql.join(
-    columns.map(([, column]) => sql.identifier(column.name)),
-    sql`, `,
-  );
-  const values = sql.join(
-    rows.map((row) =>
-      sql`(${
-        sql.join(
-          columns.map(([name, column]) =>
-            sql`${column.mapToDriverValue(row[name])}`
-          ),
-          sql`, `,
-        )
-      })`
-    ),
-    sql`, `,
-  );
-  return sql`INSERT INTO ${table} (${names}) SELECT * FROM (VALUES ${values}) WHERE ${guard}`;
+/** A condition a write depends on, as SQL text and its arguments. */
+interface Guard {
+  readonly sql: string;
+  readonly args: readonly InValue[];
 }
+
+/** The fields and column names of a table that rows of it set. */
+const insertColumns = new Map<SQLiteTable, [field: string, column: string][]>();
+
+function columnsOf(table: SQLiteTable): [string, string][] {
+  let columns = insertColumns.get(table);
+  if (!columns) {
+    columns = Object.entries(getTableColumns(table))
+      // An autoincrement key is the database's to set.
+      .filter(([, column]) =>
+        !(column as { autoIncrement?: boolean }).autoIncrement
+      )
+      .map(([field, column]) => [field, column.name]);
+    insertColumns.set(table, columns);
+  }
+  return columns;
+}
+
+/**
+ * `INSERT INTO table (…) VALUES …`, or with a guard
+ * `INSERT INTO table (…) SELECT * FROM (VALUES …) WHERE guard`, which
+ * inserts the rows only when the guard holds, so a batch can make writes
+ * conditional. The SQL text depends only on the table, the number of rows
+ * and the guard, so the database's statement cache serves it.
+ */
+function insertRows(
+  table: SQLiteTable,
+  rows: readonly Record<string, unknown>[],
+  guard?: Guard,
+): InStatement {
+  const columns = columnsOf(table);
+  const names = columns.map(([, column]) => `"${column}"`).join(", ");
+  const tuple = `(${columns.map(() => "?").join(", ")})`;
+  const values = rows.map(() => tuple).join(", ");
+  const args: InValue[] = [];
+  for (const row of rows) {
+    for (const [field] of columns) args.push((row[field] ?? null) as InValue);
+  }
+  const name = getTableName(table);
+  if (!guard) {
+    return { sql: `INSERT INTO "${name}" (${names}) VALUES ${values}`, args };
+  }
+  return {
+    sql:
+      `INSERT INTO "${name}" (${names}) SELECT * FROM (VALUES ${values}) WHERE ${guard.sql}`,
+    args: [...args, ...guard.args],
+  };
+}
+
+const OWN_ORDERS_SINCE = "user_id = ? AND created_by = ? AND created_at >= ?";
 
 /** Orders `userId` created for themself at or after `since`. */
 function ownOrdersSince(userId: number, since: number): SQL | undefined {
@@ -349,13 +384,6 @@ function ownOrdersSince(userId: number, since: number): SQL | undefined {
     eq(orders.createdBy, userId),
     gte(orders.createdAt, since),
   );
-}
-
-/** True while fewer than `below` such orders exist. */
-function velocityHolds(guard: VelocityGuard): SQL {
-  return sql`(SELECT count(*) FROM ${orders} WHERE ${
-    ownOrdersSince(guard.userId, guard.since)
-  }) < ${guard.below}`;
 }
 
 function reviewReasonsText(order: Order): string | null {
@@ -438,17 +466,11 @@ function rowToOrder(row: OrderRow, items: readonly OrderItemRow[]): Order {
  * `INSERT INTO audit_log … SELECT … WHERE changes() = 1`: appends the entry
  * only if the statement before it changed exactly one row.
  */
-export function insertAuditIfChanged(db: Db, entry: AuditEntry) {
-  const row = auditToRow(entry);
-  const columns = getTableColumns(auditLog);
-  const keys = Object.keys(row) as (keyof typeof row)[];
-  const names = keys.map((key) => sql.identifier(columns[key].name));
-  const values = keys.map((key) => sql`${row[key]}`);
-  return db.run(
-    sql`INSERT INTO ${auditLog} (${sql.join(names, sql`, `)}) SELECT ${
-      sql.join(values, sql`, `)
-    } WHERE changes() = 1`,
-  );
+export function insertAuditIfChanged(entry: AuditEntry): InStatement {
+  return insertRows(auditLog, [auditToRow(entry)], {
+    sql: "changes() = 1",
+    args: [],
+  });
 }
 
 /** Whether a write failed because its audit chain position was taken. */

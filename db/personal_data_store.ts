@@ -21,6 +21,7 @@ import type { ErasureStore } from "../pii/erasure.ts";
 import type { DataKeyRecord, DataKeyStore } from "../pii/keyring.ts";
 import type { PlainTextStore } from "../pii/plain_text.ts";
 import type { RotationStore } from "../pii/rotation.ts";
+import type { InValue } from "@libsql/client/web";
 import type { Db } from "./client.ts";
 import { insertAuditIfChanged, isChainPositionTaken } from "./order_store.ts";
 import { auditLog, idempotencyKeys, orders, userKeys } from "./schema.ts";
@@ -107,19 +108,21 @@ export function createPersonalDataStore(
 
     async destroyKey(key, entry) {
       try {
-        const [destroyed] = await db.batch([
-          db.update(userKeys).set({ wrappedKey: null, destroyedAt: entry.at })
-            .where(and(
-              eq(userKeys.keyId, key.keyId),
-              eq(userKeys.userId, key.userId),
-              isNull(userKeys.destroyedAt),
-              // Checked inside the write, so an order created after the
-              // service's own check still stops the erasure.
-              not(needsAddress(key.userId)),
-            )),
-          insertAuditIfChanged(db, entry),
-        ]);
-        return destroyed.rowsAffected === 1 ? "destroyed" : "kept";
+        const destroy = db.update(userKeys)
+          .set({ wrappedKey: null, destroyedAt: entry.at })
+          .where(and(
+            eq(userKeys.keyId, key.keyId),
+            eq(userKeys.userId, key.userId),
+            isNull(userKeys.destroyedAt),
+            // Checked inside the write, so an order created after the
+            // service's own check still stops the erasure.
+            not(needsAddress(key.userId)),
+          )).toSQL();
+        const [destroyed] = await db.$client.batch([
+          { sql: destroy.sql, args: destroy.params as InValue[] },
+          insertAuditIfChanged(entry),
+        ], "write");
+        return destroyed!.rowsAffected === 1 ? "destroyed" : "kept";
       } catch (error) {
         if (isChainPositionTaken(error)) return "chain_position_taken";
         throw error;
