@@ -5,13 +5,10 @@
 import {
   and,
   asc,
-  count,
   eq,
   getTableColumns,
   getTableName,
-  gte,
   lt,
-  type SQL,
   sql,
 } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
@@ -105,44 +102,43 @@ export function createOrderStore(db: Db): OrderStore {
     },
 
     async countOwnOrdersSince(userId, since) {
-      const [row] = await db.select({ count: count() }).from(orders).where(
-        ownOrdersSince(userId, since),
-      );
-      return row?.count ?? 0;
+      const result = await client.execute({
+        sql: `SELECT count(*) AS n FROM orders WHERE ${OWN_ORDERS_SINCE}`,
+        args: [userId, userId, since],
+      });
+      return Number(result.rows[0]?.n ?? 0);
     },
 
     async claimIdempotencyKey(claim, cutoffs) {
-      const key = and(
-        eq(idempotencyKeys.userId, claim.userId),
-        eq(idempotencyKeys.key, claim.key),
-      );
-      const [, rows] = await db.batch([
-        db.insert(idempotencyKeys).values({
-          userId: claim.userId,
-          key: claim.key,
-          fingerprint: claim.fingerprint,
-          state: "in_flight",
-          claimToken: claim.claimToken,
-          createdAt: claim.now,
-        }).onConflictDoUpdate({
-          target: [idempotencyKeys.userId, idempotencyKeys.key],
-          set: {
-            fingerprint: claim.fingerprint,
-            state: "in_flight",
-            claimToken: claim.claimToken,
-            orderId: null,
-            responseStatus: null,
-            responseBody: null,
-            createdAt: claim.now,
-          },
-          // Only an expired record, or a claim abandoned in flight, is taken over.
-          setWhere: sql`${idempotencyKeys.createdAt} < ${cutoffs.replayCutoff}
-            OR (${idempotencyKeys.state} = 'in_flight'
-              AND ${idempotencyKeys.createdAt} < ${cutoffs.claimCutoff})`,
-        }),
-        db.select().from(idempotencyKeys).where(key),
-      ]);
-      const record = rows[0];
+      const [, rows] = await client.batch([
+        {
+          sql: `INSERT INTO idempotency_keys
+              (user_id, key, fingerprint, state, claim_token, created_at)
+            VALUES (?, ?, ?, 'in_flight', ?, ?)
+            ON CONFLICT (user_id, key) DO UPDATE SET
+              fingerprint = excluded.fingerprint, state = 'in_flight',
+              claim_token = excluded.claim_token, order_id = NULL,
+              response_status = NULL, response_body = NULL,
+              created_at = excluded.created_at
+            -- Only an expired record, or a claim abandoned in flight, is taken over.
+            WHERE idempotency_keys.created_at < ?
+              OR (idempotency_keys.state = 'in_flight'
+                AND idempotency_keys.created_at < ?)`,
+          args: [
+            claim.userId,
+            claim.key,
+            claim.fingerprint,
+            claim.claimToken,
+            claim.now,
+            cutoffs.replayCutoff,
+            cutoffs.claimCutoff,
+          ],
+        },
+        { sql: KEY_RECORD, args: [claim.userId, claim.key] },
+      ], "write");
+      const record = rows!.rows[0] as unknown as
+        | typeof idempotencyKeys.$inferSelect
+        | undefined;
       if (!record) throw new Error("Idempotency key vanished while claimed");
       return record.claimToken === claim.claimToken ? undefined : record;
     },
@@ -285,6 +281,9 @@ function selectAs(table: SQLiteTable, name: string): string {
 
 const ORDER_SELECT = selectAs(orders, "orders");
 const ITEM_SELECT = selectAs(orderItems, "order_items");
+const KEY_RECORD = `${
+  selectAs(idempotencyKeys, "idempotency_keys")
+} WHERE user_id = ? AND key = ?`;
 const ORDER_BY_ID = `${ORDER_SELECT} WHERE id = ?`;
 const ITEMS_OF_ORDER = `${ITEM_SELECT} WHERE order_id = ? ORDER BY position`;
 const CHAIN_HEAD =
@@ -376,15 +375,6 @@ function insertRows(
 }
 
 const OWN_ORDERS_SINCE = "user_id = ? AND created_by = ? AND created_at >= ?";
-
-/** Orders `userId` created for themself at or after `since`. */
-function ownOrdersSince(userId: number, since: number): SQL | undefined {
-  return and(
-    eq(orders.userId, userId),
-    eq(orders.createdBy, userId),
-    gte(orders.createdAt, since),
-  );
-}
 
 function reviewReasonsText(order: Order): string | null {
   return order.review ? JSON.stringify(order.review.reasons) : null;
