@@ -105,6 +105,12 @@ export function createNativeClient(
   function flush(): void {
     const batches = pending;
     pending = [];
+    if (batches.length === 0 || closed) {
+      for (const batch of batches) {
+        batch.reject(new Error("The database is closed"));
+      }
+      return;
+    }
     const outcomes: ({ ok: true; results: ResultSet[] } | {
       ok: false;
       error: unknown;
@@ -184,8 +190,8 @@ export function createNativeClient(
 
     close() {
       if (closed) return;
-      closed = true;
       if (pending.length > 0) flush();
+      closed = true;
       cache.clear();
       db.close();
     },

@@ -83,3 +83,16 @@ Deno.test("rows with duplicate column names keep every value by index", async ()
   assert.equal(row.a, 1);
   db.close();
 });
+
+Deno.test("closing the client commits the batches still queued", async () => {
+  const db = client();
+  await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  const queued = db.batch([{
+    sql: "INSERT INTO t (id) VALUES (?)",
+    args: [1],
+  }]);
+  db.close();
+  const [result] = await queued;
+  assert.equal(result?.rowsAffected, 1);
+  await assert.rejects(() => db.execute("SELECT 1"), /closed/);
+});
