@@ -160,13 +160,14 @@ export function createOrderStore(db: Db): OrderStore {
     },
 
     async findOrder(id) {
-      const [rows, items] = await client.batch([
-        { sql: ORDER_BY_ID, args: [id] },
-        { sql: ITEMS_OF_ORDER, args: [id] },
-      ], "read");
-      const row = rows!.rows[0];
-      return row
-        ? rowToOrder(asOrderRow(row), asItemRows(items!.rows))
+      // One statement: the order joined to its lines (every order has one).
+      const { rows } = await client.execute({
+        sql: ORDER_WITH_ITEMS,
+        args: [id],
+      });
+      const first = rows[0];
+      return first
+        ? rowToOrder(asOrderRow(first), asItemRows(rows))
         : undefined;
     },
 
@@ -272,19 +273,26 @@ export function createOrderStore(db: Db): OrderStore {
  * the schema's field names, ready for the row mappers, without drizzle
  * building the query on every request (the reads below are the hot path).
  */
-function selectAs(table: SQLiteTable, name: string): string {
-  const columns = Object.entries(getTableColumns(table)).map((
-    [field, column],
-  ) => `"${column.name}" AS "${field}"`);
-  return `SELECT ${columns.join(", ")} FROM ${name}`;
+function selectAs(table: SQLiteTable): string {
+  return `SELECT ${columnList(table)} FROM "${getTableName(table)}"`;
 }
 
-const ORDER_SELECT = selectAs(orders, "orders");
-const ITEM_SELECT = selectAs(orderItems, "order_items");
-const KEY_RECORD = `${
-  selectAs(idempotencyKeys, "idempotency_keys")
-} WHERE user_id = ? AND key = ?`;
+/** `"<table>"."<column>" AS "<field>", …` for every column of a table. */
+function columnList(table: SQLiteTable): string {
+  const name = getTableName(table);
+  return Object.entries(getTableColumns(table)).map(([field, column]) =>
+    `"${name}"."${column.name}" AS "${field}"`
+  ).join(", ");
+}
+
+const ORDER_SELECT = selectAs(orders);
+const ITEM_SELECT = selectAs(orderItems);
+const KEY_RECORD = `${selectAs(idempotencyKeys)} WHERE user_id = ? AND key = ?`;
 const ORDER_BY_ID = `${ORDER_SELECT} WHERE id = ?`;
+const ORDER_WITH_ITEMS = `SELECT ${columnList(orders)}, ${
+  columnList(orderItems)
+} FROM orders JOIN order_items ON order_items.order_id = orders.id
+  WHERE orders.id = ? ORDER BY order_items.position`;
 const ITEMS_OF_ORDER = `${ITEM_SELECT} WHERE order_id = ? ORDER BY position`;
 const CHAIN_HEAD =
   "SELECT chain_seq AS seq, hash FROM audit_log WHERE chain_id = ? ORDER BY chain_seq DESC LIMIT 1";

@@ -93,6 +93,7 @@ export function createMemoryRateLimiter(
   }
 
   return {
+    inProcess: true,
     get size() {
       return entries.size;
     },

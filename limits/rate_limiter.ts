@@ -32,6 +32,11 @@ export interface RateLimiter {
    * once the limit is used up. Throws like `limit()`.
    */
   peek(identifier: string): Promise<RateLimitResult>;
+  /**
+   * True when the limiter answers from process memory and can never stall,
+   * so a request need not arm a timer against it.
+   */
+  readonly inProcess?: boolean;
 }
 
 /** Why a limiter could not decide. */

@@ -116,6 +116,7 @@ export function userRateLimitStep(
       c,
       deps,
       name,
+      limiter,
       () => limiter.limit(String(userId)),
     );
     if (result && !result.success) {
@@ -141,6 +142,7 @@ export function lookupMissLimit(
       c,
       deps,
       "lookup_misses",
+      limiter,
       () => limiter.peek(identifier),
     );
     if (state && !state.success) {
@@ -169,6 +171,7 @@ export function authFailureLimit(
       c,
       deps,
       "auth_failures",
+      limiter,
       () => limiter.limit(address),
       { failClosed: false },
     );
@@ -186,11 +189,12 @@ async function consult(
   c: Context<AppEnv>,
   deps: RateLimitDeps,
   name: RateLimitName,
+  limiter: RateLimiter,
   call: () => Promise<RateLimitResult>,
   options: { failClosed?: boolean } = {},
 ): Promise<RateLimitResult | undefined> {
   try {
-    return await withinBudget(c, call);
+    return await withinBudget(c, limiter, call);
   } catch (error) {
     const failClosed = options.failClosed ?? deps.rateLimits.failClosed;
     logDegraded(c, deps, name, error, failClosed);
@@ -216,7 +220,7 @@ async function countAfterResponse(
   identifier: string,
 ): Promise<void> {
   try {
-    await withinBudget(c, () => limiter.limit(identifier));
+    await withinBudget(c, limiter, () => limiter.limit(identifier));
   } catch (error) {
     logDegraded(c, deps, name, error, false);
   }
@@ -229,8 +233,11 @@ async function countAfterResponse(
  */
 async function withinBudget(
   c: Context<AppEnv>,
+  limiter: RateLimiter,
   call: () => Promise<RateLimitResult>,
 ): Promise<RateLimitResult> {
+  // A limiter in process memory cannot stall: no timer to arm.
+  if (limiter.inProcess) return await call();
   const spent = c.get("rateLimitSpentMs") ?? 0;
   const left = RATE_LIMIT_BUDGET_MS - spent;
   if (left <= 0) throw new RateLimitUnavailableError("timeout");
