@@ -16,10 +16,6 @@ import {
 } from "./db/personal_data_store.ts";
 import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
 import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
-import {
-  createUpstashRateLimiters,
-  createUpstashRedis,
-} from "./limits/upstash_rate_limiter.ts";
 import { createJsonLogger, type Logger } from "./logger.ts";
 import { importMasterKeys, type MasterKey } from "./pii/cipher.ts";
 import { encryptedOrderStore } from "./pii/encrypted_order_store.ts";
@@ -48,12 +44,22 @@ async function main(): Promise<void> {
 
   const clock = { now: () => Date.now() };
   // Created once: every request shares these limiters (and one Redis client).
-  const rateLimiters = config.upstash
-    ? createUpstashRateLimiters(
-      createUpstashRedis(config.upstash),
+  // The Upstash clients are loaded only when configured (about 13 MiB).
+  const upstash = config.upstash;
+  let rateLimiters;
+  if (upstash) {
+    const { createUpstashRateLimiters, createUpstashRedis } = await import(
+      "./limits/upstash_rate_limiter.ts"
+    );
+    rateLimiters = createUpstashRateLimiters(
+      createUpstashRedis(upstash),
       config.rateLimits,
-    )
-    : createMemoryRateLimiters(config.rateLimits, { now: clock.now });
+    );
+  } else {
+    rateLimiters = createMemoryRateLimiters(config.rateLimits, {
+      now: clock.now,
+    });
+  }
   logger.log("info", "ratelimit.configured", {
     backend: config.upstash ? "upstash" : "memory",
     fail_closed: config.rateLimitFailClosed,
