@@ -3,16 +3,9 @@
  * (embedded or remote) and exits non-zero at the first broken entry.
  */
 import { verifyAuditLog } from "../db/audit_verifier.ts";
-import { openDatabase } from "../db/client.ts";
+import { openExistingDatabase } from "./existing_database.ts";
 
-const url = Deno.env.get("DATABASE_URL") ?? "file:./data/orders.db";
-if (url.startsWith("file:") && !(await exists(url.slice("file:".length)))) {
-  console.error(`Cannot verify the audit log: no database at ${url}`);
-  Deno.exit(2);
-}
-const database = await openDatabase(url, {
-  authToken: Deno.env.get("DATABASE_AUTH_TOKEN"),
-});
+const database = await openExistingDatabase("Cannot verify the audit log");
 try {
   const { chains, entries, broken } = await verifyAuditLog(database.db);
   if (broken) {
@@ -28,14 +21,4 @@ try {
   }
 } finally {
   database.close();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

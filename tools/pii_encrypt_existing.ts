@@ -10,7 +10,7 @@
  */
 import { sql } from "drizzle-orm";
 import { ConfigError, loadPiiKeys, type PiiKeys } from "../config.ts";
-import { openDatabase } from "../db/client.ts";
+import { openExistingDatabase } from "./existing_database.ts";
 import { createPersonalDataStore } from "../db/personal_data_store.ts";
 import { importMasterKeys } from "../pii/cipher.ts";
 import { createKeyring } from "../pii/keyring.ts";
@@ -28,14 +28,7 @@ try {
   Deno.exit(1);
 }
 
-const url = Deno.env.get("DATABASE_URL") ?? "file:./data/orders.db";
-if (url.startsWith("file:") && !(await exists(url.slice("file:".length)))) {
-  console.error(`Cannot encrypt: no database at ${url}`);
-  Deno.exit(2);
-}
-const database = await openDatabase(url, {
-  authToken: Deno.env.get("DATABASE_AUTH_TOKEN"),
-});
+const database = await openExistingDatabase("Cannot encrypt");
 try {
   const store = createPersonalDataStore(database.db, {
     embedded: database.embedded,
@@ -60,14 +53,4 @@ try {
   }
 } finally {
   database.close();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

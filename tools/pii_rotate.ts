@@ -6,7 +6,7 @@
  * dev key as the current one (for a `deno task dev` database).
  */
 import { ConfigError, loadPiiKeys, type PiiKeys } from "../config.ts";
-import { openDatabase } from "../db/client.ts";
+import { openExistingDatabase } from "./existing_database.ts";
 import { createPersonalDataStore } from "../db/personal_data_store.ts";
 import { importMasterKeys } from "../pii/cipher.ts";
 import { rewrapDataKeys } from "../pii/rotation.ts";
@@ -25,14 +25,7 @@ try {
 const masters = await importMasterKeys(keys);
 const current = masters[0]!;
 
-const url = Deno.env.get("DATABASE_URL") ?? "file:./data/orders.db";
-if (url.startsWith("file:") && !(await exists(url.slice("file:".length)))) {
-  console.error(`Cannot rotate: no database at ${url}`);
-  Deno.exit(2);
-}
-const database = await openDatabase(url, {
-  authToken: Deno.env.get("DATABASE_AUTH_TOKEN"),
-});
+const database = await openExistingDatabase("Cannot rotate");
 try {
   const store = createPersonalDataStore(database.db, {
     embedded: database.embedded,
@@ -50,14 +43,4 @@ try {
   }
 } finally {
   database.close();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
