@@ -340,3 +340,36 @@ export async function countRows(
   );
   return Number(result.rows[0]?.n);
 }
+
+/**
+ * Runs a `tools/` script with the permissions its `deno task` gives it, and
+ * only the environment given, and collects its output.
+ */
+export async function runTool(
+  script: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-ffi",
+      "--allow-sys",
+      new URL(`../tools/${script}`, import.meta.url).pathname,
+      ...(options.args ?? []),
+    ],
+    env: options.env ?? {},
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}

@@ -8,7 +8,12 @@ import { sql } from "drizzle-orm";
 import { verifyAuditLog } from "../db/audit_verifier.ts";
 import { openDatabase } from "../db/client.ts";
 import { auditHashInput, sha256Hex } from "../domain/audit.ts";
-import { createTestContext, orderBody, type TestContext } from "./_helpers.ts";
+import {
+  createTestContext,
+  orderBody,
+  runTool,
+  type TestContext,
+} from "./_helpers.ts";
 
 interface Scenario {
   ctx: TestContext;
@@ -287,29 +292,8 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
     await t.step(
       "deno task audit:verify exits 0 on a sound log and 1 on a tampered one",
       async () => {
-        const run = async (url: string) => {
-          const output = await new Deno.Command(Deno.execPath(), {
-            args: [
-              "run",
-              "--allow-net",
-              "--allow-env",
-              "--allow-read",
-              "--allow-write",
-              "--allow-ffi",
-              "--allow-sys",
-              new URL("../tools/audit_verify.ts", import.meta.url).pathname,
-            ],
-            env: { DATABASE_URL: url },
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          const decoder = new TextDecoder();
-          return {
-            code: output.code,
-            stdout: decoder.decode(output.stdout),
-            stderr: decoder.decode(output.stderr),
-          };
-        };
+        const run = (url: string) =>
+          runTool("audit_verify.ts", { env: { DATABASE_URL: url } });
         const clean = await run(`file:${dir}/clean.db`);
         assert.equal(clean.code, 0, clean.stderr);
         assert.match(clean.stdout, /verified: 7 entries in 2 chains/);

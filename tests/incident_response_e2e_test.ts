@@ -9,6 +9,7 @@ import { createAddressHasher } from "../routes/security_events.ts";
 import {
   createTestContext,
   orderBody,
+  runTool,
   startServer,
   TEST_SECRET,
 } from "./_helpers.ts";
@@ -86,35 +87,6 @@ Deno.test("main.ts: REVIEW_THRESHOLD holds orders, admins disable users and read
   }
 });
 
-async function runTool(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-ffi",
-      "--allow-sys",
-      new URL(`../tools/${script}`, import.meta.url).pathname,
-      ...args,
-    ],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
 Deno.test("deno task audit:actor lists what a user did and what admins did to their account", async () => {
   const dir = await Deno.makeTempDir({ prefix: "orders-ir-actor-" });
   const url = `file:${dir}/orders.db`;
@@ -138,8 +110,11 @@ Deno.test("deno task audit:actor lists what a user did and what admins did to th
     ctx.close();
   }
   try {
-    const result = await runTool("audit_actor.ts", ["--user", "42"], {
-      DATABASE_URL: url,
+    const result = await runTool("audit_actor.ts", {
+      args: ["--user", "42"],
+      env: {
+        DATABASE_URL: url,
+      },
     });
     assert.equal(result.code, 0, result.stderr);
     const entries = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
@@ -150,8 +125,11 @@ Deno.test("deno task audit:actor lists what a user did and what admins did to th
     assert.equal(entries[0].chain, `order:${id}`);
     assert.equal(entries[1].chain, "user:42");
     assert.equal(entries[1].actor.user_id, 9);
-    const usage = await runTool("audit_actor.ts", ["--user", "x"], {
-      DATABASE_URL: url,
+    const usage = await runTool("audit_actor.ts", {
+      args: ["--user", "x"],
+      env: {
+        DATABASE_URL: url,
+      },
     });
     assert.equal(usage.code, 2);
   } finally {
@@ -161,8 +139,11 @@ Deno.test("deno task audit:actor lists what a user did and what admins did to th
 
 Deno.test("deno task ip:hash prints the ip_hash the service logs for an address", async () => {
   const key = "an-ip-hash-key-for-the-tool-test-0123456789";
-  const result = await runTool("ip_hash.ts", ["203.0.113.5"], {
-    IP_HASH_KEY: key,
+  const result = await runTool("ip_hash.ts", {
+    args: ["203.0.113.5"],
+    env: {
+      IP_HASH_KEY: key,
+    },
   });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(

@@ -10,41 +10,13 @@ import { signToken } from "../auth/sign_token.ts";
 import {
   createTestContext,
   orderBody,
+  runTool,
   startServer,
   TEST_SECRET,
 } from "./_helpers.ts";
 
 const KEY_A = btoa("master-key-A-for-the-rotate-test");
 const KEY_B = btoa("master-key-B-for-the-rotate-test");
-
-/** Runs a `tools/` script (as its `deno task` does) and collects its output. */
-async function runTool(
-  script: string,
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-ffi",
-      "--allow-sys",
-      new URL(`../tools/${script}`, import.meta.url).pathname,
-    ],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
 
 /** What the API shows: every order, history and export, by admin. */
 async function snapshot(
@@ -114,17 +86,21 @@ Deno.test("pii:rotate re-wraps every data key; afterwards the service runs and r
       /Cannot start: 2 data keys are wrapped by a master key that is not configured/,
     );
     const withoutPrevious = await runTool("pii_rotate.ts", {
-      DATABASE_URL: url,
-      PII_ENCRYPTION_KEY: KEY_B,
+      env: {
+        DATABASE_URL: url,
+        PII_ENCRYPTION_KEY: KEY_B,
+      },
     });
     assert.equal(withoutPrevious.code, 1);
     assert.match(withoutPrevious.stdout, /Re-wrapped 0 data keys/);
     assert.match(withoutPrevious.stderr, /2 data keys could not be unwrapped/);
 
     const rotated = await runTool("pii_rotate.ts", {
-      DATABASE_URL: url,
-      PII_ENCRYPTION_KEY: KEY_B,
-      PII_ENCRYPTION_KEY_PREVIOUS: KEY_A,
+      env: {
+        DATABASE_URL: url,
+        PII_ENCRYPTION_KEY: KEY_B,
+        PII_ENCRYPTION_KEY_PREVIOUS: KEY_A,
+      },
     });
     assert.equal(rotated.code, 0, rotated.stderr);
     assert.match(
@@ -135,9 +111,11 @@ Deno.test("pii:rotate re-wraps every data key; afterwards the service runs and r
       assert.ok(!output.includes(KEY_A) && !output.includes(KEY_B));
     }
     const again = await runTool("pii_rotate.ts", {
-      DATABASE_URL: url,
-      PII_ENCRYPTION_KEY: KEY_B,
-      PII_ENCRYPTION_KEY_PREVIOUS: KEY_A,
+      env: {
+        DATABASE_URL: url,
+        PII_ENCRYPTION_KEY: KEY_B,
+        PII_ENCRYPTION_KEY_PREVIOUS: KEY_A,
+      },
     });
     assert.match(again.stdout, /Re-wrapped 0 data keys/);
 
@@ -182,7 +160,9 @@ Deno.test("pii:rotate re-wraps every data key; afterwards the service runs and r
     } finally {
       await server.stop();
     }
-    const verified = await runTool("audit_verify.ts", { DATABASE_URL: url });
+    const verified = await runTool("audit_verify.ts", {
+      env: { DATABASE_URL: url },
+    });
     assert.equal(verified.code, 0, verified.stderr);
     assert.match(verified.stdout, /Audit log verified/);
   } finally {
