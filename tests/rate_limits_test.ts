@@ -499,14 +499,12 @@ redisTest(
     await bridge.redis("CLIENT", "PAUSE", "30000", "WRITE");
     try {
       const asked = bridge.commands.length;
-      const started = performance.now();
       // Meets three limiter calls: requests, the misses check, the miss count.
       const response = await ctx.request(
         "GET",
         `/v1/orders/${crypto.randomUUID()}`,
         { token: alice },
       );
-      const elapsed = performance.now() - started;
       assert.equal(response.status, 404);
       await response.body?.cancel();
       const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
@@ -515,10 +513,10 @@ redisTest(
         ["lookup_misses", "timeout"],
         ["lookup_misses", "timeout"],
       ]);
-      // The first call spent the budget; the others never reached the store.
+      // The first call spent the budget (timed out, not answered: Redis is
+      // paused for 30 s); the others never reached the store. The bound
+      // itself is the configuration asserted above, not a measured time.
       assert.deepEqual(bridge.commands.slice(asked), ["EVALSHA"]);
-      // Generous: the budget is 1 s, and Redis would have taken 30 s.
-      assert.ok(elapsed < 10_000, `took ${Math.round(elapsed)} ms`);
     } finally {
       await bridge.redis("CLIENT", "UNPAUSE");
     }
