@@ -24,6 +24,16 @@ import {
 /** The field of orders (and of audit `changes`) that holds personal data. */
 export const ADDRESS_FIELD = "shipping_address";
 
+/**
+ * The fields of audit `changes` that hold personal data: the address, and
+ * the free text a customer may give when cancelling. Both are encrypted with
+ * the order owner's data key, so an erasure shreds them alike.
+ */
+export const PERSONAL_CHANGE_FIELDS = [
+  ADDRESS_FIELD,
+  "cancellation_reason",
+] as const;
+
 /** Whether a stored value is a ciphertext (else legacy plain text). */
 export function isEncrypted(value: unknown): value is string {
   return typeof value === "string" && fieldKeyId(value) !== undefined;
@@ -40,16 +50,16 @@ export function orderAddressContext(
   };
 }
 
-/** The context of an address value in an audit entry's `changes`. */
-export function auditAddressContext(
+/** The context of a personal value in an audit entry's `changes`. */
+export function auditFieldContext(
   entry: { chainId: string; chainSeq: number },
-  value: { userId: number; side: "from" | "to" },
+  value: { userId: number; field: string; side: "from" | "to" },
 ): FieldContext {
-  const { userId, side } = value;
+  const { userId, field, side } = value;
   return {
     userId,
     record: `audit:${entry.chainId}:${entry.chainSeq}`,
-    field: `${ADDRESS_FIELD}.${side}`,
+    field: `${field}.${side}`,
   };
 }
 
@@ -140,89 +150,95 @@ export async function revealOrders(
 }
 
 /**
- * The entry's `changes` with every address value encrypted under `dataKey`
- * (the order owner's), bound to the entry's chain position.
+ * The entry's `changes` with every personal value encrypted under `dataKey`
+ * (the order owner's), bound to the entry's chain position and field.
  */
 export async function encryptChanges(
   entry: Pick<AuditEntry, "chainId" | "chainSeq" | "changes">,
   dataKey: DataKey,
 ): Promise<Record<string, FieldChange>> {
   const changes: Record<string, FieldChange> = { ...entry.changes };
-  const address = changes[ADDRESS_FIELD];
-  if (address === undefined) return changes;
-  // Every string is a plain address from the domain, even one that happens
-  // to look like a ciphertext.
-  const seal = async (value: unknown, side: "from" | "to") =>
-    typeof value === "string"
-      ? await encryptField(
-        dataKey,
-        value,
-        auditAddressContext(entry, { userId: dataKey.userId, side }),
-      )
-      : value;
-  changes[ADDRESS_FIELD] = {
-    from: await seal(address.from, "from"),
-    to: await seal(address.to, "to"),
-  };
+  for (const field of PERSONAL_CHANGE_FIELDS) {
+    const change = changes[field];
+    if (change === undefined) continue;
+    // Every string is a plain value from the domain, even one that happens
+    // to look like a ciphertext.
+    const seal = async (value: unknown, side: "from" | "to") =>
+      typeof value === "string"
+        ? await encryptField(
+          dataKey,
+          value,
+          auditFieldContext(entry, { userId: dataKey.userId, field, side }),
+        )
+        : value;
+    changes[field] = {
+      from: await seal(change.from, "from"),
+      to: await seal(change.to, "to"),
+    };
+  }
   return changes;
 }
 
 /**
- * Audit entries with their address values decrypted; values under a
+ * Audit entries with their personal values decrypted; values under a
  * destroyed key become `null`. `erased` tells whether any did.
  */
 export async function revealEntries(
   entries: readonly AuditEntry[],
   keyring: Keyring,
 ): Promise<{ entries: AuditEntry[]; erased: boolean; plain: boolean }> {
-  const values = entries.flatMap((entry) => {
-    const change = entry.changes[ADDRESS_FIELD];
-    return change ? [change.from, change.to] : [];
-  });
+  const values = entries.flatMap((entry) =>
+    PERSONAL_CHANGE_FIELDS.flatMap((field) => {
+      const change = entry.changes[field];
+      return change ? [change.from, change.to] : [];
+    })
+  );
   const states = await keyring.keys(keyIdsOf(values));
   let erased = false;
   let plain = false;
   const revealed = await Promise.all(entries.map(async (entry) => {
-    const change = entry.changes[ADDRESS_FIELD];
-    if (!change) return entry;
-    const reveal = async (value: unknown, side: "from" | "to") => {
-      if (typeof value !== "string") return value;
-      const result = await revealValue(value, {
-        states,
-        context: (dataKey) =>
-          auditAddressContext(entry, { userId: dataKey.userId, side }),
-      });
-      erased ||= result.erased;
-      plain ||= !isEncrypted(value);
-      return result.value;
-    };
-    return {
-      ...entry,
-      changes: {
-        ...entry.changes,
-        [ADDRESS_FIELD]: {
-          from: await reveal(change.from, "from"),
-          to: await reveal(change.to, "to"),
-        },
-      },
-    };
+    if (!PERSONAL_CHANGE_FIELDS.some((field) => entry.changes[field])) {
+      return entry;
+    }
+    const changes: Record<string, FieldChange> = { ...entry.changes };
+    for (const field of PERSONAL_CHANGE_FIELDS) {
+      const change = entry.changes[field];
+      if (!change) continue;
+      const reveal = async (value: unknown, side: "from" | "to") => {
+        if (typeof value !== "string") return value;
+        const result = await revealValue(value, {
+          states,
+          context: (dataKey) =>
+            auditFieldContext(entry, { userId: dataKey.userId, field, side }),
+        });
+        erased ||= result.erased;
+        // Only an address written before encryption counts as legacy plain
+        // text; a plain cancellation reason is from the same era.
+        plain ||= !isEncrypted(value);
+        return result.value;
+      };
+      changes[field] = {
+        from: await reveal(change.from, "from"),
+        to: await reveal(change.to, "to"),
+      };
+    }
+    return { ...entry, changes };
   }));
   return { entries: revealed, erased, plain };
 }
 
-/** The entries with every address value shown as erased (`null`). */
+/** The entries with every personal value shown as erased (`null`). */
 export function eraseAddresses(entries: readonly AuditEntry[]): AuditEntry[] {
-  return entries.map((entry) =>
-    entry.changes[ADDRESS_FIELD]
-      ? {
-        ...entry,
-        changes: {
-          ...entry.changes,
-          [ADDRESS_FIELD]: { from: null, to: null },
-        },
-      }
-      : entry
-  );
+  return entries.map((entry) => {
+    if (!PERSONAL_CHANGE_FIELDS.some((field) => entry.changes[field])) {
+      return entry;
+    }
+    const changes: Record<string, FieldChange> = { ...entry.changes };
+    for (const field of PERSONAL_CHANGE_FIELDS) {
+      if (changes[field]) changes[field] = { from: null, to: null };
+    }
+    return { ...entry, changes };
+  });
 }
 
 /**

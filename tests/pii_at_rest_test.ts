@@ -11,6 +11,8 @@ import { createTestContext, orderBody, type TestContext } from "./_helpers.ts";
 const FIRST = "4242 Privacy Lane, Springfield";
 const SECOND = "17 Secret Gardens, Shelbyville";
 const OTHER = "99 Elsewhere Road, Ogdenville";
+/** Free text a customer gives when cancelling: personal data too. */
+const REASON = "Moving to 12 Hidden Court next week";
 /** Not personal data: it is stored as it is, which shows the scan works. */
 const PRODUCT = "Distinctive Plain-Text Mug";
 
@@ -58,7 +60,7 @@ async function writeOrders(ctx: TestContext): Promise<string[]> {
   await json(
     await ctx.request("POST", `/v1/orders/${created.id}/cancel`, {
       token: owner,
-      body: { reason: "changed my mind" },
+      body: { reason: REASON },
     }),
     200,
   );
@@ -73,7 +75,7 @@ async function writeOrders(ctx: TestContext): Promise<string[]> {
   return [created.id, forOther.id];
 }
 
-Deno.test("the database file and its WAL never contain a shipping address in plain text", async () => {
+Deno.test("the database file and its WAL never contain a shipping address or a cancellation reason in plain text", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const url = `file:${dir}/orders.db`;
@@ -96,6 +98,10 @@ Deno.test("the database file and its WAL never contain a shipping address in pla
         undefined,
       ],
     );
+    assert.deepEqual(history.events[2].changes.cancellation_reason, {
+      from: null,
+      to: REASON,
+    });
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
     ctx.close();
 
@@ -110,7 +116,7 @@ Deno.test("the database file and its WAL never contain a shipping address in pla
     }
     const all = [...scanned.values()].join("\n");
     assert.ok(all.includes(PRODUCT), "the scan sees the stored rows");
-    for (const address of [FIRST, SECOND, OTHER]) {
+    for (const address of [FIRST, SECOND, OTHER, REASON]) {
       for (const [file, text] of scanned) {
         assert.ok(!text.includes(address), `${file} contains "${address}"`);
       }
