@@ -11,6 +11,7 @@ import { createOrderStore } from "../db/order_store.ts";
 import {
   createTestContext,
   orderBody,
+  runTool,
   TEST_PII_KEY,
   type TestContext,
 } from "./_helpers.ts";
@@ -34,24 +35,11 @@ async function expectJson(response: Response, status: number): Promise<Json> {
 async function runEncryptExisting(
   url: string,
 ): Promise<{ code: number; stdout: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-ffi",
-      "--allow-sys",
-      new URL("../tools/pii_encrypt_existing.ts", import.meta.url).pathname,
-    ],
+  const result = await runTool("pii_encrypt_existing.ts", {
     env: { DATABASE_URL: url, PII_ENCRYPTION_KEY: TEST_PII_KEY },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  return { code: output.code, stdout: new TextDecoder().decode(output.stdout) };
+  });
+  assert.equal(result.code, 0, result.stderr);
+  return result;
 }
 
 Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leaves the audit log as written", async () => {

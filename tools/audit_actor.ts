@@ -6,11 +6,11 @@
  */
 import { parseArgs } from "node:util";
 import { and, asc, eq, gte, or } from "drizzle-orm";
-import { openDatabase } from "../db/client.ts";
 import { rowToAuditEntry } from "../db/order_store.ts";
 import { auditLog } from "../db/schema.ts";
 import { userChainId } from "../domain/audit.ts";
 import { parseUserIdText } from "../domain/principal.ts";
+import { openExistingDatabase } from "./task_environment.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,10 +24,7 @@ if (userId === undefined || Number.isNaN(since)) {
   );
   Deno.exit(2);
 }
-const url = Deno.env.get("DATABASE_URL") ?? "file:./data/orders.db";
-const database = await openDatabase(url, {
-  authToken: Deno.env.get("DATABASE_AUTH_TOKEN"),
-});
+const database = await openExistingDatabase("Cannot list the entries");
 try {
   const rows = await database.db.select().from(auditLog).where(and(
     or(

@@ -3,7 +3,7 @@
  * (embedded or remote) and exits non-zero at the first broken entry.
  */
 import { verifyAuditLog } from "../db/audit_verifier.ts";
-import { openExistingDatabase } from "./existing_database.ts";
+import { openExistingDatabase } from "./task_environment.ts";
 
 const database = await openExistingDatabase("Cannot verify the audit log");
 try {

@@ -9,24 +9,13 @@
  * accepts the dev key (for a `deno task dev` database).
  */
 import { sql } from "drizzle-orm";
-import { ConfigError, loadPiiKeys, type PiiKeys } from "../config.ts";
-import { openExistingDatabase } from "./existing_database.ts";
+import { openExistingDatabase, piiKeysOrExit } from "./task_environment.ts";
 import { createPersonalDataStore } from "../db/personal_data_store.ts";
 import { importMasterKeys } from "../pii/cipher.ts";
 import { createKeyring } from "../pii/keyring.ts";
 import { encryptPlainPersonalData } from "../pii/plain_text.ts";
 
-let keys: PiiKeys;
-try {
-  keys = loadPiiKeys(
-    Deno.env.toObject(),
-    Deno.args.includes("--dev") ? "dev" : "start",
-  );
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`Cannot encrypt: ${error.message}`);
-  Deno.exit(1);
-}
+const keys = piiKeysOrExit("Cannot encrypt");
 
 const database = await openExistingDatabase("Cannot encrypt");
 try {

@@ -5,23 +5,12 @@
  * Safe while the service runs, and safe to run again. `--dev` accepts the
  * dev key as the current one (for a `deno task dev` database).
  */
-import { ConfigError, loadPiiKeys, type PiiKeys } from "../config.ts";
-import { openExistingDatabase } from "./existing_database.ts";
+import { openExistingDatabase, piiKeysOrExit } from "./task_environment.ts";
 import { createPersonalDataStore } from "../db/personal_data_store.ts";
 import { importMasterKeys } from "../pii/cipher.ts";
 import { rewrapDataKeys } from "../pii/rotation.ts";
 
-let keys: PiiKeys;
-try {
-  keys = loadPiiKeys(
-    Deno.env.toObject(),
-    Deno.args.includes("--dev") ? "dev" : "start",
-  );
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`Cannot rotate: ${error.message}`);
-  Deno.exit(1);
-}
+const keys = piiKeysOrExit("Cannot rotate");
 const masters = await importMasterKeys(keys);
 const current = masters[0]!;
 

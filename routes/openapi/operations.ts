@@ -201,6 +201,30 @@ const accountRaces = problemExample(
   "Cannot change the account of user 42: it kept changing while this request ran; retry it",
 );
 
+const ACCOUNT_ACTION_NOTES =
+  "Effective at once on the instance that served it, within 5 s on every other. Admins only; any user id may be named, even one that never called.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404, for every caller), the admin role (403).";
+
+/** What the three account actions of an admin answer besides their 204. */
+function accountActionResponses(done: string): Record<number, ResponseSpec> {
+  return {
+    204: { description: done },
+    403: {
+      description: "The caller is not an admin.",
+      problems: [notAnAdmin],
+    },
+    404: {
+      description:
+        "A `user_id` that is not a positive integer (up to 9007199254740991, digits only).",
+      problems: [noSuchUser],
+    },
+    409: {
+      description:
+        "Other admins changed the account 5 times in a row while this request ran; nothing was written and the request can be retried as is.",
+      problems: [accountRaces],
+    },
+  };
+}
+
 const ORDER_CHANGE_NOTES =
   "Order of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), existence (404; an id that is not a UUID is unknown), the caller's right to see the order (403), `If-Match` (412, before anything about the body, even its media type), the body (415, 400 malformed JSON, 400/422 validation), the caller's right to make the change (403), then the business rules (400, 409). A change bumps `version`, sets `updated_at` and appends one audit entry, in one atomic write; without `If-Match` a concurrent change is never lost: the request re-checks the rules against the newer version (409 after 5 lost races in a row, nothing written).";
 
@@ -750,26 +774,10 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: "Admin",
     summary: "Disable a user's account",
     description:
-      "Every request of the user (any token) is refused with 403 `urn:orders-api:problem:account-disabled` until an admin enables the account again. Answers 204 even when it changes nothing (an account already disabled); only a change is audited (`account.disabled`, in the user's chain) and logged as the security event `account.disabled`. Effective at once on the instance that served it, within 5 s on every other. Admins only; any user id may be named, even one that never called.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404, for every caller), the admin role (403).",
+      `Every request of the user (any token) is refused with 403 \`urn:orders-api:problem:account-disabled\` until an admin enables the account again. Answers 204 even when it changes nothing (an account already disabled); only a change is audited (\`account.disabled\`, in the user's chain) and logged as the security event \`account.disabled\`. ${ACCOUNT_ACTION_NOTES}`,
     authenticated: true,
     parameters: ["UserId"],
-    responses: {
-      204: { description: "The account is disabled." },
-      403: {
-        description: "The caller is not an admin.",
-        problems: [notAnAdmin],
-      },
-      404: {
-        description:
-          "A `user_id` that is not a positive integer (up to 9007199254740991, digits only).",
-        problems: [noSuchUser],
-      },
-      409: {
-        description:
-          "Other admins changed the account 5 times in a row while this request ran; nothing was written and the request can be retried as is.",
-        problems: [accountRaces],
-      },
-    },
+    responses: accountActionResponses("The account is disabled."),
   },
   {
     method: "post",
@@ -778,26 +786,10 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: "Admin",
     summary: "Enable a user's account",
     description:
-      "The user's requests are served again. Enabling does not lift a token revocation. Answers 204 even when it changes nothing (an account not disabled); only a change is audited (`account.enabled`, in the user's chain) and logged as the security event `account.enabled`. Effective at once on the instance that served it, within 5 s on every other. Admins only; any user id may be named, even one that never called.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404, for every caller), the admin role (403).",
+      `The user's requests are served again. Enabling does not lift a token revocation. Answers 204 even when it changes nothing (an account not disabled); only a change is audited (\`account.enabled\`, in the user's chain) and logged as the security event \`account.enabled\`. ${ACCOUNT_ACTION_NOTES}`,
     authenticated: true,
     parameters: ["UserId"],
-    responses: {
-      204: { description: "The account is enabled." },
-      403: {
-        description: "The caller is not an admin.",
-        problems: [notAnAdmin],
-      },
-      404: {
-        description:
-          "A `user_id` that is not a positive integer (up to 9007199254740991, digits only).",
-        problems: [noSuchUser],
-      },
-      409: {
-        description:
-          "Other admins changed the account 5 times in a row while this request ran; nothing was written and the request can be retried as is.",
-        problems: [accountRaces],
-      },
-    },
+    responses: accountActionResponses("The account is enabled."),
   },
   {
     method: "post",
@@ -806,26 +798,10 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: "Admin",
     summary: "Revoke a user's tokens",
     description:
-      "Every token of the user issued at or before the current second (`iat`), and every token without `iat`, is refused with 401 from now on (not counted as a failed authentication for the per-address limit); the user needs a token issued in a later second. Answers 204 even when it changes nothing (a second revocation within the same second); only a change is audited (`account.tokens_revoked`, in the user's chain) and logged as the security event `tokens.revoked`. Effective at once on the instance that served it, within 5 s on every other. Admins only; any user id may be named, even one that never called.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404, for every caller), the admin role (403).",
+      `Every token of the user issued at or before the current second (\`iat\`), and every token without \`iat\`, is refused with 401 from now on (not counted as a failed authentication for the per-address limit); the user needs a token issued in a later second. Answers 204 even when it changes nothing (a second revocation within the same second); only a change is audited (\`account.tokens_revoked\`, in the user's chain) and logged as the security event \`tokens.revoked\`. ${ACCOUNT_ACTION_NOTES}`,
     authenticated: true,
     parameters: ["UserId"],
-    responses: {
-      204: { description: "The tokens are revoked." },
-      403: {
-        description: "The caller is not an admin.",
-        problems: [notAnAdmin],
-      },
-      404: {
-        description:
-          "A `user_id` that is not a positive integer (up to 9007199254740991, digits only).",
-        problems: [noSuchUser],
-      },
-      409: {
-        description:
-          "Other admins changed the account 5 times in a row while this request ran; nothing was written and the request can be retried as is.",
-        problems: [accountRaces],
-      },
-    },
+    responses: accountActionResponses("The tokens are revoked."),
   },
   {
     method: "get",
