@@ -15,7 +15,9 @@ import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import {
   type AuditEntry,
   type FieldChange,
+  GENESIS_HASH,
   orderChainId,
+  sealAuditEntry,
 } from "../domain/audit.ts";
 import type { Order, OrderItem } from "../domain/order.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
@@ -37,7 +39,12 @@ import {
 export function createOrderStore(db: Db): OrderStore {
   const client = db.$client;
   return {
-    async insertOrder(order, entry, completion, guard) {
+    async insertOrder(order, draft, completion, guard) {
+      const entry = await sealAuditEntry(draft, {
+        chainId: orderChainId(order.id),
+        chainSeq: 1,
+        prevHash: GENESIS_HASH,
+      });
       const orderRow = orderToRow(order);
       const items = order.items.map((item, position) =>
         itemToRow(order.id, position, item)
@@ -187,12 +194,17 @@ export function createOrderStore(db: Db): OrderStore {
       };
     },
 
-    async updateOrder(order, entry) {
-      if (entry.orderId !== order.id || entry.chainSeq !== order.version) {
+    async updateOrder(order, draft, prevHash) {
+      if (draft.orderId !== order.id) {
         throw new Error(
-          `Audit entry ${entry.chainId}#${entry.chainSeq} does not record version ${order.version} of order "${order.id}"`,
+          `Audit entry of order "${draft.orderId}" written for order "${order.id}"`,
         );
       }
+      const entry = await sealAuditEntry(draft, {
+        chainId: orderChainId(order.id),
+        chainSeq: order.version,
+        prevHash,
+      });
       try {
         const [updated] = await client.batch([
           {

@@ -3,7 +3,6 @@
  * and its chain head, plan the change, and write it only if the order is
  * still at the version the plan was made against.
  */
-import { orderChainId, sealAuditEntry } from "./audit.ts";
 import { DomainError } from "./errors.ts";
 import type { Order } from "./order.ts";
 import { type OrderChange, planOrderChange } from "./order_change.ts";
@@ -106,12 +105,9 @@ export async function applyOrderChangeWithOutcome(
         `Audit chain of order "${order.id}" is out of step: version ${order.version}, last entry ${snapshot.lastAuditSeq}`,
       );
     }
-    const entry = await sealAuditEntry(plan.draft, {
-      chainId: orderChainId(order.id),
-      chainSeq: plan.order.version,
-      prevHash: snapshot.lastAuditHash,
-    });
-    if (await store.updateOrder(plan.order, entry)) {
+    if (
+      await store.updateOrder(plan.order, plan.draft, snapshot.lastAuditHash)
+    ) {
       return { order: plan.order, previous: order };
     }
     if (expectedVersions !== undefined) throw versionMismatch(order);

@@ -3,7 +3,7 @@
  * implement.
  */
 import type { AccountState } from "./account.ts";
-import type { AuditEntry } from "./audit.ts";
+import type { AuditDraft, AuditEntry } from "./audit.ts";
 import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
 import type { Principal } from "./principal.ts";
@@ -67,14 +67,15 @@ export interface VelocityGuard {
 /** Persistence of orders and their audit log. */
 export interface OrderStore {
   /**
-   * Writes a new order, its lines and its first audit entry atomically. With
+   * Writes a new order, its lines and its first audit entry (sealed by the
+   * store, over what it stores, as the first of the order's chain). With
    * a completion, the key record is completed in the same write, and nothing
    * is written (false) unless the claim is still this request's. With a
    * guard, nothing is written (false) unless the guard holds at the write.
    */
   insertOrder(
     order: Order,
-    entry: AuditEntry,
+    entry: AuditDraft,
     completion?: KeyCompletion,
     guard?: VelocityGuard,
   ): Promise<boolean>;
@@ -108,11 +109,17 @@ export interface OrderStore {
    */
   findOrderForChange(id: string): Promise<OrderSnapshot | undefined>;
   /**
-   * Writes the mutable fields of `order` and appends `entry`, atomically and
-   * only if the stored order is still at `order.version - 1`. Returns false,
+   * Writes the mutable fields of `order` and appends `entry` to the order's
+   * chain at `order.version`, after the entry whose hash is `prevHash`,
+   * atomically and only if the stored order is still at `order.version - 1`.
+   * The store seals the entry over what it stores. Returns false,
    * with nothing written, when another change came first.
    */
-  updateOrder(order: Order, entry: AuditEntry): Promise<boolean>;
+  updateOrder(
+    order: Order,
+    entry: AuditDraft,
+    prevHash: string,
+  ): Promise<boolean>;
   /** The audit entries of an order, oldest first. */
   listOrderHistory(id: string): Promise<AuditEntry[]>;
   /** Orders matching the query, newest first. */

@@ -5,13 +5,13 @@
  * responses) and decrypted when read; values under a destroyed key read as
  * `null` with `personalDataErased`.
  *
- * The domain seals audit entries over plain values; this adapter encrypts
- * the address values and seals each entry again at the same chain position,
- * so the stored hash covers exactly the stored (encrypted) text and
- * `audit:verify` checks what the database holds, before and after an
- * erasure.
+ * The domain hands the store unsealed audit drafts; this adapter encrypts
+ * their personal values for the entry's chain position, and the database
+ * store seals the result once, so the stored hash covers exactly the stored
+ * (encrypted) text and `audit:verify` checks what the database holds, before
+ * and after an erasure.
  */
-import { type AuditEntry, sealAuditEntry } from "../domain/audit.ts";
+import { type AuditDraft, orderChainId } from "../domain/audit.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import type { DataKey, Keyring } from "./keyring.ts";
 import {
@@ -52,20 +52,20 @@ export function encryptedOrderStore(
     }
   }
 
-  async function seal(entry: AuditEntry, dataKey: DataKey) {
-    return await sealAuditEntry({
-      orderId: entry.orderId,
-      action: entry.action,
-      actorUserId: entry.actorUserId,
-      actorRoles: entry.actorRoles,
-      requestId: entry.requestId,
-      at: entry.at,
-      changes: await encryptChanges(entry, dataKey),
-    }, {
-      chainId: entry.chainId,
-      chainSeq: entry.chainSeq,
-      prevHash: entry.prevHash,
-    });
+  /** The draft with its personal values encrypted for its chain position. */
+  async function encryptDraft(
+    draft: AuditDraft,
+    position: { orderId: string; chainSeq: number },
+    dataKey: DataKey,
+  ): Promise<AuditDraft> {
+    return {
+      ...draft,
+      changes: await encryptChanges({
+        chainId: orderChainId(position.orderId),
+        chainSeq: position.chainSeq,
+        changes: draft.changes,
+      }, dataKey),
+    };
   }
 
   async function findOrder(id: string) {
@@ -79,7 +79,11 @@ export function encryptedOrderStore(
         const stored = await encryptOrder(order, dataKey);
         return await inner.insertOrder(
           stored,
-          await seal(entry, dataKey),
+          await encryptDraft(
+            entry,
+            { orderId: order.id, chainSeq: 1 },
+            dataKey,
+          ),
           completion && {
             ...completion,
             responseBody: protectResponseBody(
@@ -122,13 +126,18 @@ export function encryptedOrderStore(
       return order && { ...snapshot, order };
     },
 
-    updateOrder(order, entry) {
+    updateOrder(order, entry, prevHash) {
       return withLiveKey(
         order.userId,
         async (dataKey) =>
           await inner.updateOrder(
             await encryptOrder(order, dataKey),
-            await seal(entry, dataKey),
+            await encryptDraft(
+              entry,
+              { orderId: order.id, chainSeq: order.version },
+              dataKey,
+            ),
+            prevHash,
           ),
       );
     },

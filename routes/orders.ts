@@ -7,12 +7,7 @@ import {
   type AppliedOrderChange,
   applyOrderChangeWithOutcome,
 } from "../domain/apply_order_change.ts";
-import {
-  GENESIS_HASH,
-  orderChainId,
-  orderCreatedEntry,
-  sealAuditEntry,
-} from "../domain/audit.ts";
+import { orderCreatedEntry } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";
 import {
   CLAIM_TTL_MS,
@@ -197,14 +192,7 @@ export function ordersRoutes(
     for (let attempt = 1; attempt <= 2; attempt++) {
       const review = reviewHoldFor(draft, recent, policy);
       const order: Order = review ? { ...draft, review } : draft;
-      const entry = await sealAuditEntry(
-        orderCreatedEntry(order, principal, c.get("requestId")),
-        {
-          chainId: orderChainId(order.id),
-          chainSeq: 1,
-          prevHash: GENESIS_HASH,
-        },
-      );
+      const entry = orderCreatedEntry(order, principal, c.get("requestId"));
       const responseBody = JSON.stringify(
         orderJson(order, orderView(principal)),
       );

@@ -17,7 +17,6 @@ import {
   GENESIS_HASH,
   orderChainId,
   orderCreatedEntry,
-  sealAuditEntry,
 } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";
 import { newOrder, type Order } from "../domain/order.ts";
@@ -74,11 +73,7 @@ async function createOrder(f: Fixture): Promise<Order> {
     userId: OWNER.userId,
     currency: "USD",
   }, { id: crypto.randomUUID(), userId: OWNER.userId, now: f.clock.now() });
-  const entry = await sealAuditEntry(
-    orderCreatedEntry(order, OWNER, "create"),
-    { chainId: orderChainId(order.id), chainSeq: 1, prevHash: GENESIS_HASH },
-  );
-  await f.store.insertOrder(order, entry);
+  await f.store.insertOrder(order, orderCreatedEntry(order, OWNER, "create"));
   return order;
 }
 
@@ -93,10 +88,10 @@ function interleaved(
   let writes = 0;
   return {
     ...store,
-    async updateOrder(order, entry) {
+    async updateOrder(order, entry, prevHash) {
       writes++;
       await interfere(writes);
-      return await store.updateOrder(order, entry);
+      return await store.updateOrder(order, entry, prevHash);
     },
     writes: () => writes,
   };
@@ -260,7 +255,7 @@ Deno.test("updateOrder writes neither the order nor its audit entry when the ver
     const moved = await f.change(order, OWNER, { shippingAddress: "2 Side" });
     // Planned as if the order were at version 3; it is at 2.
     const stale = { ...order, shippingAddress: "3 Stale St", version: 4 };
-    const entry = await sealAuditEntry({
+    const entry = {
       orderId: order.id,
       action: "order.updated",
       actorUserId: OWNER.userId,
@@ -268,13 +263,12 @@ Deno.test("updateOrder writes neither the order nor its audit entry when the ver
       requestId: "stale",
       at: f.clock.now(),
       changes: {},
-    }, {
-      chainId: orderChainId(order.id),
-      // A free position, so only the guard on the update can stop it.
-      chainSeq: 4,
-      prevHash: GENESIS_HASH,
-    });
-    assert.equal(await f.store.updateOrder(stale, entry), false);
+    };
+    // Chain position 4 is free, so only the guard on the update can stop it.
+    assert.equal(
+      await f.store.updateOrder(stale, entry, GENESIS_HASH),
+      false,
+    );
     assert.deepEqual(await f.store.findOrder(order.id), moved);
     assert.equal((await f.store.listOrderHistory(order.id)).length, 2);
   } finally {
@@ -296,7 +290,7 @@ Deno.test("updateOrder is atomic: a taken chain position rolls the order update 
       }, 2, ${order.id}, 'order.updated', 1, '["user"]', 'stray', 0, '{}', ${created.hash}, 'x')`,
     );
     const next = { ...order, shippingAddress: "2 Side St", version: 2 };
-    const entry = await sealAuditEntry({
+    const entry = {
       orderId: order.id,
       action: "order.updated",
       actorUserId: OWNER.userId,
@@ -304,12 +298,8 @@ Deno.test("updateOrder is atomic: a taken chain position rolls the order update 
       requestId: "owner-1",
       at: f.clock.now(),
       changes: { shipping_address: { from: "1 Main St", to: "2 Side St" } },
-    }, {
-      chainId: orderChainId(order.id),
-      chainSeq: 2,
-      prevHash: created.hash,
-    });
-    assert.equal(await f.store.updateOrder(next, entry), false);
+    };
+    assert.equal(await f.store.updateOrder(next, entry, created.hash), false);
     assert.deepEqual(await f.store.findOrder(order.id), order);
   } finally {
     f.database.close();

@@ -419,11 +419,11 @@ Deno.test("a processing move that reads the order while its approval is being wr
   let during: (() => Promise<void>) | undefined;
   const store: OrderStore = {
     ...base.store,
-    async updateOrder(order, entry) {
+    async updateOrder(order, entry, prevHash) {
       const run = during;
       during = undefined;
       await run?.();
-      return await base.store.updateOrder(order, entry);
+      return await base.store.updateOrder(order, entry, prevHash);
     },
   };
   const ctx = await createTestContext({
