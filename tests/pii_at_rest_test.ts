@@ -194,6 +194,12 @@ Deno.test("a ciphertext moved to another order does not decrypt, and the 500 rev
     // Another user's order: the database refuses a value under a key that
     // is not the owner's.
     await assert.rejects(() => copy(first.id, other.id), /not live/);
+    // Read the first order, so its ciphertext is among the values the data
+    // key remembers decrypting: the copy must still fail.
+    await json(
+      await ctx.request("GET", `/v1/orders/${first.id}`, { token: owner }),
+      200,
+    );
     // The same user's other order: stored, but bound to its own row.
     await copy(first.id, second.id);
     const response = await ctx.request("GET", `/v1/orders/${second.id}`, {
