@@ -25,6 +25,7 @@ import { createPersonalDataEraser } from "../pii/erasure.ts";
 import { createKeyring, type Keyring } from "../pii/keyring.ts";
 import { createApp } from "../routes/app.ts";
 import type { AppDeps } from "../routes/env.ts";
+import { clockEnv } from "../tools/clock_env.ts";
 
 /** The secret test tokens are signed with. */
 export const TEST_SECRET = DEV_JWT_SECRET;
@@ -45,9 +46,15 @@ export interface TestClock {
   advance(ms: number): void;
 }
 
-/** A clock starting at `start` that only moves when told. */
+/**
+ * A clock starting at `start` that only moves when told. By default it starts
+ * at the real clock's current minute: data it stamps (tokens, idempotency
+ * keys, data-key caches) stays valid for a `main.ts` subprocess or a library
+ * that reads the wall clock, on any day, and minute-long windows start on a
+ * boundary as they would on a pinned date.
+ */
 export function testClock(
-  start = Date.parse("2026-11-28T14:00:00.000Z"),
+  start = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS,
 ): TestClock {
   let current = start;
   return {
@@ -119,10 +126,11 @@ export async function createTestContext(
   overrides: Partial<AppDeps> & {
     url?: string;
     piiKeys?: { current: string; previous?: string };
+    /** The test clock, for parts built before the context (rate limiters). */
+    clock?: TestClock;
   } = {},
 ): Promise<TestContext> {
-  const { url, piiKeys, ...deps } = overrides;
-  const clock = testClock();
+  const { url, piiKeys, clock = testClock(), ...deps } = overrides;
   const database = await openDatabase(url ?? ":memory:");
   await applyMigrations(database.db);
   const personalDataStore = createPersonalDataStore(database.db, {
@@ -361,7 +369,7 @@ export async function runTool(
       new URL(`../tools/${script}`, import.meta.url).pathname,
       ...(options.args ?? []),
     ],
-    env: options.env ?? {},
+    env: { ...clockEnv(), ...options.env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -15,12 +15,15 @@ import {
   type RespConnection,
   type RespReply,
 } from "./_resp.ts";
+import { realClockEnv } from "../tools/clock_env.ts";
 
 /** Whether `redis-server` can be run on this machine. */
 export const redisServerInstalled: boolean = await (async () => {
   try {
     const { success } = await new Deno.Command("redis-server", {
       args: ["--version"],
+      env: realClockEnv(),
+      clearEnv: true,
       stdout: "null",
       stderr: "null",
     }).output();
@@ -347,6 +350,10 @@ async function startRedisServer(): Promise<RedisServer> {
         "--dir",
         dir,
       ],
+      // It aborts under libfaketime; its expiries are relative, so the
+      // real clock serves a test whose own clock is shifted.
+      env: realClockEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "null",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { signToken } from "../auth/sign_token.ts";
+import { clockEnv } from "../tools/clock_env.ts";
 import { orderBody, startServer, TEST_SECRET } from "./_helpers.ts";
 
 Deno.test("main.ts serves create, read and list over real HTTP on an embedded file database", async () => {
@@ -57,7 +58,7 @@ Deno.test("deno task start refuses to run without a real JWT_SECRET", async () =
       "--allow-read",
       new URL("../main.ts", import.meta.url).pathname,
     ],
-    env: { JWT_SECRET: "too-short" },
+    env: { ...clockEnv(), JWT_SECRET: "too-short" },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -12,6 +12,7 @@ import {
   orderBody,
   PERMISSIVE_RATE_LIMIT,
   serveApp,
+  testClock,
   type TestContext,
 } from "./_helpers.ts";
 
@@ -288,14 +289,16 @@ Deno.test("a claim abandoned in flight by a crashed request expires", async () =
 });
 
 Deno.test("an idempotent replay does not count against the order-creation limit", async () => {
+  const clock = testClock();
   const ctx = await createTestContext({
+    clock,
     rateLimits: {
       limiters: createMemoryRateLimiters({
         requests: PERMISSIVE_RATE_LIMIT,
         order_creation: { limit: 2, windowMs: 60_000 },
         lookup_misses: PERMISSIVE_RATE_LIMIT,
         auth_failures: PERMISSIVE_RATE_LIMIT,
-      }, { now: () => Date.now() }),
+      }, { now: clock.now }),
       failClosed: false,
       trustedProxies: 0,
     },

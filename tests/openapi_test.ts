@@ -20,6 +20,7 @@ import {
   createTestContext,
   orderBody,
   PERMISSIVE_RATE_LIMIT,
+  testClock,
   type TestContext,
 } from "./_helpers.ts";
 
@@ -711,14 +712,16 @@ Deno.test("real responses of every operation match the document", async () => {
   }
 
   // A rate limit used up.
+  const clock = testClock();
   const limited = await createTestContext({
+    clock,
     rateLimits: {
       limiters: createMemoryRateLimiters({
         requests: { limit: 1, windowMs: MINUTE_MS },
         order_creation: PERMISSIVE_RATE_LIMIT,
         lookup_misses: PERMISSIVE_RATE_LIMIT,
         auth_failures: PERMISSIVE_RATE_LIMIT,
-      }, { now: () => Date.now() }),
+      }, { now: clock.now }),
       failClosed: false,
       trustedProxies: 0,
     },

@@ -123,7 +123,7 @@ Deno.test("PATCH /v1/orders/:id lets the owner change the shipping address", () 
       ...created,
       shipping_address: "2 Side St",
       version: 2,
-      updated_at: "2026-11-28T14:01:00.000Z",
+      updated_at: new Date(ctx.clock.now()).toISOString(),
     });
 
     const events = await history(ctx, created.id, who.owner);
@@ -132,7 +132,7 @@ Deno.test("PATCH /v1/orders/:id lets the owner change the shipping address", () 
       seq: 2,
       action: "order.updated",
       actor: { user_id: OWNER, roles: ["user"] },
-      at: "2026-11-28T14:01:00.000Z",
+      at: new Date(ctx.clock.now()).toISOString(),
       request_id: "req-address-1",
       changes: {
         shipping_address: { from: "1 Main St, Springfield", to: "2 Side St" },
@@ -602,14 +602,14 @@ Deno.test("POST /v1/orders/:id/cancel cancels a pending or processing order and 
       ...pending,
       status: "cancelled",
       version: 2,
-      updated_at: "2026-11-28T14:00:05.000Z",
+      updated_at: new Date(ctx.clock.now()).toISOString(),
     });
     const events = await history(ctx, pending.id, who.owner);
     assert.deepEqual(events[1], {
       seq: 2,
       action: "order.cancelled",
       actor: { user_id: OWNER, roles: ["user"] },
-      at: "2026-11-28T14:00:05.000Z",
+      at: new Date(ctx.clock.now()).toISOString(),
       request_id: "cancel-1",
       changes: {
         status: { from: "pending", to: "cancelled" },

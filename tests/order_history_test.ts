@@ -7,6 +7,9 @@ import { createTestContext, orderBody } from "./_helpers.ts";
 
 Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, numbered within the order", async () => {
   const ctx = await createTestContext();
+  const start = ctx.clock.now();
+  const at = (seconds: number) =>
+    new Date(start + seconds * 1000).toISOString();
   try {
     const owner = await ctx.token(42);
     const admin = await ctx.token(9, ["admin"]);
@@ -54,7 +57,7 @@ Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, num
           seq: 1,
           action: "order.created",
           actor: { user_id: 42, roles: ["user"] },
-          at: "2026-11-28T14:00:00.000Z",
+          at: at(0),
           request_id: "create-req",
           changes: {
             user_id: { from: null, to: 42 },
@@ -77,7 +80,7 @@ Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, num
           seq: 2,
           action: "order.updated",
           actor: { user_id: 42, roles: ["user"] },
-          at: "2026-11-28T14:00:02.000Z",
+          at: at(2),
           request_id: "b1",
           changes: {
             shipping_address: {

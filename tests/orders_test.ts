@@ -82,8 +82,8 @@ Deno.test("POST /v1/orders creates a pending order with an exact server-computed
     status: "pending",
     shipping_address: "1 Main St",
     version: 1,
-    created_at: "2026-11-28T14:00:00.000Z",
-    updated_at: "2026-11-28T14:00:00.000Z",
+    created_at: new Date(ctx.clock.now()).toISOString(),
+    updated_at: new Date(ctx.clock.now()).toISOString(),
   });
   ctx.close();
 });

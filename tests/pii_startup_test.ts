@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DEV_PII_ENCRYPTION_KEY } from "../config.ts";
+import { clockEnv } from "../tools/clock_env.ts";
 import { startServer } from "./_helpers.ts";
 
 const SECRET = "a-real-jwt-secret-for-the-pii-startup-test-0123456";
@@ -16,7 +17,7 @@ async function start(env: Record<string, string>) {
       "--allow-read",
       new URL("../main.ts", import.meta.url).pathname,
     ],
-    env,
+    env: { ...clockEnv(), ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -16,6 +16,7 @@ import {
   orderBody,
   PERMISSIVE_RATE_LIMIT,
   TEST_IP_HASH_SECRET,
+  testClock,
   type TestContext,
 } from "./_helpers.ts";
 
@@ -91,7 +92,9 @@ function essentials(events: LogLine[]): LogLine[] {
 }
 
 function limitedContext(): Promise<TestContext> {
+  const clock = testClock();
   const ctx = createTestContext({
+    clock,
     reviewPolicy: DEFAULT_REVIEW_POLICY,
     rateLimits: {
       limiters: createMemoryRateLimiters({
@@ -99,7 +102,7 @@ function limitedContext(): Promise<TestContext> {
         order_creation: { limit: 3, windowMs: MINUTE_MS },
         lookup_misses: PERMISSIVE_RATE_LIMIT,
         auth_failures: PERMISSIVE_RATE_LIMIT,
-      }, { now: () => Date.now() }),
+      }, { now: clock.now }),
       failClosed: false,
       trustedProxies: 0,
     },

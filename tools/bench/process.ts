@@ -3,6 +3,8 @@
  * there, output sent to a log file, peak memory read from `/proc`.
  */
 
+import { clockEnv } from "../clock_env.ts";
+
 /** Which core the measured process and the load generator each get. */
 export interface CorePlan {
   serverCore: number;
@@ -207,9 +209,9 @@ export function freePort(): number {
   return port;
 }
 
-/** The variables a Deno subprocess needs from ours (PATH, caches). */
+/** The variables a Deno subprocess needs from ours (PATH, caches, the clock). */
 export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = clockEnv();
   for (
     const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]
   ) {
