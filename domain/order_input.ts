@@ -13,54 +13,13 @@ import {
 import { type NewOrderInput, ORDER_STATUSES } from "./order.ts";
 import type { OrderChange } from "./order_change.ts";
 import { userIdSchema } from "./principal.ts";
-import { charLength, cleanText } from "./text.ts";
+import { charLength, cleanTextSchema, plainStringSchema } from "./text.ts";
 
 /** The most items one order may have. */
 export const MAX_ITEMS = 100;
 
-/** How a schema is documented in the OpenAPI document. */
-export interface SchemaDocs {
-  description?: string;
-  examples?: unknown[];
-}
-
-/**
- * A free-text field: tags stripped, trimmed, then 1–`max` characters.
- *
- * The documentation sits on the input string, before the transform: in an
- * input JSON Schema, zod drops `examples` from a transforming schema. No
- * `maxLength` is declared, because the raw text may be longer than `max`
- * (tags and surrounding blanks do not count): every constraint the
- * document states holds for the raw value, the rest is in the description.
- */
-export function cleanTextSchema(max: number, docs: SchemaDocs = {}) {
-  return z.string({ error: "Must be a string" }).meta({
-    minLength: 1,
-    ...docs,
-    description: [
-      docs.description,
-      `HTML tags are stripped and surrounding whitespace trimmed; the result must be 1–${max} characters (Unicode code points), and it is what is stored and returned.`,
-    ].filter(Boolean).join(" "),
-  }).transform((raw, ctx) => {
-    const text = cleanText(raw);
-    const length = charLength(text);
-    if (length < 1) {
-      ctx.addIssue({ code: "custom", message: "Must not be empty" });
-      return z.NEVER;
-    }
-    if (length > max) {
-      ctx.addIssue({
-        code: "custom",
-        message: `Must be at most ${max} characters`,
-      });
-      return z.NEVER;
-    }
-    return text;
-  });
-}
-
 const productIdSchema = z.union([
-  z.string().refine(
+  plainStringSchema("Must be a string").refine(
     (id) => id.length > 0 && charLength(id) <= 64,
     "Must be 1 to 64 characters",
   ).meta({ minLength: 1, maxLength: 64 }),
@@ -243,21 +202,10 @@ export const MAX_REASON_LENGTH = 500;
 
 /** The optional body of `POST /v1/orders/{id}/cancel`. */
 export const cancelOrderSchema = z.object({
-  reason: z.string({ error: "Must be a string" }).meta({
-    description:
-      `Why the order is cancelled, kept in the audit entry. HTML tags are stripped and surrounding whitespace trimmed; the result may have at most ${MAX_REASON_LENGTH} characters, and an empty one counts as none.`,
+  reason: cleanTextSchema(MAX_REASON_LENGTH, {
+    description: "Why the order is cancelled, kept in the audit entry.",
     examples: ["Ordered the wrong size"],
-  }).transform((raw, ctx) => {
-    const text = cleanText(raw);
-    if (charLength(text) > MAX_REASON_LENGTH) {
-      ctx.addIssue({
-        code: "custom",
-        message: `Must be at most ${MAX_REASON_LENGTH} characters`,
-      });
-      return z.NEVER;
-    }
-    return text;
-  }).optional(),
+  }, { optional: true }).optional(),
 }, { error: "Must be a JSON object" }).meta({
   description: "An optional cancellation reason; the body itself is optional.",
 });

@@ -7,7 +7,7 @@ import type { AuditDraft } from "./audit.ts";
 import { DomainError } from "./errors.ts";
 import { isTerminalStatus } from "./lifecycle.ts";
 import type { Order } from "./order.ts";
-import { charLength, cleanText } from "./text.ts";
+import { cleanTextSchema } from "./text.ts";
 import { fieldErrors } from "./order_input.ts";
 import { canReadOrder } from "./policy.ts";
 import { hasRole, type Principal } from "./principal.ts";
@@ -93,21 +93,10 @@ export const reviewDecisionSchema = z.object({
       "`approve` releases the order (it may then move to `processing`); `reject` also cancels it.",
     examples: ["approve"],
   }),
-  note: z.string({ error: "Must be a string" }).meta({
-    description:
-      `Why, kept in the audit entry (\`review_note\`). HTML tags are stripped and surrounding whitespace trimmed; the result may have at most ${MAX_NOTE_LENGTH} characters, and an empty one counts as none.`,
+  note: cleanTextSchema(MAX_NOTE_LENGTH, {
+    description: "Why, kept in the audit entry (`review_note`).",
     examples: ["Customer confirmed the order by phone"],
-  }).transform((raw, ctx) => {
-    const text = cleanText(raw);
-    if (charLength(text) > MAX_NOTE_LENGTH) {
-      ctx.addIssue({
-        code: "custom",
-        message: `Must be at most ${MAX_NOTE_LENGTH} characters`,
-      });
-      return z.NEVER;
-    }
-    return text;
-  }).optional(),
+  }, { optional: true }).optional(),
 }, { error: "Must be a JSON object" }).meta({
   description:
     "An admin's decision on an order held for review; every other field is ignored.",

@@ -1,7 +1,37 @@
 /**
- * Free text from clients: HTML tags stripped, then trimmed.
+ * Free text from clients: which text is refused, then HTML tags stripped and
+ * the rest trimmed.
  */
 import { stripHtml } from "string-strip-html";
+import { z } from "zod";
+
+/**
+ * Control characters (Unicode category Cc) other than tab, line feed and
+ * carriage return. Storage drivers treat some of them (NUL) specially, so
+ * they are refused rather than stored as something other than what was
+ * acknowledged.
+ */
+const FORBIDDEN_CONTROL =
+  // deno-lint-ignore no-control-regex -- matching them is the point
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+
+/** The message for text that is not well-formed Unicode. */
+export const NOT_UNICODE_MESSAGE =
+  "Must be well-formed Unicode (no lone surrogates)";
+
+/** The message for text holding a refused control character. */
+export const CONTROL_CHARACTER_MESSAGE =
+  "Must not contain control characters other than tab, line feed and carriage return";
+
+/**
+ * Why `text` cannot be stored as sent (a lone surrogate, a control character
+ * other than tab, line feed or carriage return), or undefined when it can.
+ */
+export function textDefect(text: string): string | undefined {
+  if (!text.isWellFormed()) return NOT_UNICODE_MESSAGE;
+  if (FORBIDDEN_CONTROL.test(text)) return CONTROL_CHARACTER_MESSAGE;
+  return undefined;
+}
 
 /** Strips HTML tags (and the contents of script/style) and trims the rest. */
 export function cleanText(text: string): string {
@@ -13,4 +43,71 @@ export function charLength(text: string): number {
   let length = 0;
   for (const _ of text) length++;
   return length;
+}
+
+/** How a schema is documented in the OpenAPI document. */
+export interface SchemaDocs {
+  description?: string;
+  examples?: unknown[];
+}
+
+/**
+ * A string a client sends as it is meant to be stored (an id, a code):
+ * refused when it is not well-formed Unicode or holds a control character.
+ */
+export function plainStringSchema(error: string) {
+  return z.string({ error }).superRefine((text, ctx) => {
+    const defect = textDefect(text);
+    if (defect) ctx.addIssue({ code: "custom", message: defect, abort: true });
+  });
+}
+
+/**
+ * A free-text field: refused when it is not well-formed Unicode or holds a
+ * control character other than tab, line feed or carriage return; then tags
+ * stripped, trimmed, and at most `max` characters. It must not end up empty
+ * unless `optional`, where an empty result counts as none.
+ *
+ * The documentation sits on the input string, before the transform: in an
+ * input JSON Schema, zod drops `examples` from a transforming schema. No
+ * `maxLength` is declared, because the raw text may be longer than `max`
+ * (tags and surrounding blanks do not count): every constraint the
+ * document states holds for the raw value, the rest is in the description.
+ */
+export function cleanTextSchema(
+  max: number,
+  docs: SchemaDocs = {},
+  options: { optional?: boolean } = {},
+) {
+  const rule = options.optional
+    ? `the result may have at most ${max} characters (Unicode code points), and an empty one counts as none.`
+    : `the result must be 1–${max} characters (Unicode code points), and it is what is stored and returned.`;
+  return z.string({ error: "Must be a string" }).meta({
+    ...(!options.optional && { minLength: 1 }),
+    ...docs,
+    description: [
+      docs.description,
+      `Control characters other than tab, line feed and carriage return, and text that is not well-formed Unicode, are refused (422). HTML tags are stripped and surrounding whitespace trimmed; ${rule}`,
+    ].filter(Boolean).join(" "),
+  }).transform((raw, ctx) => {
+    const defect = textDefect(raw);
+    if (defect) {
+      ctx.addIssue({ code: "custom", message: defect });
+      return z.NEVER;
+    }
+    const text = cleanText(raw);
+    const length = charLength(text);
+    if (length < 1 && !options.optional) {
+      ctx.addIssue({ code: "custom", message: "Must not be empty" });
+      return z.NEVER;
+    }
+    if (length > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `Must be at most ${max} characters`,
+      });
+      return z.NEVER;
+    }
+    return text;
+  });
 }

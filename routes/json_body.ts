@@ -1,18 +1,27 @@
 /**
  * Reads a JSON request body after authentication: checks the media type,
- * enforces the size limit while reading, and parses.
+ * enforces the size limit while reading, bounds the nesting, parses, and
+ * refuses strings that are not well-formed Unicode. Nothing here recurses,
+ * so no body can exhaust the stack.
  */
 import type { Context } from "hono";
+import { DomainError, type FieldError } from "../domain/errors.ts";
+import { NOT_UNICODE_MESSAGE } from "../domain/text.ts";
 import type { AppEnv } from "./env.ts";
 import { MAX_BODY_BYTES } from "./hygiene.ts";
 import { HttpProblem } from "./problem.ts";
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
+/** How deeply arrays and objects may nest in a request body. */
+export const MAX_JSON_DEPTH = 32;
+
 /**
  * The parsed JSON body. With `optional`, a request without a body (or with
  * an empty one, whatever its media type) yields undefined instead of a
- * 400 or 415.
+ * 400 or 415. Nesting deeper than `MAX_JSON_DEPTH` is a 400, checked before
+ * parsing; a string or key that is not well-formed Unicode is a 422 naming
+ * its path, checked before anything hashes, validates or stores the body.
  */
 export async function readJsonBody(
   c: Context<AppEnv>,
@@ -40,14 +49,87 @@ export async function readJsonBody(
     throw new HttpProblem("malformed_json", "The request body is not UTF-8");
   }
   if (options.optional && text.trim() === "") return undefined;
+  if (nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw new HttpProblem(
+      "malformed_json",
+      `The request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new HttpProblem(
       "malformed_json",
       "The request body is not valid JSON",
     );
   }
+  const errors = malformedStrings(parsed);
+  if (errors.length > 0) {
+    throw new DomainError(
+      "validation_failed",
+      "The request body holds text that is not well-formed Unicode",
+      errors,
+    );
+  }
+  return parsed;
+}
+
+/**
+ * The deepest nesting of arrays and objects in a JSON text, brackets inside
+ * strings aside. One pass, no recursion; the text need not be valid JSON.
+ */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c) i++; // backslash: skip the escaped character
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) {
+      inString = true;
+    } else if (char === 0x5b || char === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (char === 0x5d || char === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/**
+ * Every string value or key in a parsed body that is not well-formed Unicode
+ * (a lone surrogate, which JSON's `\u` escapes can express), by path; a bad
+ * key is reported at the object holding it. Walks with a stack, not
+ * recursion.
+ */
+function malformedStrings(body: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  const stack: [unknown, string][] = [[body, ""]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === "string") {
+      if (!value.isWellFormed()) {
+        errors.push({ path: path || "body", message: NOT_UNICODE_MESSAGE });
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => stack.push([item, `${path}[${index}]`]));
+    } else if (typeof value === "object" && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        if (!key.isWellFormed()) {
+          errors.push({
+            path: path || "body",
+            message: "Keys must be well-formed Unicode (no lone surrogates)",
+          });
+          continue;
+        }
+        stack.push([item, path ? `${path}.${key}` : key]);
+      }
+    }
+  }
+  return errors.reverse();
 }
 
 function notJson(): HttpProblem {
