@@ -1,9 +1,13 @@
 /**
  * Applying a change to an order with optimistic concurrency: read the order
  * and its chain head, plan the change, and write it only if the order is
- * still at the version the plan was made against.
+ * still at the version the plan was made against. Within one process,
+ * changes to one order run one after another, so they never lose a race to
+ * each other; a race lost to another process is retried after a jittered
+ * pause.
  */
 import { DomainError } from "./errors.ts";
+import type { KeyedQueue } from "./keyed_queue.ts";
 import type { Order } from "./order.ts";
 import { type OrderChange, planOrderChange } from "./order_change.ts";
 import { canReadOrder } from "./policy.ts";
@@ -12,9 +16,33 @@ import type { Principal } from "./principal.ts";
 
 /**
  * How many times a change without `If-Match` is planned against a freshly
- * read order before it gives up with 409.
+ * read order before it gives up with 409. Only races with other processes
+ * are lost (this process queues its own changes to one order), and each is
+ * followed by a pause, so this is far more than contention needs.
  */
-export const MAX_CHANGE_ATTEMPTS = 5;
+export const MAX_CHANGE_ATTEMPTS = 25;
+
+/** The longest pause between two attempts, in milliseconds. */
+const MAX_BACKOFF_MS = 100;
+
+/** What applying a change needs. */
+export interface OrderChangeDeps {
+  readonly store: OrderStore;
+  readonly clock: Clock;
+  /** Queues this process's changes to one order (by id); none by default. */
+  readonly queue?: KeyedQueue;
+  /** Waits before attempt `attempt` (2, 3, …) after a lost race; none by default. */
+  readonly backoff?: (attempt: number) => Promise<void>;
+}
+
+/**
+ * A pause before a retry: random between 0 and 2^attempt ms, at most
+ * `MAX_BACKOFF_MS` ("full jitter"), so racing processes spread out.
+ */
+export function jitteredBackoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(MAX_BACKOFF_MS, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
 
 /** One request to change an order. */
 export interface OrderChangeCommand {
@@ -49,7 +77,7 @@ export interface AppliedOrderChange {
  * when there was nothing to change). See `applyOrderChangeWithOutcome`.
  */
 export async function applyOrderChange(
-  deps: { store: OrderStore; clock: Clock },
+  deps: OrderChangeDeps,
   command: OrderChangeCommand,
 ): Promise<Order> {
   return (await applyOrderChangeWithOutcome(deps, command)).order;
@@ -66,16 +94,32 @@ export async function applyOrderChange(
  * races it gives up with 409. Either way nothing is written on failure.
  */
 export async function applyOrderChangeWithOutcome(
-  deps: { store: OrderStore; clock: Clock },
+  deps: OrderChangeDeps,
   command: OrderChangeCommand,
+): Promise<AppliedOrderChange> {
+  const change = command.expectedVersions === undefined
+    ? await command.readChange()
+    : undefined;
+  const { orderId } = command;
+  if (orderId === undefined || deps.queue === undefined) {
+    return await applyWithRetries(deps, command, change);
+  }
+  return await deps.queue(
+    orderId,
+    () => applyWithRetries(deps, command, change),
+  );
+}
+
+async function applyWithRetries(
+  deps: OrderChangeDeps,
+  command: OrderChangeCommand,
+  validatedChange: OrderChange | undefined,
 ): Promise<AppliedOrderChange> {
   const { store, clock } = deps;
   const { principal, expectedVersions } = command;
-  let change = expectedVersions === undefined
-    ? await command.readChange()
-    : undefined;
-
+  let change = validatedChange;
   for (let attempt = 1; attempt <= MAX_CHANGE_ATTEMPTS; attempt++) {
+    if (attempt > 1) await deps.backoff?.(attempt);
     const snapshot = command.orderId === undefined
       ? undefined
       : await store.findOrderForChange(command.orderId);

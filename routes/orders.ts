@@ -6,9 +6,12 @@ import { Hono } from "hono";
 import {
   type AppliedOrderChange,
   applyOrderChangeWithOutcome,
+  jitteredBackoff,
+  type OrderChangeDeps,
 } from "../domain/apply_order_change.ts";
 import { orderCreatedEntry } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";
+import { createKeyedQueue } from "../domain/keyed_queue.ts";
 import {
   CLAIM_TTL_MS,
   type KeyHeld,
@@ -60,6 +63,13 @@ export function ordersRoutes(
   const { metrics } = parts;
   const { store, clock } = deps;
   const limitOrderCreation = userRateLimitStep(deps, "order_creation");
+  // This app's changes to one order wait for each other instead of racing.
+  const orderChanges: OrderChangeDeps = {
+    store,
+    clock,
+    queue: createKeyedQueue(),
+    backoff: jitteredBackoff,
+  };
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
@@ -226,7 +236,7 @@ export function ordersRoutes(
     readChange: () => Promise<OrderChange>,
   ): Promise<Response> {
     const principal = c.get("principal");
-    const outcome = await applyOrderChangeWithOutcome(deps, {
+    const outcome = await applyOrderChangeWithOutcome(orderChanges, {
       orderId: normaliseOrderId(c.req.param("id") ?? ""),
       principal,
       requestId: c.get("requestId"),

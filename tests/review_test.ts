@@ -415,7 +415,18 @@ Deno.test("the owner and an admin may still cancel a held order; then there is n
   }));
 
 Deno.test("a processing move that reads the order while its approval is being written is refused", async () => {
-  const base = await createTestContext({ reviewPolicy: DEFAULT_REVIEW_POLICY });
+  // The move comes through another instance on the same database: within
+  // one instance, changes to one order wait for each other.
+  const dir = await Deno.makeTempDir({ prefix: "orders-review-read-" });
+  const url = `file:${dir}/orders.db`;
+  const base = await createTestContext({
+    url,
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+  });
+  const other = await createTestContext({
+    url,
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+  });
   let during: (() => Promise<void>) | undefined;
   const store: OrderStore = {
     ...base.store,
@@ -437,7 +448,7 @@ Deno.test("a processing move that reads the order while its approval is being wr
     const path = `/v1/orders/${created.id}`;
     let racing: { status: number; body: Json } | undefined;
     during = async () => {
-      racing = await call(ctx, "PATCH", path, who.fulfillment, {
+      racing = await call(other, "PATCH", path, who.fulfillment, {
         status: "processing",
       });
     };
@@ -452,7 +463,9 @@ Deno.test("a processing move that reads the order while its approval is being wr
     assert.equal(after.status, 200);
   } finally {
     ctx.close();
+    other.close();
     base.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
