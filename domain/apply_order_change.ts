@@ -142,18 +142,19 @@ async function applyWithRetries(
       now: clock.now(),
     });
     if (!plan.changed) return { order, previous: undefined };
-    if (snapshot.lastAuditSeq !== order.version) {
+    if (snapshot.lastAuditSeq < order.version) {
       // The chain and the row are written together, so this means the
       // database was changed behind the service's back.
       throw new Error(
         `Audit chain of order "${order.id}" is out of step: version ${order.version}, last entry ${snapshot.lastAuditSeq}`,
       );
     }
-    if (
-      await store.updateOrder(plan.order, plan.draft, snapshot.lastAuditHash)
-    ) {
-      return { order: plan.order, previous: order };
-    }
+    // A chain ahead of the row means another process's change landed
+    // between reading the two (a read need not be one snapshot): a lost
+    // race, like a write whose version check fails.
+    const won = snapshot.lastAuditSeq === order.version &&
+      await store.updateOrder(plan.order, plan.draft, snapshot.lastAuditHash);
+    if (won) return { order: plan.order, previous: order };
     if (expectedVersions !== undefined) throw versionMismatch(order);
   }
   throw new DomainError(

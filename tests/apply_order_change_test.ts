@@ -305,3 +305,51 @@ Deno.test("updateOrder is atomic: a taken chain position rolls the order update 
     f.database.close();
   }
 });
+
+Deno.test("a chain head read after another process's change is a lost race, retried; a chain behind its order is an error", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    // The first read sees the order at version 1 but the chain at 2, as
+    // when another process commits between the two reads of one snapshot.
+    let reads = 0;
+    const racing: OrderStore = {
+      ...f.store,
+      async findOrderForChange(id) {
+        const snapshot = await f.store.findOrderForChange(id);
+        if (reads++ > 0 || !snapshot) return snapshot;
+        await f.change(order, ADMIN, { shippingAddress: "Admin St" });
+        const head = await f.store.findOrderForChange(id);
+        return { ...head!, order: snapshot.order };
+      },
+    };
+    const changed = await applyOrderChange({ store: racing, clock: f.clock }, {
+      orderId: order.id,
+      principal: OWNER,
+      requestId: "owner-1",
+      readChange: () => ({ shippingAddress: "2 Side St" }),
+    });
+    assert.equal(changed.version, 3);
+    assert.equal(reads, 2);
+    await assertChainHolds(f);
+
+    const behind: OrderStore = {
+      ...f.store,
+      async findOrderForChange(id) {
+        const snapshot = await f.store.findOrderForChange(id);
+        return snapshot && { ...snapshot, lastAuditSeq: 1 };
+      },
+    };
+    await assert.rejects(
+      applyOrderChange({ store: behind, clock: f.clock }, {
+        orderId: order.id,
+        principal: OWNER,
+        requestId: "owner-2",
+        readChange: () => ({ shippingAddress: "3 Side St" }),
+      }),
+      /Audit chain of order ".*" is out of step: version 3, last entry 1/,
+    );
+  } finally {
+    f.database.close();
+  }
+});
