@@ -15,6 +15,7 @@ import {
   type PersonalDataStore,
 } from "./db/personal_data_store.ts";
 import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
+import { errorFields } from "./error_fields.ts";
 import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
 import { createJsonLogger, type Logger } from "./logger.ts";
 import { importMasterKeys, type MasterKey } from "./pii/cipher.ts";
@@ -111,9 +112,7 @@ async function main(): Promise<void> {
   // Key records older than the replay window no longer count; drop them hourly.
   const purge = setInterval(() => {
     store.purgeIdempotencyKeys(clock.now() - REPLAY_WINDOW_MS).catch((error) =>
-      logger.log("warn", "idempotency.purge_failed", {
-        error_name: error?.name,
-      })
+      logger.log("warn", "idempotency.purge_failed", errorFields(error))
     );
   }, 60 * 60 * 1000);
   Deno.unrefTimer(purge);
@@ -179,16 +178,17 @@ async function checkMasterKeys(
     }
     return;
   }
-  count().then((unreadable) => {
-    if (unreadable > 0) {
-      options.logger.log("error", "pii.unreadable_data_keys", {
-        count: unreadable,
-      });
-    }
-  }, (error) =>
-    options.logger.log("warn", "pii.key_check_failed", {
-      error_name: error?.name,
-    }));
+  count().then(
+    (unreadable) => {
+      if (unreadable > 0) {
+        options.logger.log("error", "pii.unreadable_data_keys", {
+          count: unreadable,
+        });
+      }
+    },
+    (error) =>
+      options.logger.log("warn", "pii.key_check_failed", errorFields(error)),
+  );
 }
 
 if (import.meta.main) await main();

@@ -2,12 +2,16 @@
  * The libSQL implementation of `AccountStore`: account state and its audit
  * chain (`user:<id>`), written together in one batch.
  */
-import { desc, eq } from "drizzle-orm";
+import { asc, desc, eq } from "drizzle-orm";
 import type { AccountState } from "../domain/account.ts";
 import { userChainId } from "../domain/audit.ts";
 import type { AccountStore } from "../domain/ports.ts";
 import type { Db } from "./client.ts";
-import { auditToRow, isChainPositionTaken } from "./order_store.ts";
+import {
+  auditToRow,
+  isChainPositionTaken,
+  rowToAuditEntry,
+} from "./order_store.ts";
 import { type AccountRow, accounts, auditLog } from "./schema.ts";
 
 /** Creates the account store over an open database. */
@@ -64,6 +68,13 @@ export function createAccountStore(db: Db): AccountStore {
         if (isChainPositionTaken(error)) return false;
         throw error;
       }
+    },
+
+    async listUserEvents(userId) {
+      const rows = await db.select().from(auditLog)
+        .where(eq(auditLog.chainId, userChainId(userId)))
+        .orderBy(asc(auditLog.chainSeq));
+      return rows.map(rowToAuditEntry);
     },
   };
 }

@@ -4,6 +4,7 @@
 import { fileURLToPath } from "node:url";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import type { Db } from "./client.ts";
+import { MIGRATIONS_TABLE } from "./schema_version.ts";
 
 /** The folder drizzle-kit writes migrations to. */
 export const MIGRATIONS_FOLDER = fileURLToPath(
@@ -12,5 +13,8 @@ export const MIGRATIONS_FOLDER = fileURLToPath(
 
 /** Brings the database schema up to date. */
 export async function applyMigrations(db: Db): Promise<void> {
-  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  await migrate(db, {
+    migrationsFolder: MIGRATIONS_FOLDER,
+    migrationsTable: MIGRATIONS_TABLE,
+  });
 }

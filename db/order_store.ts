@@ -2,15 +2,7 @@
  * The libSQL implementation of `OrderStore`, through drizzle. Every write is
  * one batch, which libSQL runs as one transaction locally and remotely.
  */
-import {
-  and,
-  asc,
-  eq,
-  getTableColumns,
-  getTableName,
-  lt,
-  sql,
-} from "drizzle-orm";
+import { and, asc, eq, getTableColumns, getTableName, lt } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import {
   type AuditEntry,
@@ -34,6 +26,7 @@ import {
   type OrderRow,
   orders,
 } from "./schema.ts";
+import { checkSchemaVersion } from "./schema_version.ts";
 
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
@@ -274,8 +267,8 @@ export function createOrderStore(db: Db): OrderStore {
       };
     },
 
-    async ping() {
-      await db.run(sql`SELECT 1`);
+    ping() {
+      return checkSchemaVersion(client);
     },
   };
 }

@@ -50,6 +50,18 @@ export function userChainId(userId: number): string {
   return `user:${userId}`;
 }
 
+/** The action of the entry an erasure appends to the user's own chain. */
+export const PERSONAL_DATA_ERASED = "user.personal_data_erased";
+
+/**
+ * The actions of the user's own chain that the user's export shows: what
+ * was done to their personal data. Admins' account actions (disable,
+ * enable, revoke tokens) are incident response and stay in the audit log.
+ */
+export const EXPORTED_USER_ACTIONS: ReadonlySet<string> = new Set([
+  PERSONAL_DATA_ERASED,
+]);
+
 /**
  * The `user.personal_data_erased` entry: the user's data key was destroyed,
  * so every value encrypted with it is unreadable from now on.
@@ -60,7 +72,7 @@ export function personalDataErasedEntry(
 ): AuditDraft {
   return {
     orderId: null,
-    action: "user.personal_data_erased",
+    action: PERSONAL_DATA_ERASED,
     actorUserId: options.actor.userId,
     actorRoles: options.actor.roles,
     requestId: options.requestId,

@@ -124,8 +124,12 @@ export interface OrderStore {
   listOrderHistory(id: string): Promise<AuditEntry[]>;
   /** Orders matching the query, newest first. */
   listOrders(query: OrderQuery): Promise<OrderPage>;
-  /** Resolves when the database answers. */
-  ping(): Promise<void>;
+  /**
+   * Whether the database is ready: resolves with why not (a line for the
+   * log, e.g. its schema lags the shipped migrations), or undefined when it
+   * is; rejects when the database does not answer. One small query.
+   */
+  ping(): Promise<string | undefined>;
 }
 
 /**
@@ -153,6 +157,11 @@ export interface AccountStore {
    * position is taken (another change came first).
    */
   writeAccount(account: AccountState, entry: AuditEntry): Promise<boolean>;
+  /**
+   * The entries of the user's own audit chain (`user:<id>`: erasures and
+   * admin actions on the account), oldest first.
+   */
+  listUserEvents(userId: number): Promise<AuditEntry[]>;
 }
 
 /** The current time, injectable so tests are exact. */

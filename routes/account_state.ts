@@ -9,6 +9,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AccountStateCache } from "../auth/account_state_cache.ts";
 import { accountRefusal } from "../domain/account.ts";
+import { errorFields } from "../error_fields.ts";
 import type { Logger } from "../logger.ts";
 import { unauthenticated } from "./authenticate.ts";
 import type { AppEnv } from "./env.ts";
@@ -31,7 +32,7 @@ export function accountState(
       logger.log("error", "account.lookup_failed", {
         request_id: c.get("requestId"),
         user_id: principal.userId,
-        error_name: error instanceof Error ? error.name : typeof error,
+        ...errorFields(error),
       });
       throw new HttpProblem(
         "unavailable",

@@ -1,6 +1,6 @@
 /**
- * The JSON shape of an order: every field named explicitly, so no column
- * leaks, and money as decimal strings.
+ * The JSON shape of an order and of audit events: every field named
+ * explicitly, so no column leaks, and money as decimal strings.
  */
 import {
   formatCents,
@@ -93,14 +93,34 @@ export function historyEventJson(
       !REVIEW_FIELDS.has(field)
     ),
   );
-  return {
-    seq: entry.chainSeq,
+  return eventJson(entry, {
     action: view.review
       ? entry.action
       : DECISIONS_UNSEEN[entry.action] ?? entry.action,
+    changes,
+  });
+}
+
+/**
+ * One event of a user's own audit chain (`user:<id>`), such as
+ * `user.personal_data_erased`, in the shape of an order's history events;
+ * `seq` is the entry's place in the user's chain.
+ */
+export function userEventJson(entry: AuditEntry) {
+  return eventJson(entry, { action: entry.action, changes: entry.changes });
+}
+
+/** The shape every audit event takes in responses. */
+function eventJson(
+  entry: AuditEntry,
+  shown: { action: string; changes: AuditEntry["changes"] },
+) {
+  return {
+    seq: entry.chainSeq,
+    action: shown.action,
     actor: { user_id: entry.actorUserId, roles: entry.actorRoles },
     at: new Date(entry.at).toISOString(),
     request_id: entry.requestId,
-    changes,
+    changes: shown.changes,
   };
 }

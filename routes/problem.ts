@@ -8,6 +8,7 @@ import type { DomainErrorCode, FieldError } from "../domain/errors.ts";
 import { DomainError } from "../domain/errors.ts";
 import type { AppEnv } from "./env.ts";
 import type { Logger } from "../logger.ts";
+import { errorFields } from "../error_fields.ts";
 
 /** Refusals that only the HTTP shell can decide. */
 export type HttpProblemCode =
@@ -211,10 +212,11 @@ export function errorHandler(
         headers: error.headers,
       });
     }
+    // Never the request's body or headers: only what the error says,
+    // scrubbed of credentials and tokens.
     logger.log("error", "http.unhandled_error", {
       request_id: c.get("requestId"),
-      error_name: error?.name,
-      error_message: error?.message,
+      ...errorFields(error),
     });
     return problemResponse(
       c,

@@ -1,24 +1,30 @@
 /**
  * `/v1/users/{user_id}`: a user's personal data. The export of every order
- * with its history (right of access), and the erasure of the personal data
- * (right to erasure, by crypto-shredding). Only the user themself or an
- * admin may do either.
+ * with its history and of the erasures of the user's data (right of
+ * access), and the erasure of the personal data (right to erasure, by
+ * crypto-shredding). Only the user themself or an admin may do either.
  */
 import { type Context, Hono } from "hono";
+import { EXPORTED_USER_ACTIONS } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";
 import type { Order } from "../domain/order.ts";
 import { canManagePersonalData } from "../domain/policy.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import { parseUserIdText } from "../domain/principal.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { historyEventJson, orderJson, orderView } from "./order_json.ts";
+import {
+  historyEventJson,
+  orderJson,
+  orderView,
+  userEventJson,
+} from "./order_json.ts";
 
 /** How many orders the export reads at a time. */
 const EXPORT_PAGE_SIZE = 100;
 
 /** The users sub-app. */
 export function usersRoutes(deps: AppDeps): Hono<AppEnv> {
-  const { store, clock, logger } = deps;
+  const { store, accounts, clock, logger } = deps;
 
   return new Hono<AppEnv>()
     .get("/:user_id/export", async (c) => {
@@ -33,16 +39,23 @@ export function usersRoutes(deps: AppDeps): Hono<AppEnv> {
           history: history.map((entry) => historyEventJson(entry, view)),
         });
       }
+      // The user's own chain, as far as it concerns their personal data:
+      // each erasure, with who asked and when.
+      const events = (await accounts.listUserEvents(userId))
+        .filter((entry) => EXPORTED_USER_ACTIONS.has(entry.action))
+        .map(userEventJson);
       logger.log("info", "personal_data.exported", {
         request_id: c.get("requestId"),
         user_id: userId,
         actor_user_id: c.get("principal").userId,
         orders: orders.length,
+        events: events.length,
       });
       return c.json({
         user_id: userId,
         exported_at: new Date(exportedAt).toISOString(),
         orders,
+        events,
       });
     })
     .delete("/:user_id/personal-data", async (c) => {

@@ -97,3 +97,47 @@ Deno.test("with a remote DATABASE_URL the app runs without FFI: healthz 200, rea
     await server.stop();
   }
 });
+
+Deno.test("with an unreachable remote database the readiness log names the cause without the URL's credentials or the token", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadPort = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const secrets = ["url-password-7f3a", "url-token-9c1e", "env-token-5b2d"];
+  const server = await startServer(
+    {
+      DATABASE_URL: `http://orders:${
+        secrets[0]
+      }@127.0.0.1:${deadPort}?authToken=${secrets[1]}`,
+      DATABASE_AUTH_TOKEN: secrets[2]!,
+      JWT_SECRET: "a-real-secret-for-the-remote-mode-test-0123456789",
+    },
+    { denoFlags: ["--allow-net", "--allow-env", "--allow-read", "--deny-ffi"] },
+  );
+  try {
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 503);
+    const requestId = ready.headers.get("x-request-id");
+    await ready.body?.cancel();
+    // The line is written before the response; give stdout a moment.
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && !line; i++) {
+      line = server.output().split("\n").filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.event === "readiness.failed");
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(line, "a readiness.failed line was logged");
+    assert.equal(line.request_id, requestId);
+    assert.match(String(line.reason), /^database check failed: .*refused/i);
+    assert.match(String(line.error_cause_message), /Connection refused/i);
+    for (const secret of secrets) {
+      assert.ok(
+        !server.output().includes(secret) &&
+          !server.errorOutput().includes(secret),
+        `the logs hold ${secret}`,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+});

@@ -83,7 +83,13 @@ Deno.test("GET /v1/users/:id/export returns every order of the user with its his
       });
       assert.equal(response.headers.get("cache-control"), "no-store");
       const body = await expectJson(response, 200);
-      assert.deepEqual(Object.keys(body), ["user_id", "exported_at", "orders"]);
+      assert.deepEqual(Object.keys(body), [
+        "user_id",
+        "exported_at",
+        "orders",
+        "events",
+      ]);
+      assert.deepEqual(body.events, [], "no erasure, no event");
       assert.equal(body.user_id, 42);
       assert.equal(body.exported_at, new Date(ctx.clock.now()).toISOString());
       // Newest first, as the listing orders them; each order as GET shows
@@ -395,6 +401,138 @@ Deno.test("the erasure is an audit event in the user's own chain; erasing again 
     const verified = await verifyAuditLog(ctx.database.db);
     assert.equal(verified.broken, undefined);
     assert.equal(verified.chains, 2);
+  } finally {
+    ctx.close();
+  }
+});
+
+/** The `events` of user 42's export, as `token` reads it. */
+async function exportedEvents(ctx: TestContext, token: string): Promise<Json> {
+  const exported = await expectJson(
+    await ctx.request("GET", "/v1/users/42/export", { token }),
+    200,
+  );
+  return exported.events;
+}
+
+/** User 42's data key and its wrapped form, read before it is destroyed. */
+async function liveKeyOf42(
+  ctx: TestContext,
+): Promise<{ keyId: string; wrappedKey: string }> {
+  const [row] = (await ctx.database.client.execute(
+    "SELECT key_id, wrapped_key FROM user_keys WHERE user_id = 42 AND destroyed_at IS NULL",
+  )).rows;
+  assert.ok(row, "user 42 has a live key");
+  return { keyId: String(row.key_id), wrappedKey: String(row.wrapped_key) };
+}
+
+Deno.test("GET /v1/users/:id/export shows the user's own erasure as one user.personal_data_erased event, to the user and to an admin", async () => {
+  const ctx = await createTestContext();
+  try {
+    const owner = await ctx.token(42);
+    const admin = await ctx.token(9, ["admin"]);
+    const order = await createOrder(ctx, owner);
+    await ctx.request("POST", `/v1/orders/${order.id}/cancel`, {
+      token: owner,
+      body: { reason: "too slow" },
+    });
+    const key = await liveKeyOf42(ctx);
+    assert.deepEqual(await exportedEvents(ctx, owner), []);
+
+    ctx.clock.advance(60_000);
+    const erasedAt = new Date(ctx.clock.now()).toISOString();
+    const response = await ctx.request("DELETE", "/v1/users/42/personal-data", {
+      token: owner,
+      headers: { "X-Request-Id": "erase-by-owner" },
+    });
+    assert.equal(response.status, 204);
+    const expected = [{
+      seq: 1,
+      action: "user.personal_data_erased",
+      actor: { user_id: 42, roles: ["user"] },
+      at: erasedAt,
+      request_id: "erase-by-owner",
+      changes: {
+        user_id: { from: 42, to: 42 },
+        data_key: { from: key.keyId, to: null },
+      },
+    }];
+    ctx.clock.advance(1000);
+    for (const token of [owner, admin]) {
+      const events = await exportedEvents(ctx, token);
+      assert.deepEqual(events, expected);
+      // The key's id names which key was destroyed; the key itself, wrapped
+      // or not, and the address never appear.
+      const text = JSON.stringify(events);
+      assert.ok(!text.includes(key.wrappedKey.split(".")[1]!));
+      assert.ok(!text.includes(ADDRESS) && !text.includes("too slow"));
+    }
+
+    // Erasing again changes nothing, so no second event.
+    ctx.clock.advance(1000);
+    assert.equal((await erase(ctx, 42, admin)).status, 204);
+    assert.equal((await erase(ctx, 42, owner)).status, 204);
+    for (const token of [owner, admin]) {
+      assert.deepEqual(await exportedEvents(ctx, token), expected);
+    }
+    // Another user's export does not show it.
+    assert.deepEqual(
+      (await expectJson(
+        await ctx.request("GET", "/v1/users/43/export", { token: admin }),
+        200,
+      )).events,
+      [],
+    );
+  } finally {
+    ctx.close();
+  }
+});
+
+Deno.test("GET /v1/users/:id/export names the admin who erased the user's data as the event's actor, and shows no account actions", async () => {
+  const ctx = await createTestContext();
+  try {
+    const owner = await ctx.token(42);
+    const admin = await ctx.token(9, ["admin"]);
+    const order = await createOrder(ctx, owner);
+    await ctx.request("POST", `/v1/orders/${order.id}/cancel`, {
+      token: owner,
+    });
+    const key = await liveKeyOf42(ctx);
+    // Admin actions on the account share the user's chain (seq 1 and 2);
+    // they are incident response, not part of the export.
+    for (const action of ["disable", "enable"]) {
+      const done = await ctx.request(
+        "POST",
+        `/v1/admin/users/42/${action}`,
+        { token: admin },
+      );
+      assert.equal(done.status, 204);
+    }
+
+    ctx.clock.advance(5000);
+    const erasedAt = new Date(ctx.clock.now()).toISOString();
+    const response = await ctx.request("DELETE", "/v1/users/42/personal-data", {
+      token: admin,
+      headers: { "X-Request-Id": "erase-by-admin" },
+    });
+    assert.equal(response.status, 204);
+    ctx.clock.advance(1000);
+    const expected = [{
+      seq: 3,
+      action: "user.personal_data_erased",
+      actor: { user_id: 9, roles: ["admin", "user"] },
+      at: erasedAt,
+      request_id: "erase-by-admin",
+      changes: {
+        user_id: { from: 42, to: 42 },
+        data_key: { from: key.keyId, to: null },
+      },
+    }];
+    for (const token of [owner, admin]) {
+      assert.deepEqual(await exportedEvents(ctx, token), expected);
+    }
+    assert.equal((await erase(ctx, 42, owner)).status, 204);
+    assert.deepEqual(await exportedEvents(ctx, owner), expected);
   } finally {
     ctx.close();
   }

@@ -276,6 +276,43 @@ export const personalDataExportExample = {
   user_id: 42,
   exported_at: "2026-11-30T10:00:00.000Z",
   orders: [{ ...cancelledOrderExample, history: orderHistoryExample.events }],
+  events: [],
+};
+
+/**
+ * The export of user 42 after an admin erased their personal data: the
+ * order's address values read null, and the erasure is an event.
+ */
+export const erasedPersonalDataExportExample = {
+  user_id: 42,
+  exported_at: "2026-11-30T10:00:00.000Z",
+  orders: [{
+    ...cancelledOrderExample,
+    shipping_address: null,
+    personal_data_erased: true,
+    history: orderHistoryExample.events.map((event) => ({
+      ...event,
+      changes: Object.fromEntries(
+        Object.entries(event.changes).map(([field, change]) => [
+          field,
+          field === "shipping_address" || field === "cancellation_reason"
+            ? { from: null, to: null }
+            : change,
+        ]),
+      ),
+    })),
+  }],
+  events: [{
+    seq: 1,
+    action: "user.personal_data_erased",
+    actor: { user_id: 1, roles: ["admin", "user"] },
+    at: "2026-11-30T09:30:00.000Z",
+    request_id: "erase-0042",
+    changes: {
+      user_id: { from: 42, to: 42 },
+      data_key: { from: "0f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f", to: null },
+    },
+  }],
 };
 
 /** `GET /v1/admin/metrics` on an instance that served a few requests. */

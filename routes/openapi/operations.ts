@@ -33,6 +33,7 @@ import {
   cancelOrderExamples,
   createOrderExamples,
   erasedOrderExample,
+  erasedPersonalDataExportExample,
   type Example,
   heldOrderExample,
   metricsExample,
@@ -60,6 +61,7 @@ import {
   personalDataExportSchema,
   problemSchema,
   readinessSchema,
+  userEventSchema,
 } from "./schemas.ts";
 
 /**
@@ -80,6 +82,7 @@ export const SCHEMAS = {
   HistoryEvent: historyEventSchema,
   PersonalDataExport: personalDataExportSchema,
   ExportedOrder: exportedOrderSchema,
+  UserEvent: userEventSchema,
   Problem: problemSchema,
   Health: healthSchema,
   Readiness: readinessSchema,
@@ -696,7 +699,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: "Users",
     summary: "Export a user's data",
     description:
-      "Right of access: every order of the user, newest first, each with its history, as one JSON document. The user themself or an admin (not fulfillment). Orders and events appear as the caller would read them one by one (an admin also sees review fields). After an erasure, addresses are null and orders carry `personal_data_erased: true`.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404), the caller's right (403).",
+      "Right of access: every order of the user, newest first, each with its history, and the events of the user's own audit chain about their personal data (`events`: each erasure, `user.personal_data_erased`, with its time, actor and request id), as one JSON document. The user themself or an admin (not fulfillment); both see the same `events`. Orders and their history appear as the caller would read them one by one (an admin also sees review fields). After an erasure, addresses are null and orders carry `personal_data_erased: true`.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404), the caller's right (403).",
     authenticated: true,
     parameters: ["UserId"],
     responses: {
@@ -708,6 +711,10 @@ export const OPERATIONS: readonly OperationSpec[] = [
             export: {
               summary: "A user with one cancelled order",
               value: personalDataExportExample,
+            },
+            erased: {
+              summary: "The same user after an admin erased their data",
+              value: erasedPersonalDataExportExample,
             },
           },
         },
@@ -734,7 +741,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: "Users",
     summary: "Erase a user's personal data",
     description:
-      "Right to erasure, by crypto-shredding: the user's data key is destroyed, so every shipping address of theirs (in orders and in history entries) becomes unreadable for good. Orders keep their id, items, totals, status and timestamps (financial records); they answer `shipping_address: null` with `personal_data_erased: true`, and the audit chain still verifies. The erasure is an audit event of its own (`user.personal_data_erased`, in the user's chain, not in any order's history). Erasing again answers 204 and changes nothing; orders created afterwards get a new key. The user themself or an admin.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404), the caller's right (403), active orders (409).",
+      "Right to erasure, by crypto-shredding: the user's data key is destroyed, so every shipping address of theirs (in orders and in history entries) becomes unreadable for good. Orders keep their id, items, totals, status and timestamps (financial records); they answer `shipping_address: null` with `personal_data_erased: true`, and the audit chain still verifies. The erasure is an audit event of its own (`user.personal_data_erased`, in the user's chain, not in any order's history), shown in the `events` of the user's export. Erasing again answers 204 and changes nothing; orders created afterwards get a new key. The user themself or an admin.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404), the caller's right (403), active orders (409).",
     authenticated: true,
     parameters: ["UserId"],
     responses: {
@@ -855,7 +862,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: "Health",
     summary: "Readiness",
     description:
-      "200 when the database answers within 2 s, else 503 without saying why.",
+      "200 when the database answers within 2 s and its schema is at the last migration this release ships (or newer), else 503 without saying why (the service logs `readiness.failed` with the reason).",
     authenticated: false,
     responses: {
       200: {
@@ -866,7 +873,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
         },
       },
       503: {
-        description: "The database did not answer.",
+        description:
+          "The database did not answer, or its schema lags the release.",
         problems: [problemExample(
           "unavailable",
           "Not ready",

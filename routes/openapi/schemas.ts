@@ -1,7 +1,8 @@
 /**
  * The response bodies as zod schemas: the OpenAPI document is generated
  * from them, and the tests parse real responses with them, so the document
- * cannot drift from `orderJson`, `historyEventJson` or `problemResponse`.
+ * cannot drift from `orderJson`, `historyEventJson`, `userEventJson` or
+ * `problemResponse`.
  *
  * They describe what the server sends; clients must ignore fields they do
  * not know, because new fields may be added (objects are not closed with
@@ -143,6 +144,29 @@ export const historyEventSchema = z.object({
   }),
 });
 
+/** One event of a user's own audit chain, as the export shows it (`userEventJson`). */
+export const userEventSchema = historyEventSchema.extend({
+  seq: z.number().int().min(1).meta({
+    description:
+      "The event's place in the user's own audit chain (`user:<id>`), from 1. That chain also holds admins' account actions, which the export does not show, so numbers may be skipped.",
+  }),
+  action: z.string().meta({
+    description:
+      "What happened: `user.personal_data_erased` (the user's data key was destroyed, so every address of theirs reads null from then on). New actions may be added.",
+    examples: ["user.personal_data_erased"],
+  }),
+  request_id: z.string().meta({
+    description: "The `X-Request-Id` of the request that did it.",
+  }),
+  changes: z.record(z.string(), fieldChangeSchema).meta({
+    description:
+      'For an erasure: `"user_id": {"from": <id>, "to": <id>}` and `"data_key": {"from": "<key id>", "to": null}`, the id of the destroyed key (never the key itself). Never contains an address.',
+  }),
+}).meta({
+  description:
+    "An event about the user rather than one order, in the shape of a history event. `actor` is whoever asked: the user themself or an admin.",
+});
+
 /** An order's history (`GET /v1/orders/{id}/history`). */
 export const orderHistorySchema = z.object({
   events: z.array(historyEventSchema).meta({
@@ -169,9 +193,13 @@ export const personalDataExportSchema = z.object({
   orders: z.array(exportedOrderSchema).meta({
     description: "Every order of the user, newest first.",
   }),
+  events: z.array(userEventSchema).meta({
+    description:
+      "The events of the user's own audit chain about their personal data, oldest first: each erasure (`user.personal_data_erased`) with its time, actor and request id. Empty until the first erasure; erasing again when nothing is left adds none.",
+  }),
 }).meta({
   description:
-    "Everything the service holds about a user: every order with its history (right of access).",
+    "Everything the service holds about a user: every order with its history, and the erasures of their personal data (right of access).",
 });
 
 /** One invalid field of a request. */
