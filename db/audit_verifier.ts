@@ -9,7 +9,12 @@
  * how long they should be.
  */
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
-import { auditHashInput, GENESIS_HASH, sha256Hex } from "../domain/audit.ts";
+import {
+  auditHashInput,
+  GENESIS_HASH,
+  parseAuditAction,
+  sha256Hex,
+} from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./client.ts";
 import { auditLog, type AuditRow } from "./schema.ts";
@@ -113,7 +118,7 @@ async function checkEntry(
     chainSeq: row.chainSeq,
     prevHash: row.prevHash,
     orderId: row.orderId,
-    action: row.action,
+    action: parseAuditAction(row.action),
     actorUserId: row.actorUserId,
     actorRoles: roles,
     requestId: row.requestId,

@@ -9,11 +9,12 @@ import {
   type FieldChange,
   GENESIS_HASH,
   orderChainId,
+  parseAuditAction,
   sealAuditEntry,
 } from "../domain/audit.ts";
 import type { Order, OrderItem } from "../domain/order.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
-import type { ReviewReason } from "../domain/review.ts";
+import type { ReviewReason } from "../domain/order.ts";
 import type { Role } from "../domain/principal.ts";
 import type { InStatement, InValue, Row } from "@libsql/client/web";
 import type { Db } from "./client.ts";
@@ -492,7 +493,7 @@ export function rowToAuditEntry(row: AuditRow): AuditEntry {
     chainId: row.chainId,
     chainSeq: row.chainSeq,
     orderId: row.orderId,
-    action: row.action,
+    action: parseAuditAction(row.action),
     actorUserId: row.actorUserId,
     actorRoles: JSON.parse(row.actorRoles) as Role[],
     requestId: row.requestId,

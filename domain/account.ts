@@ -3,7 +3,7 @@
  * are revoked. Pure rules for checking a request against it and for the
  * admin actions that change it.
  */
-import type { AuditDraft } from "./audit.ts";
+import type { AuditAction, AuditDraft } from "./audit.ts";
 import type { Principal } from "./principal.ts";
 
 /** What the service knows about a user beyond their token. */
@@ -50,7 +50,9 @@ export function accountRefusal(
 export type AccountAction = "disable" | "enable" | "revoke_tokens";
 
 /** The audit action each account action records. */
-export const ACCOUNT_AUDIT_ACTIONS: Readonly<Record<AccountAction, string>> = {
+export const ACCOUNT_AUDIT_ACTIONS: Readonly<
+  Record<AccountAction, AuditAction>
+> = {
   disable: "account.disabled",
   enable: "account.enabled",
   revoke_tokens: "account.tokens_revoked",

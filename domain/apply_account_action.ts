@@ -11,7 +11,8 @@ import {
 import { GENESIS_HASH, sealAuditEntry, userChainId } from "./audit.ts";
 import { DomainError } from "./errors.ts";
 import type { AccountStore, Clock } from "./ports.ts";
-import { hasRole, type Principal } from "./principal.ts";
+import { assertAdmin } from "./policy.ts";
+import type { Principal } from "./principal.ts";
 
 /** How many times an action is planned again after losing a race. */
 export const MAX_ACCOUNT_ATTEMPTS = 5;
@@ -30,9 +31,7 @@ export async function applyAccountAction(
     requestId: string;
   },
 ): Promise<AccountState | undefined> {
-  if (!hasRole(command.principal, "admin")) {
-    throw new DomainError("forbidden", "Only an admin may change an account");
-  }
+  assertAdmin(command.principal, "change_account");
   for (let attempt = 1; attempt <= MAX_ACCOUNT_ATTEMPTS; attempt++) {
     const snapshot = await deps.accounts.findAccountForChange(command.userId);
     const plan = planAccountAction(snapshot.account, command.action, {

@@ -10,7 +10,7 @@ import { DomainError } from "./errors.ts";
 import type { KeyedQueue } from "./keyed_queue.ts";
 import type { Order } from "./order.ts";
 import { type OrderChange, planOrderChange } from "./order_change.ts";
-import { canReadOrder } from "./policy.ts";
+import { assertCanReadOrder } from "./policy.ts";
 import type { Clock, OrderStore } from "./ports.ts";
 import type { Principal } from "./principal.ts";
 
@@ -125,9 +125,7 @@ async function applyWithRetries(
       : await store.findOrderForChange(command.orderId);
     if (!snapshot) throw new DomainError("not_found", "No such order");
     const { order } = snapshot;
-    if (!canReadOrder(principal, order)) {
-      throw new DomainError("forbidden", "This order belongs to another user");
-    }
+    assertCanReadOrder(principal, order);
     if (
       expectedVersions !== undefined &&
       !expectedVersions.includes(order.version)

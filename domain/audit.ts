@@ -9,6 +9,45 @@ import { formatCents, formatPrice } from "./money.ts";
 import type { Order } from "./order.ts";
 import type { Principal, Role } from "./principal.ts";
 
+/**
+ * Every action the audit log records: the one list of what is written to
+ * it, and by whom.
+ *
+ * - `order.created`: a new order, with every field (`orderCreatedEntry`).
+ * - `order.updated`: a status move and/or an address change
+ *   (`orderChangedEntry`, from `planOrderChange`).
+ * - `order.cancelled`: a cancellation by the owner or an admin, with its
+ *   reason (`orderChangedEntry`).
+ * - `order.review_approved`, `order.review_rejected`: an admin's decision on
+ *   a held order, with its note (`review.ts`); a rejection also cancels.
+ * - `user.personal_data_erased`: the user's data key was destroyed
+ *   (`personalDataErasedEntry`), in the user's own chain.
+ * - `account.disabled`, `account.enabled`, `account.tokens_revoked`: an
+ *   admin's action on an account (`account.ts`), in the user's own chain.
+ */
+export const AUDIT_ACTIONS = [
+  "order.created",
+  "order.updated",
+  "order.cancelled",
+  "order.review_approved",
+  "order.review_rejected",
+  "user.personal_data_erased",
+  "account.disabled",
+  "account.enabled",
+  "account.tokens_revoked",
+] as const;
+
+/** An action the audit log records. */
+export type AuditAction = typeof AUDIT_ACTIONS[number];
+
+/** The action stored text names; throws on one this code does not know. */
+export function parseAuditAction(text: string): AuditAction {
+  if ((AUDIT_ACTIONS as readonly string[]).includes(text)) {
+    return text as AuditAction;
+  }
+  throw new Error(`Unknown audit action "${text}"`);
+}
+
 /** The `prev_hash` of the first entry of every chain. */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -23,7 +62,7 @@ export interface AuditEntry {
   readonly chainId: string;
   readonly chainSeq: number;
   readonly orderId: string | null;
-  readonly action: string;
+  readonly action: AuditAction;
   readonly actorUserId: number;
   readonly actorRoles: readonly Role[];
   readonly requestId: string;
@@ -51,14 +90,14 @@ export function userChainId(userId: number): string {
 }
 
 /** The action of the entry an erasure appends to the user's own chain. */
-export const PERSONAL_DATA_ERASED = "user.personal_data_erased";
+export const PERSONAL_DATA_ERASED: AuditAction = "user.personal_data_erased";
 
 /**
  * The actions of the user's own chain that the user's export shows: what
  * was done to their personal data. Admins' account actions (disable,
  * enable, revoke tokens) are incident response and stay in the audit log.
  */
-export const EXPORTED_USER_ACTIONS: ReadonlySet<string> = new Set([
+export const EXPORTED_USER_ACTIONS: ReadonlySet<AuditAction> = new Set([
   PERSONAL_DATA_ERASED,
 ]);
 

@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /** The closed set of reasons a domain rule can refuse a request. */
 export type DomainErrorCode =
   | "bad_request"
@@ -28,4 +30,23 @@ export class DomainError extends Error {
     this.code = code;
     this.errors = errors;
   }
+}
+
+/** Turns zod issues into the `errors` list of a problem response. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: formatPath(issue.path),
+    message: issue.message,
+  }));
+}
+
+/** A path such as `items[0].price`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const part of path) {
+    text += typeof part === "number"
+      ? `[${part}]`
+      : `${text ? "." : ""}${String(part)}`;
+  }
+  return text;
 }

@@ -2,7 +2,6 @@
  * The order and its lines as the domain sees them.
  */
 import { computeTotalCents } from "./money.ts";
-import type { OrderReview } from "./review.ts";
 
 /** The five order statuses. */
 export const ORDER_STATUSES = [
@@ -15,6 +14,24 @@ export const ORDER_STATUSES = [
 
 /** An order status. */
 export type OrderStatus = typeof ORDER_STATUSES[number];
+
+/** Where a held order stands. */
+export const REVIEW_STATES = ["pending", "approved", "rejected"] as const;
+
+/** A review state. */
+export type ReviewState = typeof REVIEW_STATES[number];
+
+/** Why an order was held. */
+export const REVIEW_REASONS = ["total_threshold", "velocity"] as const;
+
+/** A reason for a hold. */
+export type ReviewReason = typeof REVIEW_REASONS[number];
+
+/** The review of a held order. Orders never held have none. */
+export interface OrderReview {
+  readonly state: ReviewState;
+  readonly reasons: readonly ReviewReason[];
+}
 
 /** One order line; `unitPrice` is in exact price units. */
 export interface OrderItem {

@@ -7,7 +7,11 @@ import { type AuditDraft, orderChangedEntry } from "./audit.ts";
 import { DomainError } from "./errors.ts";
 import { isTerminalStatus } from "./lifecycle.ts";
 import type { Order, OrderStatus } from "./order.ts";
-import { canReadOrder, decideOrderAction, type OrderAction } from "./policy.ts";
+import {
+  assertCanReadOrder,
+  decideOrderAction,
+  type OrderAction,
+} from "./policy.ts";
 import type { Principal } from "./principal.ts";
 import { planReviewDecision, type ReviewDecision } from "./review.ts";
 
@@ -53,9 +57,7 @@ export function planOrderChange(
       ...planReviewDecision(order, change.review, context),
     };
   }
-  if (!canReadOrder(principal, order)) {
-    throw new DomainError("forbidden", "This order belongs to another user");
-  }
+  assertCanReadOrder(principal, order);
   const status = change.status !== undefined &&
       (change.status !== order.status || isTerminalStatus(order.status))
     ? change.status

@@ -3,7 +3,7 @@
  * schemas document the API.
  */
 import { z } from "zod";
-import { DomainError, type FieldError } from "./errors.ts";
+import { DomainError, fieldErrors } from "./errors.ts";
 import {
   computeTotalCents,
   formatCents,
@@ -97,24 +97,6 @@ export const createOrderSchema = z.object({
   description:
     "A new order. The server computes `total`, `line_total`, `id`, `status` and the timestamps; any other field (`total`, `id`, `status`, …) is ignored.",
 });
-
-/** Turns zod issues into the `errors` list of a problem response. */
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: formatPath(issue.path),
-    message: issue.message,
-  }));
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let text = "";
-  for (const part of path) {
-    text += typeof part === "number"
-      ? `[${part}]`
-      : `${text ? "." : ""}${String(part)}`;
-  }
-  return text;
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

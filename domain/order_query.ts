@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { DomainError } from "./errors.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
-import { fieldErrors } from "./order_input.ts";
+import { fieldErrors } from "./errors.ts";
 import { parseUserIdText } from "./principal.ts";
 
 /**

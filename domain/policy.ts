@@ -1,5 +1,16 @@
 /**
- * Who may do what to which order. Pure functions of the caller and the order.
+ * Who may do what: every role and ownership decision of the service, as
+ * pure functions of the caller and the order or user acted on. No other
+ * module asks for a caller's roles.
+ *
+ * - Read an order: its owner, fulfillment, admins.
+ * - Create an order for another user: admins.
+ * - List orders: users their own; fulfillment and admins everyone's.
+ * - Cancel: the owner or an admin. Other status moves: fulfillment or an
+ *   admin. Change the address, read the history: the owner or an admin.
+ * - Decide a review: admins. See review holds: fulfillment and admins.
+ * - Export or erase a user's personal data: the user or an admin.
+ * - Disable, enable, revoke tokens, read metrics: admins.
  */
 import { DomainError } from "./errors.ts";
 import {
@@ -19,6 +30,9 @@ export function isOwner(
   return principal.userId === order.userId;
 }
 
+/** Why a caller who may not read an order is refused. */
+export const NOT_YOUR_ORDER = "This order belongs to another user";
+
 /** Owners, fulfillment and admins may read an order; other users may not. */
 export function canReadOrder(
   principal: Principal,
@@ -26,6 +40,41 @@ export function canReadOrder(
 ): boolean {
   return isOwner(principal, order) || hasRole(principal, "admin") ||
     hasRole(principal, "fulfillment");
+}
+
+/** Throws `forbidden` unless the caller may read the order. */
+export function assertCanReadOrder(
+  principal: Principal,
+  order: Pick<Order, "userId">,
+): void {
+  if (!canReadOrder(principal, order)) {
+    throw new DomainError("forbidden", NOT_YOUR_ORDER);
+  }
+}
+
+/**
+ * Whether the caller sees orders' review holds: admins and fulfillment;
+ * other callers, owners included, never do.
+ */
+export function canSeeReviews(principal: Principal): boolean {
+  return hasRole(principal, "admin") || hasRole(principal, "fulfillment");
+}
+
+/** What only an admin may do, with the refusal everyone else gets. */
+const ADMIN_ONLY = {
+  change_account: "Only an admin may change an account",
+  read_metrics: "Only an admin may read metrics",
+  decide_review: "Only an admin may decide a review",
+} as const;
+
+/** Something only an admin may do. */
+export type AdminAction = keyof typeof ADMIN_ONLY;
+
+/** Throws `forbidden` unless the caller is an admin. */
+export function assertAdmin(principal: Principal, action: AdminAction): void {
+  if (!hasRole(principal, "admin")) {
+    throw new DomainError("forbidden", ADMIN_ONLY[action]);
+  }
 }
 
 /**
@@ -111,9 +160,7 @@ export function decideOrderAction(
   order: Pick<Order, "id" | "userId" | "status" | "review">,
   action: OrderAction,
 ): PolicyDecision {
-  if (!canReadOrder(principal, order)) {
-    return forbidden("This order belongs to another user");
-  }
+  if (!canReadOrder(principal, order)) return forbidden(NOT_YOUR_ORDER);
   const ownerOrAdmin = isOwner(principal, order) ||
     hasRole(principal, "admin");
   switch (action.kind) {

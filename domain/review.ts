@@ -4,31 +4,12 @@
  */
 import { z } from "zod";
 import type { AuditDraft } from "./audit.ts";
-import { DomainError } from "./errors.ts";
+import { DomainError, fieldErrors } from "./errors.ts";
 import { isTerminalStatus } from "./lifecycle.ts";
-import type { Order } from "./order.ts";
+import type { Order, OrderReview, ReviewReason, ReviewState } from "./order.ts";
 import { cleanTextSchema } from "./text.ts";
-import { fieldErrors } from "./order_input.ts";
-import { canReadOrder } from "./policy.ts";
-import { hasRole, type Principal } from "./principal.ts";
-
-/** Where a held order stands. */
-export const REVIEW_STATES = ["pending", "approved", "rejected"] as const;
-
-/** A review state. */
-export type ReviewState = typeof REVIEW_STATES[number];
-
-/** Why an order was held. */
-export const REVIEW_REASONS = ["total_threshold", "velocity"] as const;
-
-/** A reason for a hold. */
-export type ReviewReason = typeof REVIEW_REASONS[number];
-
-/** The review of a held order. Orders never held have none. */
-export interface OrderReview {
-  readonly state: ReviewState;
-  readonly reasons: readonly ReviewReason[];
-}
+import { assertAdmin, assertCanReadOrder } from "./policy.ts";
+import type { Principal } from "./principal.ts";
 
 /** When an order is held (`REVIEW_THRESHOLD`, `REVIEW_VELOCITY_ORDERS`). */
 export interface ReviewPolicy {
@@ -127,12 +108,8 @@ export function planReviewDecision(
   context: { principal: Principal; requestId: string; now: number },
 ): { order: Order; draft: AuditDraft } {
   const { principal } = context;
-  if (!canReadOrder(principal, order)) {
-    throw new DomainError("forbidden", "This order belongs to another user");
-  }
-  if (!hasRole(principal, "admin")) {
-    throw new DomainError("forbidden", "Only an admin may decide a review");
-  }
+  assertCanReadOrder(principal, order);
+  assertAdmin(principal, "decide_review");
   const review = order.review;
   if (review === undefined) {
     throw new DomainError(

@@ -9,7 +9,8 @@ import type { AccountStateCache } from "../auth/account_state_cache.ts";
 import type { AccountAction } from "../domain/account.ts";
 import { applyAccountAction } from "../domain/apply_account_action.ts";
 import { DomainError } from "../domain/errors.ts";
-import { hasRole, parseUserIdText } from "../domain/principal.ts";
+import { assertAdmin } from "../domain/policy.ts";
+import { parseUserIdText } from "../domain/principal.ts";
 import {
   type Metrics,
   PROMETHEUS_CONTENT_TYPE,
@@ -55,9 +56,7 @@ export function adminRoutes(
     .post("/users/:user_id/enable", (c) => act(c, "enable"))
     .post("/users/:user_id/revoke-tokens", (c) => act(c, "revoke_tokens"))
     .get("/metrics", (c) => {
-      if (!hasRole(c.get("principal"), "admin")) {
-        throw new DomainError("forbidden", "Only an admin may read metrics");
-      }
+      assertAdmin(c.get("principal"), "read_metrics");
       c.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
       return c.body(parts.metrics.render());
     });

@@ -27,10 +27,10 @@ import {
 } from "./rate_limit.ts";
 import { requestId } from "./request_id.ts";
 import { usersRoutes } from "./users.ts";
+import { SECURITY_EVENTS } from "./security_event_names.ts";
 import {
   createSecurityEvents,
   problemSecurityEvent,
-  SECURITY_EVENTS,
 } from "./security_events.ts";
 
 /** Requests running longer than this are answered with 503. */

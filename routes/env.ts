@@ -11,8 +11,12 @@ import type {
 } from "../domain/ports.ts";
 import type { ReviewPolicy } from "../domain/review.ts";
 import type { Logger } from "../logger.ts";
-import type { RateLimitPolicy } from "./rate_limit.ts";
-import type { SecurityEvents } from "./security_events.ts";
+import type { Context } from "hono";
+import type { RateLimiters } from "../limits/rate_limiter.ts";
+import type {
+  SecurityEventFields,
+  SecurityEventName,
+} from "./security_event_names.ts";
 
 /** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */
 export interface AppDeps {
@@ -37,6 +41,30 @@ export interface AppDeps {
   readonly reviewPolicy: ReviewPolicy;
   /** The secret the key of `ip_hash` in security events is derived from. */
   readonly ipHashSecret: string;
+}
+
+/** How the app applies its rate limits. */
+export interface RateLimitPolicy {
+  readonly limiters: RateLimiters;
+  /**
+   * When the store is slow or down: `false` serves the request anyway
+   * (fail-open), `true` answers 503 (fail-closed).
+   */
+  readonly failClosed: boolean;
+  /**
+   * How many reverse proxies in front of the service append the client
+   * address to `X-Forwarded-For`; 0 ignores the header.
+   */
+  readonly trustedProxies: number;
+}
+
+/** Emits security events for a request (routes/security_events.ts). */
+export interface SecurityEvents {
+  emit(
+    c: Context<AppEnv>,
+    event: SecurityEventName,
+    fields?: SecurityEventFields,
+  ): void;
 }
 
 /** The Hono environment of every route. */

@@ -9,8 +9,9 @@ import {
   roundToCents,
 } from "../domain/money.ts";
 import type { Order } from "../domain/order.ts";
-import type { AuditEntry } from "../domain/audit.ts";
-import { hasRole, type Principal } from "../domain/principal.ts";
+import type { AuditAction, AuditEntry } from "../domain/audit.ts";
+import { canSeeReviews } from "../domain/policy.ts";
+import type { Principal } from "../domain/principal.ts";
 
 /**
  * What a caller may see beyond the order itself: the review of a held
@@ -27,9 +28,7 @@ const OWNER_VIEW: OrderView = { review: false };
  * it; other callers, owners included, never do.
  */
 export function orderView(principal: Principal): OrderView {
-  return {
-    review: hasRole(principal, "admin") || hasRole(principal, "fulfillment"),
-  };
+  return { review: canSeeReviews(principal) };
 }
 
 /**
@@ -73,7 +72,7 @@ export function orderEtag(order: Pick<Order, "version">): string {
 const REVIEW_FIELDS = new Set(["review", "review_note"]);
 
 /** How a review decision reads to a caller who may not see reviews. */
-const DECISIONS_UNSEEN: Readonly<Record<string, string>> = {
+const DECISIONS_UNSEEN: Readonly<Partial<Record<AuditAction, AuditAction>>> = {
   "order.review_approved": "order.updated",
   "order.review_rejected": "order.cancelled",
 };

@@ -32,7 +32,7 @@ import { parseListOrdersQuery } from "../domain/order_query.ts";
 import type { Context } from "hono";
 import {
   assertAllowed,
-  canReadOrder,
+  assertCanReadOrder,
   decideOrderAction,
   listingScope,
   orderOwnerFor,
@@ -142,12 +142,7 @@ export function ordersRoutes(
       const order = id === undefined ? undefined : await store.findOrder(id);
       if (!order) throw new DomainError("not_found", "No such order");
       const principal = c.get("principal");
-      if (!canReadOrder(principal, order)) {
-        throw new DomainError(
-          "forbidden",
-          "This order belongs to another user",
-        );
-      }
+      assertCanReadOrder(principal, order);
       c.header("ETag", orderEtag(order));
       return c.json(orderJson(order, orderView(principal)));
     })

@@ -23,14 +23,13 @@
 import type { Context, MiddlewareHandler } from "hono";
 import {
   type RateLimiter,
-  type RateLimiters,
   type RateLimitName,
   type RateLimitResult,
   RateLimitUnavailableError,
 } from "../limits/rate_limiter.ts";
 import type { Logger } from "../logger.ts";
 import { clientAddress } from "./client_address.ts";
-import type { AppEnv } from "./env.ts";
+import type { AppEnv, RateLimitPolicy } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 import { securityEvent } from "./security_events.ts";
 
@@ -39,21 +38,6 @@ import { securityEvent } from "./security_events.ts";
  * when the store is slow or down (the contract's bound).
  */
 export const RATE_LIMIT_BUDGET_MS = 1000;
-
-/** How the app applies its rate limits. */
-export interface RateLimitPolicy {
-  readonly limiters: RateLimiters;
-  /**
-   * When the store is slow or down: `false` serves the request anyway
-   * (fail-open), `true` answers 503 (fail-closed).
-   */
-  readonly failClosed: boolean;
-  /**
-   * How many reverse proxies in front of the service append the client
-   * address to `X-Forwarded-For`; 0 ignores the header.
-   */
-  readonly trustedProxies: number;
-}
 
 /** What the rate-limit steps need. */
 export interface RateLimitDeps {

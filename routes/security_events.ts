@@ -11,57 +11,16 @@
  */
 import { createHmac } from "node:crypto";
 import type { Context } from "hono";
-import type { Logger, LogLevel } from "../logger.ts";
+import type { Logger } from "../logger.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
 import { clientAddress } from "./client_address.ts";
-import type { AppEnv } from "./env.ts";
-import type { ProblemCode } from "./problem.ts";
-
-/** Every security event, with the level it is logged at. */
-export const SECURITY_EVENT_LEVELS = {
-  "auth.failed": "warn",
-  "authz.denied": "warn",
-  "ratelimit.exceeded": "warn",
-  "validation.failed": "info",
-  "lookup.miss": "info",
-  "order.cancelled": "info",
-  "order.held": "warn",
-  "order.status_changed": "info",
-  "account.disabled": "warn",
-  "account.enabled": "warn",
-  "tokens.revoked": "warn",
-} as const satisfies Record<string, LogLevel>;
-
-/** A security event's name. */
-export type SecurityEventName = keyof typeof SECURITY_EVENT_LEVELS;
-
-/** Every security event name. */
-export const SECURITY_EVENTS = Object.keys(
+import type { AppEnv, SecurityEvents } from "./env.ts";
+import {
   SECURITY_EVENT_LEVELS,
-) as SecurityEventName[];
-
-/**
- * What an event says besides its name, time and request id. `user_id`
- * defaults to the authenticated caller; account events set it to the
- * account acted on (and `actor_user_id` to the admin). A few events add a
- * field of their own (`limit` on `ratelimit.exceeded`).
- */
-export interface SecurityEventFields {
-  user_id?: number;
-  order_id?: string;
-  reason?: string;
-  actor_user_id?: number;
-  limit?: string;
-}
-
-/** Emits security events for a request. */
-export interface SecurityEvents {
-  emit(
-    c: Context<AppEnv>,
-    event: SecurityEventName,
-    fields?: SecurityEventFields,
-  ): void;
-}
+  type SecurityEventFields,
+  type SecurityEventName,
+} from "./security_event_names.ts";
+import type { ProblemCode } from "./problem.ts";
 
 /** Settings of the security events. */
 export interface SecurityEventOptions {

@@ -257,7 +257,7 @@ Deno.test("updateOrder writes neither the order nor its audit entry when the ver
     const stale = { ...order, shippingAddress: "3 Stale St", version: 4 };
     const entry = {
       orderId: order.id,
-      action: "order.updated",
+      action: "order.updated" as const,
       actorUserId: OWNER.userId,
       actorRoles: OWNER.roles,
       requestId: "stale",
@@ -292,7 +292,7 @@ Deno.test("updateOrder is atomic: a taken chain position rolls the order update 
     const next = { ...order, shippingAddress: "2 Side St", version: 2 };
     const entry = {
       orderId: order.id,
-      action: "order.updated",
+      action: "order.updated" as const,
       actorUserId: OWNER.userId,
       actorRoles: OWNER.roles,
       requestId: "owner-1",

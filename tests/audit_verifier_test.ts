@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { verifyAuditLog } from "../db/audit_verifier.ts";
 import { openDatabase } from "../db/client.ts";
-import { auditHashInput, sha256Hex } from "../domain/audit.ts";
+import {
+  auditHashInput,
+  parseAuditAction,
+  sha256Hex,
+} from "../domain/audit.ts";
 import {
   createTestContext,
   orderBody,
@@ -262,7 +266,7 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
             chainSeq: 2,
             prevHash: String(row.prev_hash),
             orderId: String(row.order_id),
-            action: String(row.action),
+            action: parseAuditAction(String(row.action)),
             actorUserId: Number(row.actor_user_id),
             actorRoles: JSON.parse(String(row.actor_roles)),
             requestId: String(row.request_id),

@@ -181,7 +181,7 @@ Deno.test("an erasure whose chain position was taken meanwhile is written at the
           // Another writer appends to the user's chain first.
           const other = await sealAuditEntry({
             ...entry,
-            action: "user.test_event",
+            action: "account.tokens_revoked",
             changes: {},
             requestId: "other",
           }, {
@@ -208,7 +208,7 @@ Deno.test("an erasure whose chain position was taken meanwhile is written at the
       "SELECT chain_seq, action FROM audit_log WHERE chain_id = 'user:42' ORDER BY chain_seq",
     );
     assert.deepEqual(chain.rows.map((r) => [r.chain_seq, r.action]), [
-      [1, "user.test_event"],
+      [1, "account.tokens_revoked"],
       [2, "user.personal_data_erased"],
     ]);
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);

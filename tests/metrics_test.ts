@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_REVIEW_POLICY } from "../domain/review.ts";
 import { createMetrics } from "../monitoring/metrics.ts";
-import { SECURITY_EVENTS } from "../routes/security_events.ts";
+import { SECURITY_EVENTS } from "../routes/security_event_names.ts";
 import { createTestContext, orderBody, type TestContext } from "./_helpers.ts";
 
 /** One scrape: HELP and TYPE per family, and every sample by series. */

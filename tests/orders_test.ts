@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
-import { auditHashInput, GENESIS_HASH, sha256Hex } from "../domain/audit.ts";
+import {
+  auditHashInput,
+  GENESIS_HASH,
+  parseAuditAction,
+  sha256Hex,
+} from "../domain/audit.ts";
 import { createTestContext, orderBody, type TestContext } from "./_helpers.ts";
 
 async function createOrder(
@@ -115,7 +120,7 @@ Deno.test("POST /v1/orders writes the order.created audit entry as the first lin
     chainSeq: Number(row.chain_seq),
     prevHash: String(row.prev_hash),
     orderId: String(row.order_id),
-    action: String(row.action),
+    action: parseAuditAction(String(row.action)),
     actorUserId: Number(row.actor_user_id),
     actorRoles: JSON.parse(String(row.actor_roles)),
     requestId: String(row.request_id),

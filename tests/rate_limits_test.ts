@@ -19,10 +19,8 @@ import {
   UPSTASH_TIMEOUT_MS,
 } from "../limits/upstash_rate_limiter.ts";
 import { PROBLEM_TYPE_BASE } from "../routes/problem.ts";
-import {
-  RATE_LIMIT_BUDGET_MS,
-  type RateLimitPolicy,
-} from "../routes/rate_limit.ts";
+import type { RateLimitPolicy } from "../routes/env.ts";
+import { RATE_LIMIT_BUDGET_MS } from "../routes/rate_limit.ts";
 import {
   createTestContext,
   orderBody,

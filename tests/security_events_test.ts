@@ -7,10 +7,8 @@ import assert from "node:assert/strict";
 import { DEFAULT_REVIEW_POLICY } from "../domain/review.ts";
 import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../limits/rate_limiter.ts";
-import {
-  createAddressHasher,
-  SECURITY_EVENTS,
-} from "../routes/security_events.ts";
+import { SECURITY_EVENTS } from "../routes/security_event_names.ts";
+import { createAddressHasher } from "../routes/security_events.ts";
 import {
   createTestContext,
   orderBody,

@@ -26,6 +26,7 @@ import {
   updateOrderSchema,
 } from "../../domain/order_input.ts";
 import { listOrdersQuerySchema } from "../../domain/order_query.ts";
+import { NOT_YOUR_ORDER } from "../../domain/policy.ts";
 import { reviewDecisionSchema } from "../../domain/review.ts";
 import {
   approvedOrderExample,
@@ -155,7 +156,7 @@ const orderNotFound = problemExample(
 const notYourOrder = problemExample(
   "forbidden",
   "Another user's order",
-  "This order belongs to another user",
+  NOT_YOUR_ORDER,
 );
 
 const staleVersion = problemExample(

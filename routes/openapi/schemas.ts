@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { ORDER_STATUSES } from "../../domain/order.ts";
 import { userIdSchema } from "../../domain/principal.ts";
-import { REVIEW_REASONS, REVIEW_STATES } from "../../domain/review.ts";
+import { REVIEW_REASONS, REVIEW_STATES } from "../../domain/order.ts";
 
 /** A timestamp as the API writes it: ISO 8601 UTC with milliseconds. */
 const timestampSchema = z.string().regex(
