@@ -2,46 +2,31 @@
  * `/v1/orders`: create, list and read orders; update and cancel them; decide
  * the review of held ones; read their history.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import {
   type AppliedOrderChange,
   applyOrderChangeWithOutcome,
   jitteredBackoff,
   type OrderChangeDeps,
 } from "../domain/apply_order_change.ts";
-import { orderCreatedEntry } from "../domain/audit.ts";
+import {
+  createOrder,
+  type CreateOrderOutcome,
+} from "../domain/create_order.ts";
 import { DomainError } from "../domain/errors.ts";
+import { parseIdempotencyKey } from "../domain/idempotency.ts";
 import { createKeyedQueue } from "../domain/keyed_queue.ts";
-import {
-  CLAIM_TTL_MS,
-  type KeyHeld,
-  keyHeldOutcome,
-  parseIdempotencyKey,
-  REPLAY_WINDOW_MS,
-  requestFingerprint,
-} from "../domain/idempotency.ts";
-import { newOrder, normaliseOrderId, type Order } from "../domain/order.ts";
-import type { KeyClaim } from "../domain/ports.ts";
+import { normaliseOrderId, type Order } from "../domain/order.ts";
 import type { OrderChange } from "../domain/order_change.ts";
-import {
-  parseCancelOrder,
-  parseNewOrder,
-  parseOrderPatch,
-} from "../domain/order_input.ts";
+import { parseCancelOrder, parseOrderPatch } from "../domain/order_input.ts";
 import { parseListOrdersQuery } from "../domain/order_query.ts";
-import type { Context } from "hono";
 import {
   assertAllowed,
   assertCanReadOrder,
   decideOrderAction,
   listingScope,
-  orderOwnerFor,
 } from "../domain/policy.ts";
-import {
-  parseReviewDecision,
-  reviewHoldFor,
-  VELOCITY_WINDOW_MS,
-} from "../domain/review.ts";
+import { parseReviewDecision } from "../domain/review.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { parseIfMatch } from "./if_match.ts";
@@ -74,55 +59,23 @@ export function ordersRoutes(
   return new Hono<AppEnv>()
     .post("/", async (c) => {
       const principal = c.get("principal");
-      const key = parseIdempotencyKey(c.req.header("idempotency-key"));
+      const idempotencyKey = parseIdempotencyKey(
+        c.req.header("idempotency-key"),
+      );
       const body = await readJsonBody(c);
-      const now = clock.now();
-      const claim = key === undefined ? undefined : {
-        userId: principal.userId,
-        key,
-        fingerprint: await requestFingerprint(body),
-        claimToken: deps.newId(),
-        now,
-      };
-      if (claim) {
-        const held = await store.claimIdempotencyKey(claim, {
-          replayCutoff: now - REPLAY_WINDOW_MS,
-          claimCutoff: now - CLAIM_TTL_MS,
-        });
-        if (held) {
-          return answerHeldKey(c, keyHeldOutcome(held, claim.fingerprint));
-        }
-      }
-      try {
-        // The contract's order: rate limit, validation, ownership. A replay
-        // (answered above) never counts against the creation limit.
-        await limitOrderCreation(c);
-        const input = parseNewOrder(body);
-        const draft = newOrder(input, {
-          id: deps.newId(),
-          userId: orderOwnerFor(principal, input.userId),
-          now,
-          createdBy: principal.userId,
-        });
-        const { order, responseBody } = await writeNewOrder(
-          c,
-          draft,
-          claim,
-        );
-        recordCreated(c, metrics, order);
-        return createdResponse(c, 201, responseBody);
-      } catch (error) {
-        // Only a 201 is stored: a failed first attempt leaves the key free.
-        if (claim) {
-          await store.releaseIdempotencyKey(
-            claim.userId,
-            claim.key,
-            claim.claimToken,
-          )
-            .catch(() => {});
-        }
-        throw error;
-      }
+      const view = orderView(principal);
+      const outcome = await createOrder(deps, {
+        principal,
+        requestId: c.get("requestId"),
+        body,
+        idempotencyKey,
+        countCreation: async () => {
+          await limitOrderCreation(c);
+        },
+        render: (order) => JSON.stringify(orderJson(order, view)),
+      });
+      if (outcome.kind === "created") recordCreated(c, metrics, outcome.order);
+      return createdResponse(c, outcome);
     })
     .get("/", async (c) => {
       const principal = c.get("principal");
@@ -172,55 +125,6 @@ export function ordersRoutes(
         events: entries.map((entry) => historyEventJson(entry, view)),
       });
     });
-
-  /**
-   * Decides the review hold of a new order and writes it with its audit
-   * entry (and the key's completion). Unless the order is already held for
-   * velocity, the write re-checks the velocity count in its transaction, so
-   * concurrent creations cannot all slip under it; when that check fails,
-   * the order is held and written again.
-   */
-  async function writeNewOrder(
-    c: Context<AppEnv>,
-    draft: Order,
-    claim: KeyClaim | undefined,
-  ): Promise<{ order: Order; responseBody: string }> {
-    const principal = c.get("principal");
-    const { userId } = draft;
-    const policy = deps.reviewPolicy;
-    // The velocity rule counts only orders users create for themselves.
-    const selfCreated = userId === principal.userId;
-    const since = draft.createdAt - VELOCITY_WINDOW_MS;
-    let recent = selfCreated
-      ? await store.countOwnOrdersSince(userId, since)
-      : undefined;
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      const review = reviewHoldFor(draft, recent, policy);
-      const order: Order = review ? { ...draft, review } : draft;
-      const entry = orderCreatedEntry(order, principal, c.get("requestId"));
-      const responseBody = JSON.stringify(
-        orderJson(order, orderView(principal)),
-      );
-      const guard = selfCreated && !review?.reasons.includes("velocity")
-        ? { userId, since, below: policy.velocityOrders }
-        : undefined;
-      const written = await store.insertOrder(
-        order,
-        entry,
-        claim && { ...claim, responseBody },
-        guard,
-      );
-      if (written) return { order, responseBody };
-      if (guard === undefined) break;
-      // The guard or the key claim failed: the count tells which.
-      recent = await store.countOwnOrdersSince(userId, since);
-      if (recent < policy.velocityOrders) break;
-    }
-    throw new DomainError(
-      "conflict",
-      "Another request took over this Idempotency-Key: retry the request",
-    );
-  }
 
   /**
    * Applies a change (update, cancellation or review decision) and answers
@@ -281,39 +185,18 @@ function recordChanged(
   }
 }
 
-/** A 201 for a created order, from its serialised body. */
+/** The 201 of a created or replayed order, from its serialised body. */
 function createdResponse(
   c: Context<AppEnv>,
-  status: number,
-  body: string,
-  replayed = false,
+  outcome: CreateOrderOutcome,
 ): Response {
-  const { id, version } = JSON.parse(body) as { id: string; version: number };
+  const { id, version } = JSON.parse(outcome.body) as {
+    id: string;
+    version: number;
+  };
   c.header("Location", `/v1/orders/${id}`);
   c.header("ETag", orderEtag({ version }));
   c.header("Content-Type", "application/json");
-  if (replayed) c.header("Idempotent-Replayed", "true");
-  return c.body(body, status as 201);
-}
-
-/** The answer to a request whose Idempotency-Key another request holds. */
-function answerHeldKey(c: Context<AppEnv>, outcome: KeyHeld): Response {
-  switch (outcome.kind) {
-    case "replay":
-      return createdResponse(c, outcome.status, outcome.body, true);
-    case "mismatch":
-      throw new DomainError(
-        "validation_failed",
-        "This Idempotency-Key was used with a different request body",
-        [{
-          path: "Idempotency-Key",
-          message: "Already used with a different request body",
-        }],
-      );
-    case "in_flight":
-      throw new DomainError(
-        "conflict",
-        "A request with this Idempotency-Key is still in progress: retry later",
-      );
-  }
+  if (outcome.kind === "replayed") c.header("Idempotent-Replayed", "true");
+  return c.body(outcome.body, outcome.status as 201);
 }
