@@ -1,6 +1,6 @@
 /**
- * Environment → typed, validated configuration. Fails fast with a message
- * naming every problem; never echoes a secret.
+ * Environment → typed, validated configuration. Fails fast with one message
+ * naming every problem at once; never echoes a secret.
  */
 import { z } from "zod";
 import {
@@ -103,20 +103,47 @@ function integer(name: string, min: number, max: number, fallback: number) {
   });
 }
 
+/** What `DATABASE_URL` may name: an embedded file or memory, or a libSQL server. */
+const DATABASE_URL = /^(?::memory:|file:.+|(?:libsql|https?):\/\/[^\s/]+.*)$/;
+
+/** A browser `Origin`: scheme, host and optional port, nothing else. */
+const ORIGIN = /^https?:\/\/[^\s/?#*]+$/;
+
+const PEM_PUBLIC_KEY =
+  /^-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$/;
+
 const envSchema = z.object({
   HOST: optionalText,
   PORT: integer("PORT", 0, 65535, 8000),
-  DATABASE_URL: optionalText,
+  DATABASE_URL: optionalText.refine(
+    (url) => url === undefined || DATABASE_URL.test(url),
+    "DATABASE_URL must be file:<path>, :memory:, or a libSQL server's libsql://, https:// or http:// URL (for example file:./data/orders.db or libsql://orders-you.turso.io)",
+  ),
   DATABASE_AUTH_TOKEN: optionalText,
   JWT_SECRET: z.string().optional(),
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   JWT_MAX_TTL_SECONDS: integer("JWT_MAX_TTL_SECONDS", 60, 31_536_000, 86_400),
-  JWT_PUBLIC_KEY: optionalText,
+  JWT_PUBLIC_KEY: optionalText.refine(
+    (pem) =>
+      pem === undefined || PEM_PUBLIC_KEY.test(pem.replaceAll("\\n", "\n")),
+    "JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY----- …)",
+  ),
   JWT_PUBLIC_KEY_ALG: z.enum(["ES256", "RS256"], {
     error: "JWT_PUBLIC_KEY_ALG must be ES256 or RS256",
   }).optional(),
-  CORS_ORIGINS: z.string().optional(),
+  CORS_ORIGINS: z.string().optional().superRefine((text, ctx) => {
+    for (const origin of corsOrigins(text)) {
+      if (!ORIGIN.test(origin)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `CORS_ORIGINS holds ${
+            JSON.stringify(origin.slice(0, 100))
+          }, which no browser sends as an Origin: list origins such as https://shop.example.com (scheme and host, no path, no wildcard)`,
+        });
+      }
+    }
+  }),
   PII_ENCRYPTION_KEY: z.string().optional(),
   PII_ENCRYPTION_KEY_PREVIOUS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
@@ -173,6 +200,10 @@ const envSchema = z.object({
   IP_HASH_KEY: z.string().optional(),
 });
 
+function corsOrigins(text: string | undefined): string[] {
+  return (text ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+}
+
 function perMinute(name: string, fallback: number) {
   return integer(name, 1, 1_000_000, fallback).transform((limit) => ({
     limit,
@@ -182,61 +213,32 @@ function perMinute(name: string, fallback: number) {
 
 /**
  * Reads the configuration from an environment map. In `start` mode a
- * missing, short or dev-only `JWT_SECRET` is refused.
+ * missing, short or dev-only `JWT_SECRET` is refused. Every problem is
+ * found before any is reported: the `ConfigError` names them all.
  */
 export function loadConfig(
   env: Record<string, string | undefined>,
   mode: RunMode,
 ): Config {
+  const problems: string[] = [];
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(
-      `Invalid configuration: ${
-        parsed.error.issues.map((i) => i.message).join("; ")
-      }`,
-    );
+    problems.push(...parsed.error.issues.map((i) => i.message));
+  }
+  const jwtSecret = env.JWT_SECRET ??
+    (mode === "dev" ? DEV_JWT_SECRET : undefined);
+  problems.push(...secretProblems(jwtSecret, env, mode));
+  let piiKeys: PiiKeys | undefined;
+  try {
+    piiKeys = loadPiiKeys(env, mode);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  if (problems.length > 0 || !parsed.success || !piiKeys || !jwtSecret) {
+    throw new ConfigError(problems.join("; "));
   }
   const e = parsed.data;
-  const jwtSecret = e.JWT_SECRET ??
-    (mode === "dev" ? DEV_JWT_SECRET : undefined);
-  if (jwtSecret === undefined || jwtSecret === "") {
-    throw new ConfigError(
-      `JWT_SECRET is required: set it to a random secret of at least ${MIN_SECRET_BYTES} bytes (for example: openssl rand -base64 48)`,
-    );
-  }
-  if (new TextEncoder().encode(jwtSecret).length < MIN_SECRET_BYTES) {
-    throw new ConfigError(
-      `JWT_SECRET is too short: it must be at least ${MIN_SECRET_BYTES} bytes`,
-    );
-  }
-  if (mode === "start" && jwtSecret === DEV_JWT_SECRET) {
-    throw new ConfigError(
-      "JWT_SECRET is the public dev-only secret: set a real one for deno task start",
-    );
-  }
-  if (
-    (e.JWT_PUBLIC_KEY === undefined) !== (e.JWT_PUBLIC_KEY_ALG === undefined)
-  ) {
-    throw new ConfigError(
-      "JWT_PUBLIC_KEY and JWT_PUBLIC_KEY_ALG must be set together",
-    );
-  }
-  if (
-    e.IP_HASH_KEY !== undefined && e.IP_HASH_KEY !== "" &&
-    new TextEncoder().encode(e.IP_HASH_KEY).length < MIN_SECRET_BYTES
-  ) {
-    throw new ConfigError(
-      `IP_HASH_KEY is too short: it must be at least ${MIN_SECRET_BYTES} bytes`,
-    );
-  }
-  if (
-    (e.UPSTASH_REDIS_REST_URL === undefined) !==
-      (e.UPSTASH_REDIS_REST_TOKEN === undefined)
-  ) {
-    throw new ConfigError(
-      "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
-    );
-  }
   return {
     mode,
     host: e.HOST ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0"),
@@ -250,8 +252,7 @@ export function loadConfig(
     jwtPublicKey: e.JWT_PUBLIC_KEY && e.JWT_PUBLIC_KEY_ALG
       ? { algorithm: e.JWT_PUBLIC_KEY_ALG, pem: e.JWT_PUBLIC_KEY }
       : undefined,
-    corsOrigins: (e.CORS_ORIGINS ?? "").split(",").map((o) => o.trim())
-      .filter((o) => o !== ""),
+    corsOrigins: corsOrigins(e.CORS_ORIGINS),
     logLevel: e.LOG_LEVEL ?? "info",
     upstash: e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
       ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
@@ -264,13 +265,57 @@ export function loadConfig(
     },
     rateLimitFailClosed: e.RATE_LIMIT_FAIL_CLOSED === "1",
     trustProxy: e.TRUST_PROXY,
-    piiKeys: loadPiiKeys(env, mode),
+    piiKeys,
     reviewPolicy: {
       thresholdCents: e.REVIEW_THRESHOLD,
       velocityOrders: e.REVIEW_VELOCITY_ORDERS,
     },
     ipHashSecret: e.IP_HASH_KEY || jwtSecret,
   };
+}
+
+/** The problems of the secrets and of the settings that come in pairs. */
+function secretProblems(
+  jwtSecret: string | undefined,
+  env: Record<string, string | undefined>,
+  mode: RunMode,
+): string[] {
+  const problems: string[] = [];
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  if (jwtSecret === undefined || jwtSecret === "") {
+    problems.push(
+      `JWT_SECRET is required: set it to a random secret of at least ${MIN_SECRET_BYTES} bytes (for example: openssl rand -base64 48)`,
+    );
+  } else if (bytes(jwtSecret) < MIN_SECRET_BYTES) {
+    problems.push(
+      `JWT_SECRET is too short: it must be at least ${MIN_SECRET_BYTES} bytes`,
+    );
+  } else if (mode === "start" && jwtSecret === DEV_JWT_SECRET) {
+    problems.push(
+      "JWT_SECRET is the public dev-only secret: set a real one for deno task start",
+    );
+  }
+  const set = (name: string) => (env[name]?.trim() ?? "") !== "";
+  for (
+    const [a, b] of [
+      ["JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY_ALG"],
+      ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"],
+    ]
+  ) {
+    if (set(a!) !== set(b!)) {
+      problems.push(`${a} and ${b} must be set together`);
+    }
+  }
+  const ipHashKey = env.IP_HASH_KEY;
+  if (
+    ipHashKey !== undefined && ipHashKey !== "" &&
+    bytes(ipHashKey) < MIN_SECRET_BYTES
+  ) {
+    problems.push(
+      `IP_HASH_KEY is too short: it must be at least ${MIN_SECRET_BYTES} bytes`,
+    );
+  }
+  return problems;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   type PersonalDataStore,
 } from "./db/personal_data_store.ts";
 import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
-import { errorFields } from "./error_fields.ts";
+import { errorFields, errorSummary } from "./error_fields.ts";
 import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
 import { createJsonLogger, type Logger } from "./logger.ts";
 import { importMasterKeys, type MasterKey } from "./pii/cipher.ts";
@@ -24,6 +24,10 @@ import { createPersonalDataEraser } from "./pii/erasure.ts";
 import { createKeyring } from "./pii/keyring.ts";
 import { createApp } from "./routes/app.ts";
 
+/**
+ * Every start-up failure ends the process with one `Cannot start:` line on
+ * stderr saying what to set, never a stack trace.
+ */
 async function main(): Promise<void> {
   const mode = Deno.args.includes("--dev") ? "dev" : "start";
   let config: Config;
@@ -31,9 +35,41 @@ async function main(): Promise<void> {
     config = loadConfig(Deno.env.toObject(), mode);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`Cannot start: ${error.message}`);
-    Deno.exit(1);
+    cannotStart(error.message);
   }
+  try {
+    await serve(config);
+  } catch (error) {
+    cannotStart(startupProblem(error, config));
+  }
+}
+
+function cannotStart(problem: string): never {
+  console.error(`Cannot start: ${problem}`);
+  Deno.exit(1);
+}
+
+/** What to tell an operator about an error that stopped the start-up. */
+function startupProblem(error: unknown, config: Config): string {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `port ${config.port} on ${config.host} is in use: stop the other process or set PORT to a free port`;
+  }
+  const embedded = config.databaseUrl.startsWith("file:");
+  if (
+    embedded &&
+    (error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied)
+  ) {
+    return `cannot write the embedded database ${config.databaseUrl} (${
+      errorSummary(error)
+    }): on a host without a writable disk (Deno Deploy) set DATABASE_URL to your libSQL server (libsql://…) and DATABASE_AUTH_TOKEN; elsewhere give the service write access to that folder`;
+  }
+  return errorSummary(error);
+}
+
+/** Opens the database, builds the app and starts listening. */
+async function serve(config: Config): Promise<void> {
+  const { mode } = config;
   const logger = createJsonLogger(config.logLevel, (line) => console.log(line));
 
   await ensureDatabaseDirectory(config.databaseUrl);
@@ -171,10 +207,9 @@ async function checkMasterKeys(
   if (options.embedded) {
     const unreadable = await count();
     if (unreadable > 0) {
-      console.error(
-        `Cannot start: ${unreadable} data keys are wrapped by a master key that is not configured: set PII_ENCRYPTION_KEY_PREVIOUS to the previous master key, then run deno task pii:rotate`,
+      throw new Error(
+        `${unreadable} data keys are wrapped by a master key that is not configured: set PII_ENCRYPTION_KEY_PREVIOUS to the previous master key, then run deno task pii:rotate`,
       );
-      Deno.exit(1);
     }
     return;
   }
