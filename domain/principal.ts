@@ -42,7 +42,10 @@ const subSchema = z.union([
   }),
 ]);
 
-const GRANTABLE: ReadonlySet<string> = new Set(["admin", "fulfillment"]);
+/** The roles a token can grant; every caller is also a `user`. */
+export const GRANTABLE_ROLES = ["admin", "fulfillment"] as const;
+
+const GRANTABLE: ReadonlySet<string> = new Set(GRANTABLE_ROLES);
 
 /** The verified claims the service relies on. */
 const claimsSchema = z.object({

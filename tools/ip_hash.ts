@@ -2,19 +2,32 @@
  * `deno task ip:hash 203.0.113.5 [...]`: prints the `ip_hash` security
  * events carry for each address, with the key of the running service
  * (IP_HASH_KEY, else JWT_SECRET, else the dev-only secret), so an operator
- * can find an address's events without the logs ever holding it.
+ * can find an address's events without the logs ever holding it. Anything
+ * that is not an IPv4 or IPv6 address is refused.
  */
+import { isIP } from "node:net";
 import { DEV_JWT_SECRET } from "../config.ts";
 import { createAddressHasher } from "../routes/security_events.ts";
 
+const USAGE = "Usage: deno task ip:hash <address> [<address> …]";
 if (Deno.args.length === 0) {
-  console.error("Usage: deno task ip:hash <address> [<address> …]");
+  console.error(USAGE);
+  Deno.exit(2);
+}
+// Addresses are compared as the service sees them: IPv6 in lower case.
+const addresses = Deno.args.map((arg) => arg.trim().toLowerCase());
+const invalid = Deno.args.filter((_, i) => isIP(addresses[i]!) === 0);
+if (invalid.length > 0) {
+  console.error(
+    `Cannot hash: not an IP address: ${
+      invalid.map((a) => JSON.stringify(a)).join(", ")
+    }\n${USAGE}`,
+  );
   Deno.exit(2);
 }
 const secret = Deno.env.get("IP_HASH_KEY") || Deno.env.get("JWT_SECRET") ||
   DEV_JWT_SECRET;
 const hash = createAddressHasher(secret);
-for (const address of Deno.args) {
-  // Addresses are compared as the service sees them: IPv6 in lower case.
-  console.log(`${hash(address.trim().toLowerCase())}  ${address}`);
-}
+addresses.forEach((address, i) =>
+  console.log(`${hash(address)}  ${Deno.args[i]}`)
+);
