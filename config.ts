@@ -243,7 +243,10 @@ export function loadConfig(
     mode,
     host: e.HOST ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0"),
     port: e.PORT,
-    databaseUrl: e.DATABASE_URL ?? "file:./data/orders.db",
+    // dev keeps its own file: data written under the public dev key never
+    // blocks a later start with real keys.
+    databaseUrl: e.DATABASE_URL ??
+      (mode === "dev" ? "file:./data/dev.db" : "file:./data/orders.db"),
     databaseAuthToken: e.DATABASE_AUTH_TOKEN,
     jwtSecret,
     jwtIssuer: e.JWT_ISSUER,

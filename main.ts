@@ -143,8 +143,6 @@ async function serve(config: Config): Promise<void> {
     ipHashSecret: config.ipHashSecret,
   });
 
-  if (mode === "dev") await printDevTokens(config);
-
   // Key records older than the replay window no longer count; drop them hourly.
   const purge = setInterval(() => {
     store.purgeIdempotencyKeys(clock.now() - REPLAY_WINDOW_MS).catch((error) =>
@@ -153,12 +151,15 @@ async function serve(config: Config): Promise<void> {
   }, 60 * 60 * 1000);
   Deno.unrefTimer(purge);
 
+  const devLine = mode === "dev" ? await devReadyLine(config) : undefined;
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
-    onListen: ({ hostname, port }) =>
-      logger.log("info", "server.listening", { hostname, port, mode }),
-  }, app.fetch);
+    onListen: ({ hostname, port }) => {
+      logger.log("info", "server.listening", { hostname, port, mode });
+      if (devLine) console.error(devLine(`http://${hostname}:${port}`));
+    },
+  }, mode === "dev" ? withAccessLog(app.fetch) : app.fetch);
 
   const stop = async () => {
     await server.shutdown();
@@ -169,7 +170,13 @@ async function serve(config: Config): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
 }
 
-async function printDevTokens(config: Config): Promise<void> {
+/**
+ * The one line `deno task dev` prints once it listens, after whatever the
+ * dependency installation printed: where it runs, its docs, two tokens.
+ */
+async function devReadyLine(
+  config: Config,
+): Promise<(url: string) => string> {
   const options = {
     ttlSeconds: 86_400,
     issuer: config.jwtIssuer,
@@ -181,15 +188,35 @@ async function printDevTokens(config: Config): Promise<void> {
     roles: ["admin"],
     ...options,
   });
-  console.error(
-    [
-      "DEV MODE: using dev-only secrets (JWT_SECRET and PII_ENCRYPTION_KEY are public dev defaults unless set).",
-      "Never use them in production; `deno task start` refuses them.",
-      `User token (sub 1):  ${user}`,
-      `Admin token (sub 2): ${admin}`,
-      "More: deno task token --sub 42 --roles admin",
-    ].join("\n"),
-  );
+  return (url) =>
+    `Orders API (dev, ${config.databaseUrl}, public dev-only secrets that start refuses) on ${url} · docs ${url}/docs · user token (sub 1) ${user} · admin token (sub 2) ${admin}`;
+}
+
+/**
+ * In `dev`, one readable line per request: method, path (no query), status,
+ * milliseconds and request id; never a header, a body or an address.
+ */
+function withAccessLog(
+  fetch: (
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ) => Response | Promise<Response>,
+) {
+  return async function accessLog(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
+    const started = performance.now();
+    const response = await fetch(request, info);
+    const ms = (performance.now() - started).toFixed(1);
+    const path = new URL(request.url).pathname;
+    console.error(
+      `${request.method} ${path} ${response.status} ${ms}ms ${
+        response.headers.get("x-request-id") ?? "-"
+      }`,
+    );
+    return response;
+  };
 }
 
 /**
