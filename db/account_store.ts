@@ -2,16 +2,17 @@
  * The libSQL implementation of `AccountStore`: account state and its audit
  * chain (`user:<id>`), written together in one batch.
  */
-import { asc, desc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { AccountState } from "../domain/account.ts";
 import { userChainId } from "../domain/audit.ts";
 import type { AccountStore } from "../domain/ports.ts";
-import type { Db } from "./client.ts";
 import {
   auditToRow,
+  chainHeadQuery,
   isChainPositionTaken,
-  rowToAuditEntry,
-} from "./order_store.ts";
+  listChain,
+} from "./audit_rows.ts";
+import type { Db } from "./client.ts";
 import { type AccountRow, accounts, auditLog } from "./schema.ts";
 
 /** Creates the account store over an open database. */
@@ -28,10 +29,7 @@ export function createAccountStore(db: Db): AccountStore {
     async findAccountForChange(userId) {
       const [rows, heads] = await db.batch([
         db.select().from(accounts).where(eq(accounts.userId, userId)),
-        db.select({ seq: auditLog.chainSeq, hash: auditLog.hash })
-          .from(auditLog)
-          .where(eq(auditLog.chainId, userChainId(userId)))
-          .orderBy(desc(auditLog.chainSeq)).limit(1),
+        chainHeadQuery(db, userChainId(userId)),
       ]);
       const row = rows[0];
       const head = heads[0];
@@ -70,11 +68,8 @@ export function createAccountStore(db: Db): AccountStore {
       }
     },
 
-    async listUserEvents(userId) {
-      const rows = await db.select().from(auditLog)
-        .where(eq(auditLog.chainId, userChainId(userId)))
-        .orderBy(asc(auditLog.chainSeq));
-      return rows.map(rowToAuditEntry);
+    listUserEvents(userId) {
+      return listChain(db, userChainId(userId));
     },
   };
 }

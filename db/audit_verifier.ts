@@ -8,16 +8,30 @@
  * (`user:<id>`) are checked the same way, except for the tail: no row records
  * how long they should be.
  */
-import { and, asc, eq, gt, or, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  eq,
+  gt,
+  isNotNull,
+  max,
+  ne,
+  notExists,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import {
   auditHashInput,
   GENESIS_HASH,
+  orderChainId,
   parseAuditAction,
   sha256Hex,
+  userChainId,
 } from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./client.ts";
-import { auditLog, type AuditRow } from "./schema.ts";
+import { auditLog, type AuditRow, orders, userKeys } from "./schema.ts";
 
 /** The first entry found broken: its chain, its place and what is wrong. */
 export interface BrokenEntry {
@@ -85,12 +99,7 @@ export async function verifyAuditLog(
   }
 
   for (const check of [firstOrderOutOfStep, firstErasureOutOfStep]) {
-    const found = await check(db);
-    if (
-      found !== undefined && (broken === undefined || isBefore(found, broken))
-    ) {
-      broken = found;
-    }
+    broken = earlier(broken, await check(db));
   }
   return { chains, entries, broken };
 }
@@ -107,11 +116,17 @@ async function checkEntry(
     };
   }
   if (row.prevHash !== expected.expectedPrev) {
-    return { reason: "prev_hash is not the hash of the entry before it" };
+    return {
+      reason:
+        `${auditLog.prevHash.name} is not the hash of the entry before it`,
+    };
   }
   const roles = parseRoles(row.actorRoles);
   if (roles === undefined) {
-    return { reason: "actor_roles is not a canonical JSON array of roles" };
+    return {
+      reason:
+        `${auditLog.actorRoles.name} is not a canonical JSON array of roles`,
+    };
   }
   const hash = await sha256Hex(auditHashInput({
     chainId: row.chainId,
@@ -151,22 +166,23 @@ function parseRoles(text: string): Role[] | undefined {
 /**
  * The first order whose chain does not end at its version: an entry was
  * removed from the end, or the order was changed without one. The chain id
- * is built in SQL exactly as `orderChainId` builds it.
+ * is built in SQL as `orderChainId` builds it.
  */
 async function firstOrderOutOfStep(db: Db): Promise<BrokenEntry | undefined> {
-  const result = await db.all<{ id: string; version: number; last: number }>(
-    sql`SELECT o.id AS id, o.version AS version, coalesce((
-          SELECT max(a.chain_seq) FROM audit_log a
-          WHERE a.chain_id = 'order:' || o.id), 0) AS last
-        FROM orders o
-        WHERE last <> o.version
-        ORDER BY 'order:' || o.id
-        LIMIT 1`,
-  );
-  const row = result[0];
+  const chainId = sql<string>`${orderChainId("")} || ${orders.id}`;
+  const last = lastSeqOf(db, chainId);
+  const [row] = await db.select({
+    id: orders.id,
+    version: orders.version,
+    last,
+  })
+    .from(orders)
+    .where(ne(last, orders.version))
+    .orderBy(chainId)
+    .limit(1);
   if (!row) return undefined;
   return {
-    chainId: `order:${row.id}`,
+    chainId: orderChainId(row.id),
     chainSeq: Math.min(row.version, row.last) + 1,
     reason: row.last < row.version
       ? `entry ${
@@ -176,51 +192,86 @@ async function firstOrderOutOfStep(db: Db): Promise<BrokenEntry | undefined> {
   };
 }
 
+/** The last position of the chain `chainId` names (0 when empty), in SQL. */
+function lastSeqOf(db: Db, chainId: SQL<string>): SQL<number> {
+  return sql<number>`coalesce((${
+    db.select({ seq: max(auditLog.chainSeq) }).from(auditLog)
+      .where(eq(auditLog.chainId, chainId))
+  }), 0)`.mapWith(Number);
+}
+
 /**
  * The first user whose data keys and erasure entries disagree: a key
  * destroyed without its `user.personal_data_erased` entry (destroyed behind
  * the service's back), or an entry naming a key that is not destroyed.
- * The chain id is built in SQL exactly as `userChainId` builds it.
+ * The chain id is built in SQL as `userChainId` builds it.
  */
 async function firstErasureOutOfStep(
   db: Db,
 ): Promise<BrokenEntry | undefined> {
-  const erasures = sql`SELECT a.chain_id AS chain_id, a.chain_seq AS chain_seq,
-      json_extract(a.changes, '$.data_key.from') AS key_id
-    FROM audit_log a WHERE a.action = 'user.personal_data_erased'`;
-  const result = await db.all<
-    { chain_id: string; chain_seq: number; key_id: string; kind: string }
-  >(
-    sql`SELECT * FROM (
-        SELECT 'user:' || k.user_id AS chain_id, coalesce((
-            SELECT max(a.chain_seq) FROM audit_log a
-            WHERE a.chain_id = 'user:' || k.user_id), 0) + 1 AS chain_seq,
-          k.key_id AS key_id, 'unrecorded' AS kind
-        FROM user_keys k
-        WHERE k.destroyed_at IS NOT NULL AND NOT EXISTS (
-          SELECT 1 FROM (${erasures}) e
-          WHERE e.chain_id = 'user:' || k.user_id AND e.key_id = k.key_id)
-        UNION ALL
-        SELECT e.chain_id, e.chain_seq, e.key_id, 'not_destroyed'
-        FROM (${erasures}) e
-        WHERE NOT EXISTS (
-          SELECT 1 FROM user_keys k WHERE k.key_id = e.key_id
-            AND 'user:' || k.user_id = e.chain_id
-            AND k.destroyed_at IS NOT NULL))
-      ORDER BY chain_id, chain_seq LIMIT 1`,
+  const keyChainId = sql<string>`${USER_CHAIN_PREFIX} || ${userKeys.userId}`;
+  const erasedKeyId = sql<
+    string | null
+  >`json_extract(${auditLog.changes}, ${ERASED_KEY_PATH})`;
+  const isErasure = eq(auditLog.action, "user.personal_data_erased");
+  const [unrecorded] = await db.select({
+    chainId: keyChainId,
+    last: lastSeqOf(db, keyChainId),
+    keyId: userKeys.keyId,
+  }).from(userKeys).where(and(
+    isNotNull(userKeys.destroyedAt),
+    notExists(
+      db.select({ seq: auditLog.seq }).from(auditLog).where(and(
+        isErasure,
+        eq(auditLog.chainId, keyChainId),
+        eq(erasedKeyId, userKeys.keyId),
+      )),
+    ),
+  )).orderBy(keyChainId).limit(1);
+  const [notDestroyed] = await db.select({
+    chainId: auditLog.chainId,
+    chainSeq: auditLog.chainSeq,
+    keyId: erasedKeyId,
+  }).from(auditLog).where(and(
+    isErasure,
+    notExists(
+      db.select({ keyId: userKeys.keyId }).from(userKeys).where(and(
+        eq(userKeys.keyId, erasedKeyId),
+        eq(keyChainId, auditLog.chainId),
+        isNotNull(userKeys.destroyedAt),
+      )),
+    ),
+  )).orderBy(asc(auditLog.chainId), asc(auditLog.chainSeq)).limit(1);
+  return earlier(
+    unrecorded && {
+      chainId: unrecorded.chainId,
+      chainSeq: unrecorded.last + 1,
+      reason:
+        `data key "${unrecorded.keyId}" was destroyed without a user.personal_data_erased entry`,
+    },
+    notDestroyed && {
+      chainId: notDestroyed.chainId,
+      chainSeq: notDestroyed.chainSeq,
+      reason:
+        `the entry records the erasure of data key "${notDestroyed.keyId}", which is not a destroyed key of this user`,
+    },
   );
-  const row = result[0];
-  if (!row) return undefined;
-  return {
-    chainId: row.chain_id,
-    chainSeq: row.chain_seq,
-    reason: row.kind === "unrecorded"
-      ? `data key "${row.key_id}" was destroyed without a user.personal_data_erased entry`
-      : `the entry records the erasure of data key "${row.key_id}", which is not a destroyed key of this user`,
-  };
 }
 
-function isBefore(a: BrokenEntry, b: BrokenEntry): boolean {
-  return a.chainId < b.chainId ||
-    (a.chainId === b.chainId && a.chainSeq < b.chainSeq);
+/** What `userChainId` puts before the user id (`user:0` without its `0`). */
+const USER_CHAIN_PREFIX = userChainId(0).slice(0, -1);
+
+/** Where a `user.personal_data_erased` entry records the destroyed key. */
+const ERASED_KEY_PATH = "$.data_key.from";
+
+/** The one of two findings first in (chain, seq) order; `a` on a tie. */
+function earlier(
+  a: BrokenEntry | undefined,
+  b: BrokenEntry | undefined,
+): BrokenEntry | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const bFirst = b.chainId < a.chainId ||
+    (b.chainId === a.chainId && b.chainSeq < a.chainSeq);
+  return bFirst ? b : a;
 }

@@ -6,12 +6,13 @@
 import {
   and,
   asc,
-  desc,
+  count,
   eq,
   gt,
   inArray,
   isNull,
-  not,
+  notExists,
+  notInArray,
   or,
   sql,
 } from "drizzle-orm";
@@ -22,8 +23,12 @@ import type { DataKeyRecord, DataKeyStore } from "../pii/keyring.ts";
 import type { PlainTextStore } from "../pii/plain_text.ts";
 import type { RotationStore } from "../pii/rotation.ts";
 import type { InValue } from "@libsql/client/web";
+import {
+  chainHeadQuery,
+  insertAuditIfChanged,
+  isChainPositionTaken,
+} from "./audit_rows.ts";
 import type { Db } from "./client.ts";
-import { insertAuditIfChanged, isChainPositionTaken } from "./order_store.ts";
 import { auditLog, idempotencyKeys, orders, userKeys } from "./schema.ts";
 
 /** Everything the personal-data services need from the database. */
@@ -47,9 +52,11 @@ export function createPersonalDataStore(
   db: Db,
   options: { embedded: boolean },
 ): PersonalDataStore {
-  const needsAddress = (userId: number) =>
-    sql`EXISTS (SELECT 1 FROM ${orders} WHERE ${orders.userId} = ${userId}
-      AND ${inArray(orders.status, [...ADDRESS_NEEDED_STATUSES])})`;
+  const ordersNeedingAddress = (userId: number) =>
+    db.select({ id: orders.id }).from(orders).where(and(
+      eq(orders.userId, userId),
+      inArray(orders.status, [...ADDRESS_NEEDED_STATUSES]),
+    ));
   const plainResponseAddress = sql`json_valid(${idempotencyKeys.responseBody})
     AND json_type(${idempotencyKeys.responseBody}, '$.shipping_address') = 'text'
     AND NOT (json_extract(${idempotencyKeys.responseBody}, '$.shipping_address') GLOB ${ENCRYPTED})`;
@@ -90,19 +97,12 @@ export function createPersonalDataStore(
     },
 
     async hasOrderNeedingAddress(userId) {
-      const rows = await db.select({ id: orders.id }).from(orders).where(and(
-        eq(orders.userId, userId),
-        inArray(orders.status, [...ADDRESS_NEEDED_STATUSES]),
-      )).limit(1);
+      const rows = await ordersNeedingAddress(userId).limit(1);
       return rows.length > 0;
     },
 
     async userChainHead(userId) {
-      const [head] = await db.select({
-        seq: auditLog.chainSeq,
-        hash: auditLog.hash,
-      }).from(auditLog).where(eq(auditLog.chainId, userChainId(userId)))
-        .orderBy(desc(auditLog.chainSeq)).limit(1);
+      const [head] = await chainHeadQuery(db, userChainId(userId));
       return head;
     },
 
@@ -116,7 +116,7 @@ export function createPersonalDataStore(
             isNull(userKeys.destroyedAt),
             // Checked inside the write, so an order created after the
             // service's own check still stops the erasure.
-            not(needsAddress(key.userId)),
+            notExists(ordersNeedingAddress(key.userId)),
           )).toSQL();
         const [destroyed] = await db.$client.batch([
           { sql: destroy.sql, args: destroy.params as InValue[] },
@@ -195,7 +195,7 @@ export function createPersonalDataStore(
       const plain = (path: string) =>
         sql`(json_type(${auditLog.changes}, ${path}) = 'text'
           AND NOT (json_extract(${auditLog.changes}, ${path}) GLOB ${ENCRYPTED}))`;
-      const [row] = await db.select({ n: sql<number>`count(*)` }).from(
+      const [row] = await db.select({ n: count() }).from(
         auditLog,
       ).where(and(
         sql`json_valid(${auditLog.changes})`,
@@ -229,15 +229,13 @@ export function createPersonalDataStore(
     async countKeysNotWrappedBy(masterIds) {
       const masterOf =
         sql`substr(${userKeys.wrappedKey}, 1, instr(${userKeys.wrappedKey}, '.') - 1)`;
-      const [row] = await db.select({ n: sql<number>`count(*)` }).from(
+      const [row] = await db.select({ n: count() }).from(
         userKeys,
       ).where(and(
         isNull(userKeys.destroyedAt),
         masterIds.length === 0
           ? undefined
-          : sql`${masterOf} NOT IN (${
-            sql.join(masterIds.map((id) => sql`${id}`), sql`, `)
-          })`,
+          : notInArray(masterOf, [...masterIds]),
       ));
       return Number(row?.n ?? 0);
     },

@@ -4,7 +4,7 @@
  * Money is stored in exact integers: order totals in cents, unit prices in
  * ten-thousandths. Timestamps are milliseconds since the epoch.
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import {
   check,
   index,
@@ -14,14 +14,23 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
+import { AUDIT_ACTIONS } from "../domain/audit.ts";
+import { KEY_STATES } from "../domain/idempotency.ts";
+import { ORDER_STATUSES, REVIEW_STATES } from "../domain/order.ts";
+
+/**
+ * `'a', 'b', …`: an enum's values as SQL literals, for the CHECK constraints
+ * (rendered inline, as drizzle-kit writes them into the migrations).
+ */
+function sqlValues(values: readonly string[]): SQL {
+  return sql.raw(values.map((v) => `'${v.replaceAll("'", "''")}'`).join(", "));
+}
 
 /** Orders: one row per order; `version` grows by one on every change. */
 export const orders = sqliteTable("orders", {
   id: text("id").primaryKey(),
   userId: integer("user_id").notNull(),
-  status: text("status", {
-    enum: ["pending", "processing", "shipped", "delivered", "cancelled"],
-  }).notNull(),
+  status: text("status", { enum: ORDER_STATUSES }).notNull(),
   currency: text("currency").notNull(),
   totalCents: integer("total_cents").notNull(),
   shippingAddress: text("shipping_address").notNull(),
@@ -30,12 +39,9 @@ export const orders = sqliteTable("orders", {
   updatedAt: integer("updated_at").notNull(),
   // Issue 8 (incident response): who created the order, for the velocity
   // rule (null for orders created before it was recorded), and the review
-  // hold: state `pending` | `approved` | `rejected` (null: never held) and
-  // its reasons as a JSON array.
+  // hold: its state (null: never held) and its reasons as a JSON array.
   createdBy: integer("created_by"),
-  reviewState: text("review_state", {
-    enum: ["pending", "approved", "rejected"],
-  }),
+  reviewState: text("review_state", { enum: REVIEW_STATES }),
   reviewReasons: text("review_reasons"),
 }, (t) => [
   index("orders_user_created_idx").on(t.userId, t.createdAt, t.id),
@@ -43,7 +49,7 @@ export const orders = sqliteTable("orders", {
   index("orders_created_idx").on(t.createdAt, t.id),
   check(
     "orders_status_check",
-    sql`${t.status} IN ('pending', 'processing', 'shipped', 'delivered', 'cancelled')`,
+    sql`${t.status} IN (${sqlValues(ORDER_STATUSES)})`,
   ),
   check("orders_version_check", sql`${t.version} >= 1`),
   check("orders_total_check", sql`${t.totalCents} >= 0`),
@@ -78,7 +84,7 @@ export const auditLog = sqliteTable("audit_log", {
   chainId: text("chain_id").notNull(),
   chainSeq: integer("chain_seq").notNull(),
   orderId: text("order_id"),
-  action: text("action").notNull(),
+  action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
   actorUserId: integer("actor_user_id").notNull(),
   /** JSON array of role names. */
   actorRoles: text("actor_roles").notNull(),
@@ -103,7 +109,7 @@ export const idempotencyKeys = sqliteTable("idempotency_keys", {
   key: text("key").notNull(),
   /** SHA-256 of the canonical JSON of the request body. */
   fingerprint: text("fingerprint").notNull(),
-  state: text("state", { enum: ["in_flight", "completed"] }).notNull(),
+  state: text("state", { enum: KEY_STATES }).notNull(),
   /** Random token of the request holding the claim. */
   claimToken: text("claim_token").notNull(),
   orderId: text("order_id"),
@@ -115,7 +121,7 @@ export const idempotencyKeys = sqliteTable("idempotency_keys", {
   index("idempotency_keys_created_idx").on(t.createdAt),
   check(
     "idempotency_keys_state_check",
-    sql`${t.state} IN ('in_flight', 'completed')`,
+    sql`${t.state} IN (${sqlValues(KEY_STATES)})`,
   ),
 ]);
 
@@ -166,6 +172,8 @@ export type OrderRow = typeof orders.$inferSelect;
 export type OrderItemRow = typeof orderItems.$inferSelect;
 /** A stored audit entry. */
 export type AuditRow = typeof auditLog.$inferSelect;
+/** A stored idempotency key record. */
+export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
 /** A stored data key. */
 export type UserKeyRow = typeof userKeys.$inferSelect;
 /** A stored account state. */

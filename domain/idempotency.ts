@@ -54,10 +54,19 @@ export function requestFingerprint(body: unknown): Promise<string> {
   return sha256Hex(canonicalJson(body));
 }
 
+/**
+ * Where a key stands: claimed by a request still in flight, or completed
+ * with the response it replays.
+ */
+export const KEY_STATES = ["in_flight", "completed"] as const;
+
+/** An idempotency key's state. */
+export type KeyState = typeof KEY_STATES[number];
+
 /** A stored key record, as far as a new request needs to know. */
 export interface IdempotencyRecord {
   readonly fingerprint: string;
-  readonly state: "in_flight" | "completed";
+  readonly state: KeyState;
   readonly responseStatus: number | null;
   readonly responseBody: string | null;
   readonly createdAt: number;

@@ -9,8 +9,8 @@
  *   the erasure inside that write (409), with nothing destroyed.
  */
 import assert from "node:assert/strict";
+import { auditToRow } from "../db/audit_rows.ts";
 import { verifyAuditLog } from "../db/audit_verifier.ts";
-import { auditToRow } from "../db/order_store.ts";
 import { auditLog } from "../db/schema.ts";
 import { sealAuditEntry, userChainId } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";

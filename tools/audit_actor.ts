@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { and, asc, eq, gte, or } from "drizzle-orm";
-import { rowToAuditEntry } from "../db/order_store.ts";
+import { rowToAuditEntry } from "../db/audit_rows.ts";
 import { auditLog } from "../db/schema.ts";
 import { userChainId } from "../domain/audit.ts";
 import { parseUserIdText } from "../domain/principal.ts";
