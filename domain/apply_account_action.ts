@@ -52,8 +52,10 @@ export async function applyAccountAction(
       return plan.account;
     }
   }
-  throw new DomainError(
-    "conflict",
-    `Cannot change the account of user ${command.userId}: it kept changing while this request ran; retry it`,
-  );
+  throw new DomainError("conflict", accountKeptChangingMessage(command.userId));
+}
+
+/** Why an account action that lost every race is refused (409). */
+export function accountKeptChangingMessage(userId: number): string {
+  return `Cannot change the account of user ${userId}: it kept changing while this request ran; retry it`;
 }

@@ -123,7 +123,7 @@ async function applyWithRetries(
     const snapshot = command.orderId === undefined
       ? undefined
       : await store.findOrderForChange(command.orderId);
-    if (!snapshot) throw new DomainError("not_found", "No such order");
+    if (!snapshot) throw new DomainError("not_found", NO_SUCH_ORDER);
     const { order } = snapshot;
     assertCanReadOrder(principal, order);
     if (
@@ -155,15 +155,22 @@ async function applyWithRetries(
     if (won) return { order: plan.order, previous: order };
     if (expectedVersions !== undefined) throw versionMismatch(order);
   }
-  throw new DomainError(
-    "conflict",
-    `Cannot change order "${command.orderId}": it kept changing while this request ran; retry it`,
-  );
+  throw new DomainError("conflict", orderKeptChangingMessage(command.orderId));
+}
+
+/** Why a request for an order that does not exist is refused (404). */
+export const NO_SUCH_ORDER = "No such order";
+
+/** Why a change that lost every race is refused (409). */
+export function orderKeptChangingMessage(orderId: string | undefined): string {
+  return `Cannot change order "${orderId}": it kept changing while this request ran; retry it`;
+}
+
+/** Why a change for a version that is no longer current is refused (412). */
+export function versionMismatchMessage(orderId: string): string {
+  return `Order "${orderId}" has changed: If-Match does not name its current version`;
 }
 
 function versionMismatch(order: Pick<Order, "id">): DomainError {
-  return new DomainError(
-    "version_mismatch",
-    `Order "${order.id}" has changed: If-Match does not name its current version`,
-  );
+  return new DomainError("version_mismatch", versionMismatchMessage(order.id));
 }

@@ -115,6 +115,17 @@ export async function createOrder(
   }
 }
 
+/** Why a key reused with another body is refused (422). */
+export const KEY_REUSED =
+  "This Idempotency-Key was used with a different request body";
+
+/** The `Idempotency-Key` field error of `KEY_REUSED`. */
+export const KEY_REUSED_FIELD = "Already used with a different request body";
+
+/** Why a retry while the first request with its key still runs is refused (409). */
+export const KEY_IN_FLIGHT =
+  "A request with this Idempotency-Key is still in progress: retry later";
+
 function replayOrRefuse(
   held: IdempotencyRecord,
   fingerprint: string,
@@ -124,19 +135,11 @@ function replayOrRefuse(
     case "replay":
       return { kind: "replayed", status: outcome.status, body: outcome.body };
     case "mismatch":
-      throw new DomainError(
-        "validation_failed",
-        "This Idempotency-Key was used with a different request body",
-        [{
-          path: "Idempotency-Key",
-          message: "Already used with a different request body",
-        }],
-      );
+      throw new DomainError("validation_failed", KEY_REUSED, [
+        { path: "Idempotency-Key", message: KEY_REUSED_FIELD },
+      ]);
     case "in_flight":
-      throw new DomainError(
-        "conflict",
-        "A request with this Idempotency-Key is still in progress: retry later",
-      );
+      throw new DomainError("conflict", KEY_IN_FLIGHT);
   }
 }
 

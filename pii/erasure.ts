@@ -47,6 +47,11 @@ export interface ErasureStore extends PlainTextStore {
   scrub(): Promise<void>;
 }
 
+/** Why an erasure is refused while an order still needs its address (409). */
+export function activeOrdersMessage(userId: number): string {
+  return `Cannot erase the personal data of user ${userId}: an order of theirs is still pending, processing or shipped`;
+}
+
 /** How often an erasure re-reads and retries after losing a race. */
 const MAX_ERASURE_ATTEMPTS = 5;
 
@@ -59,10 +64,7 @@ export function createPersonalDataEraser(
     async erase(userId, { actor, requestId }) {
       for (let attempt = 1; attempt <= MAX_ERASURE_ATTEMPTS; attempt++) {
         if (await store.hasOrderNeedingAddress(userId)) {
-          throw new DomainError(
-            "conflict",
-            `Cannot erase the personal data of user ${userId}: an order of theirs is still pending, processing or shipped`,
-          );
+          throw new DomainError("conflict", activeOrdersMessage(userId));
         }
         // Rows written before encryption was enabled are encrypted first, so
         // that destroying the key reaches them too.

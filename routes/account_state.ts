@@ -13,8 +13,11 @@ import { errorFields } from "../error_fields.ts";
 import type { Logger } from "../logger.ts";
 import { unauthenticated } from "./authenticate.ts";
 import type { AppEnv } from "./env.ts";
-import { HttpProblem } from "./problem.ts";
+import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
 import { securityEvent } from "./security_events.ts";
+
+/** Why every request of a disabled account is refused (403). */
+export const ACCOUNT_DISABLED = "This account is disabled: contact support";
 
 /** The account-state middleware. */
 export function accountState(
@@ -36,7 +39,7 @@ export function accountState(
       });
       throw new HttpProblem(
         "unavailable",
-        "The service is temporarily unavailable: retry shortly",
+        TEMPORARILY_UNAVAILABLE,
         { "Retry-After": "1" },
       );
     }
@@ -45,10 +48,7 @@ export function accountState(
         securityEvent(c, "auth.failed", { reason: "token revoked" });
         throw unauthenticated(true);
       case "disabled":
-        throw new HttpProblem(
-          "account_disabled",
-          "This account is disabled: contact support",
-        );
+        throw new HttpProblem("account_disabled", ACCOUNT_DISABLED);
       case undefined:
         await next();
     }

@@ -3,19 +3,36 @@
  * tokens) and the metrics. Admins only; a `user_id` that is not a positive
  * integer is unknown (404) for everyone, as an order id that is not a UUID.
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AccountStateCache } from "../auth/account_state_cache.ts";
 import type { AccountAction } from "../domain/account.ts";
-import { applyAccountAction } from "../domain/apply_account_action.ts";
-import { DomainError } from "../domain/errors.ts";
+import {
+  accountKeptChangingMessage,
+  applyAccountAction,
+} from "../domain/apply_account_action.ts";
 import { assertAdmin } from "../domain/policy.ts";
-import { parseUserIdText } from "../domain/principal.ts";
 import {
   type Metrics,
   PROMETHEUS_CONTENT_TYPE,
 } from "../monitoring/metrics.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { PARAMETERS } from "./openapi/components.ts";
+import { documented } from "./openapi/documented.ts";
+import {
+  EXAMPLE_CALLERS,
+  metricsExample,
+  noSuchUser,
+  problemExample,
+  refusalExample,
+} from "./openapi/examples.ts";
+import {
+  authenticated,
+  noContent,
+  problems,
+  text,
+} from "./openapi/responses.ts";
+import { pathUserId } from "./path_user_id.ts";
 import { securityEvent } from "./security_events.ts";
 
 /** The security event each account action emits. */
@@ -25,16 +42,46 @@ const ACTION_EVENTS = {
   revoke_tokens: "tokens.revoked",
 } as const;
 
+const ACCOUNT_ACTION_NOTES =
+  "Effective at once on the instance that served it, within 5 s on every other. Admins only; any user id may be named, even one that never called.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404, for every caller), the admin role (403).";
+
+const notAnAdmin = refusalExample(
+  "The caller is not an admin",
+  () => assertAdmin(EXAMPLE_CALLERS.owner, "change_account"),
+);
+
+const notAnAdminForMetrics = refusalExample(
+  "The caller is not an admin",
+  () => assertAdmin(EXAMPLE_CALLERS.owner, "read_metrics"),
+);
+
+/** What the three account actions answer: 204, or a refusal. */
+function accountActionResponses(done: string) {
+  return authenticated({
+    204: noContent(done),
+    403: problems("The caller is not an admin.", [notAnAdmin]),
+    404: problems(
+      "A `user_id` that is not a positive integer (up to 9007199254740991, digits only).",
+      [noSuchUser],
+    ),
+    409: problems(
+      "Other admins changed the account 5 times in a row while this request ran; nothing was written and the request can be retried as is.",
+      [problemExample(
+        "conflict",
+        "Lost 5 races in a row to other admins",
+        accountKeptChangingMessage(42),
+      )],
+    ),
+  });
+}
+
 /** The admin sub-app. */
 export function adminRoutes(
   deps: AppDeps,
   parts: { accountCache: AccountStateCache; metrics: Metrics },
-): Hono<AppEnv> {
+): OpenAPIHono<AppEnv> {
   async function act(c: Context<AppEnv>, action: AccountAction) {
-    const userId = parseUserIdText(c.req.param("user_id") ?? "");
-    if (userId === undefined) {
-      throw new DomainError("not_found", "No such user");
-    }
+    const userId = pathUserId(c.req.param("user_id") ?? "");
     const principal = c.get("principal");
     const changed = await applyAccountAction(
       { accounts: deps.accounts, clock: deps.clock },
@@ -51,13 +98,66 @@ export function adminRoutes(
     return c.body(null, 204);
   }
 
-  return new Hono<AppEnv>()
-    .post("/users/:user_id/disable", (c) => act(c, "disable"))
-    .post("/users/:user_id/enable", (c) => act(c, "enable"))
-    .post("/users/:user_id/revoke-tokens", (c) => act(c, "revoke_tokens"))
-    .get("/metrics", (c) => {
-      assertAdmin(c.get("principal"), "read_metrics");
-      c.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
-      return c.body(parts.metrics.render());
+  const app = new OpenAPIHono<AppEnv>();
+
+  documented(app, {
+    method: "post",
+    path: "/users/{user_id}/disable",
+    operationId: "disableUser",
+    tags: ["Admin"],
+    summary: "Disable a user's account",
+    description:
+      `Every request of the user (any token) is refused with 403 \`urn:orders-api:problem:account-disabled\` until an admin enables the account again. Answers 204 even when it changes nothing (an account already disabled); only a change is audited (\`account.disabled\`, in the user's chain) and logged as the security event \`account.disabled\`. ${ACCOUNT_ACTION_NOTES}`,
+    parameters: [PARAMETERS.UserId],
+    responses: accountActionResponses("The account is disabled."),
+  }, (c) => act(c, "disable"));
+
+  documented(app, {
+    method: "post",
+    path: "/users/{user_id}/enable",
+    operationId: "enableUser",
+    tags: ["Admin"],
+    summary: "Enable a user's account",
+    description:
+      `The user's requests are served again. Enabling does not lift a token revocation. Answers 204 even when it changes nothing (an account not disabled); only a change is audited (\`account.enabled\`, in the user's chain) and logged as the security event \`account.enabled\`. ${ACCOUNT_ACTION_NOTES}`,
+    parameters: [PARAMETERS.UserId],
+    responses: accountActionResponses("The account is enabled."),
+  }, (c) => act(c, "enable"));
+
+  documented(app, {
+    method: "post",
+    path: "/users/{user_id}/revoke-tokens",
+    operationId: "revokeUserTokens",
+    tags: ["Admin"],
+    summary: "Revoke a user's tokens",
+    description:
+      `Every token of the user issued at or before the current second (\`iat\`), and every token without \`iat\`, is refused with 401 from now on (not counted as a failed authentication for the per-address limit); the user needs a token issued in a later second. Answers 204 even when it changes nothing (a second revocation within the same second); only a change is audited (\`account.tokens_revoked\`, in the user's chain) and logged as the security event \`tokens.revoked\`. ${ACCOUNT_ACTION_NOTES}`,
+    parameters: [PARAMETERS.UserId],
+    responses: accountActionResponses("The tokens are revoked."),
+  }, (c) => act(c, "revoke_tokens"));
+
+  documented(app, {
+    method: "get",
+    path: "/metrics",
+    operationId: "getMetrics",
+    tags: ["Admin"],
+    summary: "Metrics",
+    description:
+      "The counters of this instance in the Prometheus text format 0.0.4 (`Content-Type: text/plain; version=0.0.4; charset=utf-8`): `orders_http_responses_total{class}`, `orders_security_events_total{event}`, `orders_created_total`, `orders_cancelled_total`, `orders_held_total`, and the summary `orders_value_sum` / `orders_value_count`. Every series is present from the start, at 0. Per instance: counters never decrease while the process lives and start at 0 after a restart. Admins only.",
+    responses: authenticated({
+      200: text(
+        "The Prometheus text exposition of every counter.",
+        "text/plain; version=0.0.4",
+        metricsExample,
+      ),
+      403: problems("The caller is not an admin.", [notAnAdminForMetrics]),
+    }),
+  }, (c) => {
+    assertAdmin(c.get("principal"), "read_metrics");
+    return c.text(parts.metrics.render(), 200, {
+      "Content-Type": PROMETHEUS_CONTENT_TYPE,
     });
+  });
+
+  return app;
 }

@@ -2,7 +2,8 @@
  * The HTTP app: middleware in the order of the request lifecycle, one
  * sub-app per resource, and one error mapper.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { createAccountStateCache } from "../auth/account_state_cache.ts";
@@ -18,6 +19,7 @@ import {
   DOCS_CONTENT_SECURITY_POLICY,
   DOCS_PATH,
 } from "./openapi/docs_page.ts";
+import { openApiDocument } from "./openapi/generate.ts";
 import { ordersRoutes } from "./orders.ts";
 import { errorHandler, problemResponse } from "./problem.ts";
 import {
@@ -36,9 +38,12 @@ import {
 /** Requests running longer than this are answered with 503. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
-/** Builds the app from its dependencies. */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/**
+ * Builds the app from its dependencies. Its routes declare themselves in
+ * its OpenAPI registry, which `/openapi.json` is generated from.
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
   // Per instance, as the contract says: nothing here is shared.
   const metrics = createMetrics({ securityEvents: SECURITY_EVENTS });
   const securityEvents = createSecurityEvents({
@@ -90,7 +95,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestTimeout(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
 
   app.route("/", healthRoutes(deps));
-  app.route("/", apiDocsRoutes());
+  app.route("/", apiDocsRoutes(() => openApiDocument(app)));
   app.use(
     "/v1/*",
     authenticate(deps.verifier, { onFailure: authFailureLimit(deps) }),

@@ -2,11 +2,18 @@
  * Liveness and readiness; neither reveals anything internal. Why the service
  * is not ready goes to the log (`readiness.failed`), never to the client.
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { errorFields, errorSummary } from "../error_fields.ts";
 import type { LogFields } from "../logger.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { documented } from "./openapi/documented.ts";
+import { problemExample } from "./openapi/examples.ts";
+import { json, problems } from "./openapi/responses.ts";
 import { problemResponse } from "./problem.ts";
+import { healthSchema, readinessSchema } from "./response_schemas.ts";
+
+/** Why the service says it is not ready (503); the reason goes to the log. */
+export const NOT_READY = "The service is not ready";
 
 /** How long readiness waits for the database. */
 const READY_TIMEOUT_MS = 2000;
@@ -14,18 +21,55 @@ const READY_TIMEOUT_MS = 2000;
 const TIMED_OUT = Symbol("timed out");
 
 /** The health sub-app: `/healthz` and `/readyz`. */
-export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
-  return new Hono<AppEnv>()
-    .get("/healthz", (c) => c.json({ status: "ok" }))
-    .get("/readyz", async (c) => {
-      const notReady = await readinessProblem(deps);
-      if (notReady === undefined) return c.json({ status: "ready" });
-      deps.logger.log("warn", "readiness.failed", {
-        request_id: c.get("requestId"),
-        ...notReady,
-      });
-      return problemResponse(c, "unavailable", "The service is not ready");
+export function healthRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  documented(app, {
+    method: "get",
+    path: "/healthz",
+    operationId: "getHealth",
+    tags: ["Health"],
+    summary: "Liveness",
+    description: "200 while the process serves requests. Reveals nothing.",
+    security: [],
+    responses: {
+      200: json("The process is up.", healthSchema, {
+        examples: { ok: { summary: "Up", value: { status: "ok" } } },
+      }),
+    },
+  }, (c) => c.json({ status: "ok" as const }, 200));
+
+  documented(app, {
+    method: "get",
+    path: "/readyz",
+    operationId: "getReadiness",
+    tags: ["Health"],
+    summary: "Readiness",
+    description:
+      "200 when the database answers within 2 s and its schema is at the last migration this release ships (or newer), else 503 without saying why (the service logs `readiness.failed` with the reason).",
+    security: [],
+    responses: {
+      200: json("Ready to serve.", readinessSchema, {
+        examples: { ready: { summary: "Ready", value: { status: "ready" } } },
+      }),
+      503: problems(
+        "The database did not answer, or its schema lags the release.",
+        [problemExample("unavailable", "Not ready", NOT_READY)],
+      ),
+    },
+  }, async (c) => {
+    const notReady = await readinessProblem(deps);
+    if (notReady === undefined) {
+      return c.json({ status: "ready" as const }, 200);
+    }
+    deps.logger.log("warn", "readiness.failed", {
+      request_id: c.get("requestId"),
+      ...notReady,
     });
+    return problemResponse(c, "unavailable", NOT_READY);
+  });
+
+  return app;
 }
 
 /**

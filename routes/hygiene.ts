@@ -9,6 +9,14 @@ import { HttpProblem } from "./problem.ts";
 /** The largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 65_536;
 
+/** Why a body over `MAX_BODY_BYTES` is refused (413). */
+export const BODY_TOO_LARGE =
+  `The request body is larger than ${MAX_BODY_BYTES} bytes`;
+
+/** Why a request that ran too long is answered 503. */
+export const TIMED_OUT =
+  "The request took too long; retry it (with the same Idempotency-Key for a creation)";
+
 /** Marks every response as not to be stored by any cache. */
 export function noStore(): MiddlewareHandler<AppEnv> {
   return async function noStore(c, next) {
@@ -25,10 +33,7 @@ export function declaredBodyLimit(): MiddlewareHandler<AppEnv> {
   return async function declaredBodyLimit(c, next) {
     const length = c.req.header("content-length");
     if (length !== undefined && Number(length) > MAX_BODY_BYTES) {
-      throw new HttpProblem(
-        "payload_too_large",
-        `The request body is larger than ${MAX_BODY_BYTES} bytes`,
-      );
+      throw new HttpProblem("payload_too_large", BODY_TOO_LARGE);
     }
     await next();
   };
@@ -41,11 +46,7 @@ export function requestTimeout(ms: number): MiddlewareHandler<AppEnv> {
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() =>
         reject(
-          new HttpProblem(
-            "timeout",
-            "The request took too long; retry it (with the same Idempotency-Key for a creation)",
-            { "Retry-After": "1" },
-          ),
+          new HttpProblem("timeout", TIMED_OUT, { "Retry-After": "1" }),
         ), ms);
     });
     try {

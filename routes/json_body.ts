@@ -8,13 +8,19 @@ import type { Context } from "hono";
 import { DomainError, type FieldError } from "../domain/errors.ts";
 import { NOT_UNICODE_MESSAGE } from "../domain/text.ts";
 import type { AppEnv } from "./env.ts";
-import { MAX_BODY_BYTES } from "./hygiene.ts";
+import { BODY_TOO_LARGE, MAX_BODY_BYTES } from "./hygiene.ts";
 import { HttpProblem } from "./problem.ts";
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** How deeply arrays and objects may nest in a request body. */
 export const MAX_JSON_DEPTH = 32;
+
+/** Why a body that does not parse is refused (400). */
+export const NOT_VALID_JSON = "The request body is not valid JSON";
+
+/** Why a body of another media type is refused (415). */
+export const NOT_JSON_MEDIA_TYPE = "The request body must be application/json";
 
 /**
  * The parsed JSON body. With `optional`, a request without a body (or with
@@ -59,10 +65,7 @@ export async function readJsonBody(
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new HttpProblem(
-      "malformed_json",
-      "The request body is not valid JSON",
-    );
+    throw new HttpProblem("malformed_json", NOT_VALID_JSON);
   }
   const errors = malformedStrings(parsed);
   if (errors.length > 0) {
@@ -133,10 +136,7 @@ function malformedStrings(body: unknown): FieldError[] {
 }
 
 function notJson(): HttpProblem {
-  return new HttpProblem(
-    "unsupported_media_type",
-    "The request body must be application/json",
-  );
+  return new HttpProblem("unsupported_media_type", NOT_JSON_MEDIA_TYPE);
 }
 
 async function readLimited(
@@ -151,10 +151,7 @@ async function readLimited(
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
       await reader.cancel().catch(() => {});
-      throw new HttpProblem(
-        "payload_too_large",
-        `The request body is larger than ${MAX_BODY_BYTES} bytes`,
-      );
+      throw new HttpProblem("payload_too_large", BODY_TOO_LARGE);
     }
     chunks.push(value);
   }

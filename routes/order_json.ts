@@ -1,6 +1,8 @@
 /**
  * The JSON shape of an order and of audit events: every field named
- * explicitly, so no column leaks, and money as decimal strings.
+ * explicitly, so no column leaks, and money as decimal strings. The shapes
+ * are the types of the response schemas (`response_schemas.ts`) the routes
+ * declare, so the compiler holds these functions to the document.
  */
 import {
   formatCents,
@@ -12,6 +14,11 @@ import type { Order } from "../domain/order.ts";
 import type { AuditAction, AuditEntry } from "../domain/audit.ts";
 import { canSeeReviews } from "../domain/policy.ts";
 import type { Principal } from "../domain/principal.ts";
+import type {
+  HistoryEventJson,
+  OrderJson,
+  UserEventJson,
+} from "./response_schemas.ts";
 
 /**
  * What a caller may see beyond the order itself: the review of a held
@@ -36,7 +43,10 @@ export function orderView(principal: Principal): OrderView {
  * erased, `shipping_address` is null and `personal_data_erased: true`
  * follows it; other orders do not carry the field.
  */
-export function orderJson(order: Order, view: OrderView = OWNER_VIEW) {
+export function orderJson(
+  order: Order,
+  view: OrderView = OWNER_VIEW,
+): OrderJson {
   return {
     id: order.id,
     user_id: order.userId,
@@ -86,7 +96,7 @@ const DECISIONS_UNSEEN: Readonly<Partial<Record<AuditAction, AuditAction>>> = {
 export function historyEventJson(
   entry: AuditEntry,
   view: OrderView = OWNER_VIEW,
-) {
+): HistoryEventJson {
   const changes = view.review ? entry.changes : Object.fromEntries(
     Object.entries(entry.changes).filter(([field]) =>
       !REVIEW_FIELDS.has(field)
@@ -105,7 +115,7 @@ export function historyEventJson(
  * `user.personal_data_erased`, in the shape of an order's history events;
  * `seq` is the entry's place in the user's chain.
  */
-export function userEventJson(entry: AuditEntry) {
+export function userEventJson(entry: AuditEntry): UserEventJson {
   return eventJson(entry, { action: entry.action, changes: entry.changes });
 }
 
@@ -113,7 +123,7 @@ export function userEventJson(entry: AuditEntry) {
 function eventJson(
   entry: AuditEntry,
   shown: { action: string; changes: AuditEntry["changes"] },
-) {
+): HistoryEventJson {
   return {
     seq: entry.chainSeq,
     action: shown.action,

@@ -2,13 +2,14 @@
  * Errors become RFC 9457 problem details here and nowhere else: one table
  * maps every error code to its status, title and problem type.
  */
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DomainErrorCode, FieldError } from "../domain/errors.ts";
 import { DomainError } from "../domain/errors.ts";
 import type { AppEnv } from "./env.ts";
 import type { Logger } from "../logger.ts";
 import { errorFields } from "../error_fields.ts";
+import type { ProblemJson } from "./response_schemas.ts";
 
 /** Refusals that only the HTTP shell can decide. */
 export type HttpProblemCode =
@@ -26,13 +27,17 @@ export type HttpProblemCode =
 /** Every problem the API can answer with. */
 export type ProblemCode = DomainErrorCode | HttpProblemCode;
 
+/** The `detail` of every 500: it reveals nothing. */
+export const INTERNAL_ERROR = "The server could not complete the request";
+
+/** Why a request is refused when a store it needs cannot answer (503). */
+export const TEMPORARILY_UNAVAILABLE =
+  "The service is temporarily unavailable: retry shortly";
+
 /** The prefix of every problem `type` URI. */
 export const PROBLEM_TYPE_BASE = "urn:orders-api:problem:";
 
-const PROBLEMS: Record<
-  ProblemCode,
-  { status: ContentfulStatusCode; title: string; slug: string }
-> = {
+const PROBLEMS = {
   bad_request: { status: 400, title: "Bad request", slug: "bad-request" },
   malformed_json: {
     status: 400,
@@ -93,7 +98,15 @@ const PROBLEMS: Record<
     slug: "unavailable",
   },
   timeout: { status: 503, title: "Request timed out", slug: "timeout" },
-};
+} as const satisfies Record<
+  ProblemCode,
+  { status: ContentfulStatusCode; title: string; slug: string }
+>;
+
+/** The HTTP status of a problem code, as a type. */
+export type ProblemStatus<C extends ProblemCode> = (typeof PROBLEMS)[C][
+  "status"
+];
 
 /** A refusal the error mapper answered, as `onProblem` sees it. */
 export interface AnsweredProblem {
@@ -148,18 +161,21 @@ export class HttpProblem extends Error {
   }
 }
 
-/** Writes a problem+json response. */
-export function problemResponse(
+/**
+ * Writes a problem+json response. Typed as the JSON of a `Problem` with
+ * the code's status, so a route that answers it must declare that status.
+ */
+export function problemResponse<C extends ProblemCode>(
   c: Context<AppEnv>,
-  code: ProblemCode,
+  code: C,
   detail: string,
   options: {
     errors?: readonly FieldError[] | undefined;
     headers?: Readonly<Record<string, string>>;
   } = {},
-): Response {
+): Response & TypedResponse<ProblemJson, ProblemStatus<C>, "json"> {
   const problem = PROBLEMS[code];
-  const body = {
+  const body: ProblemJson = {
     type: PROBLEM_TYPE_BASE + problem.slug,
     title: problem.title,
     status: problem.status,
@@ -172,7 +188,10 @@ export function problemResponse(
     c.header(name, value);
   }
   c.header("Content-Type", "application/problem+json");
-  return c.body(JSON.stringify(body), problem.status);
+  // `c.json` would write `application/json`; the text is `body`'s JSON.
+  return c.body(JSON.stringify(body), problem.status) as unknown as
+    & Response
+    & TypedResponse<ProblemJson, ProblemStatus<C>, "json">;
 }
 
 /**
@@ -218,10 +237,6 @@ export function errorHandler(
       request_id: c.get("requestId"),
       ...errorFields(error),
     });
-    return problemResponse(
-      c,
-      "internal",
-      "The server could not complete the request",
-    );
+    return problemResponse(c, "internal", INTERNAL_ERROR);
   };
 }

@@ -30,7 +30,7 @@ import {
 import type { Logger } from "../logger.ts";
 import { clientAddress } from "./client_address.ts";
 import type { AppEnv, RateLimitPolicy } from "./env.ts";
-import { HttpProblem } from "./problem.ts";
+import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
 import { securityEvent } from "./security_events.ts";
 
 /**
@@ -52,6 +52,14 @@ const REFUSALS: Record<RateLimitName, string> = {
     "Too many requests for orders that do not exist or are not yours",
   auth_failures: "Too many failed authentication attempts",
 };
+
+/** Why a request over the limit `name` is refused (429). */
+export function rateLimitedMessage(
+  name: RateLimitName,
+  retryAfterSeconds: string,
+): string {
+  return `${REFUSALS[name]}: retry after ${retryAfterSeconds} s`;
+}
 
 /** The `RateLimit-*` headers for a limiter's verdict. */
 export function rateLimitHeaders(
@@ -185,7 +193,7 @@ async function consult(
     if (!failClosed) return undefined;
     throw new HttpProblem(
       "unavailable",
-      "The service is temporarily unavailable: retry shortly",
+      TEMPORARILY_UNAVAILABLE,
       { "Retry-After": "1" },
     );
   }
@@ -273,7 +281,7 @@ function refusal(
   });
   return new HttpProblem(
     "rate_limited",
-    `${REFUSALS[name]}: retry after ${retryAfter} s`,
+    rateLimitedMessage(name, retryAfter),
     {
       "Retry-After": retryAfter,
       "RateLimit-Limit": String(result.limit),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import openapiTS, { astToString, type OpenAPI3 } from "openapi-typescript";
-import { buildOpenApiDocument } from "../routes/openapi/document.ts";
+import { buildOpenApiDocument } from "../routes/openapi/standalone.ts";
 
 /**
  * A small client as a storefront would write it, with openapi-fetch over

@@ -8,12 +8,18 @@ import {
   parseOrderPatch,
 } from "../domain/order_input.ts";
 import { parseReviewDecision } from "../domain/review.ts";
-import { buildOpenApiDocument } from "../routes/openapi/document.ts";
+import type { z } from "zod";
+import { buildOpenApiDocument } from "../routes/openapi/standalone.ts";
 import {
-  OPERATIONS,
-  type SchemaName,
-  SCHEMAS,
-} from "../routes/openapi/operations.ts";
+  healthSchema,
+  openApiDocumentSchema,
+  orderHistorySchema,
+  orderListSchema,
+  orderSchema,
+  personalDataExportSchema,
+  problemSchema,
+  readinessSchema,
+} from "../routes/response_schemas.ts";
 import { MINUTE_MS } from "../limits/rate_limiter.ts";
 import { createMemoryRateLimiters } from "../limits/memory_rate_limiter.ts";
 import {
@@ -31,8 +37,49 @@ const addFormats = (addFormatsModule as unknown as {
   default: (ajv: Ajv2020) => Ajv2020;
 }).default ?? addFormatsModule;
 
-const DOCUMENT = buildOpenApiDocument();
+/** The document as JSON, as `GET /openapi.json` serves it. */
+const DOCUMENT = JSON.parse(JSON.stringify(buildOpenApiDocument())) as Json & {
+  paths: Record<string, Record<string, Json>>;
+};
 const SCHEMA_BASE = "urn:orders-api:openapi";
+
+/** The zod schema of each response body the document names. */
+const SCHEMAS: Record<string, z.ZodType> = {
+  Order: orderSchema,
+  OrderList: orderListSchema,
+  OrderHistory: orderHistorySchema,
+  PersonalDataExport: personalDataExportSchema,
+  Problem: problemSchema,
+  Health: healthSchema,
+  Readiness: readinessSchema,
+  OpenApiDocument: openApiDocumentSchema,
+};
+
+/** One operation of the document. */
+interface Operation {
+  method: string;
+  path: string;
+  operationId: string;
+  /** Whether it requires a bearer token (it has no `security: []`). */
+  authenticated: boolean;
+  /** The statuses it documents itself, not by `$ref` to a shared response. */
+  ownStatuses: string[];
+}
+
+/** Every operation of the document. */
+const OPERATIONS: Operation[] = Object.entries(DOCUMENT.paths).flatMap((
+  [path, item],
+) =>
+  Object.entries(item).map(([method, operation]) => ({
+    method,
+    path,
+    operationId: operation.operationId as string,
+    authenticated: operation.security === undefined,
+    ownStatuses: Object.entries(operation.responses as Json)
+      .filter(([, response]) => !("$ref" in (response as Json)))
+      .map(([status]) => status),
+  }))
+);
 
 function validator(document: Json): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -169,16 +216,17 @@ Deno.test("the document describes the bearer JWT scheme, the headers and every p
     const documented = DOCUMENT.paths[operation.path]?.[
       operation.method
     ] as Json;
-    const security = documented.security as unknown[] | undefined;
+    // Every /v1 route requires the token, and only they do.
     assert.equal(
-      security === undefined,
       operation.authenticated,
+      operation.path.startsWith("/v1/"),
       `${operation.operationId}: security`,
     );
-    if (operation.authenticated) {
-      assert.ok(operation.path.startsWith("/v1/"));
+    if (!operation.authenticated) {
+      assert.deepEqual(documented.security, [], operation.operationId);
+    } else {
       const statuses = Object.keys(documented.responses as Json);
-      for (const status of ["401", "429", "500", "503"]) {
+      for (const status of ["401", "403", "429", "500", "503"]) {
         assert.ok(statuses.includes(status), `${operation.operationId}`);
       }
     }
@@ -214,7 +262,9 @@ Deno.test("the request schemas carry what their transforms hide: price forms, cl
     parameters: Json[];
   };
   const limit = list.parameters.find((p) => p.name === "limit");
-  assert.deepEqual(limit, {
+  // The generator repeats the description in the schema.
+  const { description: _, ...limitSchema } = limit?.schema as Json;
+  assert.deepEqual({ ...limit, schema: limitSchema }, {
     name: "limit",
     in: "query",
     required: false,
@@ -226,7 +276,7 @@ Deno.test("the request schemas carry what their transforms hide: price forms, cl
 
 Deno.test("every example in the document passes the parser or schema it illustrates", async (t) => {
   const ajv = validator(DOCUMENT);
-  const parsers: Partial<Record<SchemaName, (body: unknown) => unknown>> = {
+  const parsers: Record<string, (body: unknown) => unknown> = {
     CreateOrderRequest: parseNewOrder,
     UpdateOrderRequest: parseOrderPatch,
     CancelOrderRequest: parseCancelOrder,
@@ -239,15 +289,17 @@ Deno.test("every example in the document passes the parser or schema it illustra
         schema?: { $ref?: string };
         examples?: Record<string, { value: unknown }>;
       };
-      const name = schema?.$ref?.split("/").pop() as SchemaName | undefined;
+      const name = schema?.$ref?.split("/").pop();
       for (const [key, example] of Object.entries(examples ?? {})) {
         if (!name) continue;
         const parse = parsers[name];
         if (parse) {
           parse(structuredClone(example.value));
         } else {
+          const zodSchema = SCHEMAS[name];
+          assert.ok(zodSchema, `${where} ${key}: no zod schema for ${name}`);
           assert.deepEqual(
-            SCHEMAS[name].parse(example.value),
+            zodSchema.parse(example.value),
             example.value,
             `${where} ${key}: not exactly ${name}`,
           );
@@ -350,10 +402,12 @@ async function checkResponse(
       validate(body),
       `${id}: ${JSON.stringify(validate.errors)} in ${JSON.stringify(body)}`,
     );
-    const name = ref.split("/").pop() as SchemaName;
+    const name = ref.split("/").pop()!;
     if (name !== "OpenApiDocument") {
       // zod drops unknown keys: equal after parsing means no undocumented field.
-      assert.deepEqual(SCHEMAS[name].parse(body), body, `${id}: extra fields`);
+      const zodSchema = SCHEMAS[name];
+      assert.ok(zodSchema, `${id}: no zod schema for ${name}`);
+      assert.deepEqual(zodSchema.parse(body), body, `${id}: extra fields`);
     }
     if (mediaType === "application/problem+json") {
       observed.problemType = body.type;
@@ -746,7 +800,7 @@ Deno.test("real responses of every operation match the document", async () => {
   // seen, except those that need a race to provoke.
   const unseen: string[] = [];
   for (const operation of OPERATIONS) {
-    for (const status of Object.keys(operation.responses)) {
+    for (const status of operation.ownStatuses) {
       const wasSeen = seen.some((s) =>
         s.operationId === operation.operationId && s.status === Number(status)
       );

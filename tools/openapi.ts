@@ -4,7 +4,7 @@
  * server, database or secret needed.
  */
 import { parseArgs } from "node:util";
-import { buildOpenApiDocument } from "../routes/openapi/document.ts";
+import { buildOpenApiDocument } from "../routes/openapi/standalone.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -3,7 +3,7 @@
  * version deno.json pins. Telemetry and the update check are off, so the
  * only network access is npm fetching the package on a first run.
  */
-import { buildOpenApiDocument } from "../routes/openapi/document.ts";
+import { buildOpenApiDocument } from "../routes/openapi/standalone.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

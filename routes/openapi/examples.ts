@@ -1,10 +1,26 @@
 /**
- * Realistic examples for the OpenAPI document. The tests run every request
- * example through the real parsers and every response example through the
- * response schemas, and the linter checks them against the document.
+ * Realistic examples for the OpenAPI document, and the problem examples
+ * more than one route shows. The tests run every request example through
+ * the real parsers and every response example through the response
+ * schemas, and the linter checks them against the document.
+ *
+ * A problem example's `detail` is never written here: it is the constant
+ * the code throws, or the refusal the code itself returns when asked
+ * (`refusalExample`), so the document cannot drift from the messages.
  */
-import type { FieldError } from "../../domain/errors.ts";
-import { type ProblemCode, problemType } from "../problem.ts";
+import {
+  NO_SUCH_ORDER,
+  orderKeptChangingMessage,
+  versionMismatchMessage,
+} from "../../domain/apply_order_change.ts";
+import { DomainError, type FieldError } from "../../domain/errors.ts";
+import type { Order } from "../../domain/order.ts";
+import { NOT_YOUR_ORDER } from "../../domain/policy.ts";
+import type { Principal } from "../../domain/principal.ts";
+import { parseIfMatch } from "../if_match.ts";
+import { NOT_VALID_JSON } from "../json_body.ts";
+import { pathUserId } from "../path_user_id.ts";
+import { HttpProblem, type ProblemCode, problemType } from "../problem.ts";
 
 /** An OpenAPI Example Object. */
 export interface Example {
@@ -356,7 +372,7 @@ export function problemExample(
   code: ProblemCode,
   summary: string,
   detail: string,
-  errors?: FieldError[],
+  errors?: readonly FieldError[],
 ): Example {
   const { type, title, status } = problemType(code);
   return {
@@ -367,7 +383,99 @@ export function problemExample(
       status,
       detail,
       request_id: "3f6c1a0e-5d2b-4f7e-9a41-0c8e2b7d9f15",
-      ...(errors && { errors }),
+      ...(errors && errors.length > 0 && { errors }),
     },
   };
 }
+
+/**
+ * The problem example of the refusal `refuse` throws: its code, detail and
+ * field errors are the code's own (a parser given a bad body, a policy
+ * asked about a forbidden action).
+ */
+export function refusalExample(
+  summary: string,
+  refuse: () => unknown,
+): Example {
+  try {
+    refuse();
+  } catch (error) {
+    if (error instanceof DomainError) {
+      return problemExample(error.code, summary, error.message, error.errors);
+    }
+    if (error instanceof HttpProblem) {
+      return problemExample(error.code, summary, error.message);
+    }
+    throw error;
+  }
+  throw new Error(`The example "${summary}" is not refused`);
+}
+
+/** The example order as the domain holds it, to ask the policy about it. */
+export const EXAMPLE_ORDER: Order = {
+  id: ORDER_ID,
+  userId: 42,
+  items: [],
+  totalCents: 2600n,
+  currency: "USD",
+  status: "pending",
+  shippingAddress: "1 Main St, Springfield",
+  version: 1,
+  createdAt: Date.parse(CREATED_AT),
+  updatedAt: Date.parse(CREATED_AT),
+};
+
+/** Callers of the examples: the owner of the example order and others. */
+export const EXAMPLE_CALLERS = {
+  owner: { userId: 42, roles: ["user"] },
+  other: { userId: 43, roles: ["user"] },
+  fulfillment: { userId: 7, roles: ["fulfillment", "user"] },
+  admin: { userId: 1, roles: ["admin", "user"] },
+} as const satisfies Record<string, Principal>;
+
+/** A body that is not JSON (every route with a body). */
+export const malformedJson = problemExample(
+  "malformed_json",
+  "The body is not valid JSON",
+  NOT_VALID_JSON,
+);
+
+/** An unknown order id (every route under `/v1/orders/{id}`). */
+export const orderNotFound = problemExample(
+  "not_found",
+  "No such order (or an id that is not a UUID)",
+  NO_SUCH_ORDER,
+);
+
+/** Another user's order. */
+export const notYourOrder = problemExample(
+  "forbidden",
+  "Another user's order",
+  NOT_YOUR_ORDER,
+);
+
+/** An `If-Match` naming another version. */
+export const staleVersion = problemExample(
+  "version_mismatch",
+  "If-Match names another version",
+  versionMismatchMessage(ORDER_ID),
+);
+
+/** An `If-Match` that is not a list of entity tags. */
+export const invalidIfMatch = refusalExample(
+  "An If-Match that is not a list of entity tags",
+  () => parseIfMatch("3"),
+);
+
+/** A change that lost every race to concurrent ones. */
+export const lostRaces = problemExample(
+  "conflict",
+  "Lost 5 races in a row to concurrent changes",
+  orderKeptChangingMessage(ORDER_ID),
+);
+
+/** A `user_id` path segment that names no user. */
+export const noSuchUser = refusalExample(
+  "A user_id that is not a positive integer",
+  () => pathUserId("4x2"),
+);

@@ -1,17 +1,22 @@
 /**
- * The response bodies as zod schemas: the OpenAPI document is generated
- * from them, and the tests parse real responses with them, so the document
- * cannot drift from `orderJson`, `historyEventJson`, `userEventJson` or
- * `problemResponse`.
+ * The response bodies as zod schemas. The routes declare them as their
+ * responses, so the OpenAPI document is generated from them; `orderJson`,
+ * `historyEventJson`, `userEventJson` and `problemResponse` return their
+ * types, so the compiler holds the handlers to them; and the tests parse
+ * real responses with them.
  *
  * They describe what the server sends; clients must ignore fields they do
  * not know, because new fields may be added (objects are not closed with
- * `additionalProperties: false`).
+ * `additionalProperties: false`). `.openapi("Name")` makes a schema a named
+ * component of the document (`#/components/schemas/Name`).
  */
-import { z } from "zod";
-import { ORDER_STATUSES } from "../../domain/order.ts";
-import { userIdSchema } from "../../domain/principal.ts";
-import { REVIEW_REASONS, REVIEW_STATES } from "../../domain/order.ts";
+import { z } from "@hono/zod-openapi";
+import {
+  ORDER_STATUSES,
+  REVIEW_REASONS,
+  REVIEW_STATES,
+} from "../domain/order.ts";
+import { userIdSchema } from "../domain/principal.ts";
 
 /** A timestamp as the API writes it: ISO 8601 UTC with milliseconds. */
 const timestampSchema = z.string().regex(
@@ -44,7 +49,7 @@ export const orderItemSchema = z.object({
     description:
       "`quantity × price` rounded half-up to cents, for display: the order's `total` is the exact sum rounded once, not the sum of the rounded lines.",
   }),
-});
+}).openapi("OrderItem");
 
 /** The review of a held order, as admins and fulfillment see it. */
 export const orderReviewSchema = z.object({
@@ -59,7 +64,7 @@ export const orderReviewSchema = z.object({
 }).meta({
   description:
     "Present only on orders held for review, and only for admins and fulfillment: owners never see it.",
-});
+}).openapi("OrderReview");
 
 /** An order (`orderJson`). */
 export const orderSchema = z.object({
@@ -96,7 +101,7 @@ export const orderSchema = z.object({
 }).meta({
   description:
     "An order. `id`, `user_id`, `items`, `total`, `currency` and `created_at` never change after creation.",
-});
+}).openapi("Order");
 
 /** A page of the listing (`GET /v1/orders`). */
 export const orderListSchema = z.object({
@@ -109,12 +114,21 @@ export const orderListSchema = z.object({
     description:
       "How many orders match the filter for this caller, on all pages.",
   }),
-});
+}).openapi("OrderList");
+
+/** Any JSON value, always present (`null` stands for none). */
+function presentValue(description: string) {
+  // The refinement marks the field required in the document: a schema that
+  // accepts `undefined` would be documented as optional.
+  return z.unknown().refine((value): boolean => value !== undefined).meta({
+    description,
+  });
+}
 
 /** One field's change in a history event. */
 const fieldChangeSchema = z.object({
-  from: z.unknown().meta({ description: "The value before; null if none." }),
-  to: z.unknown().meta({ description: "The value after." }),
+  from: presentValue("The value before; null if none."),
+  to: presentValue("The value after."),
 });
 
 /** One event of an order's history (`historyEventJson`). */
@@ -130,7 +144,8 @@ export const historyEventSchema = z.object({
   }),
   actor: z.object({
     user_id: userIdSchema,
-    roles: z.array(z.enum(["admin", "fulfillment", "user"])).meta({
+    // Read-only: the audit entry's own list is shown as it is, not copied.
+    roles: z.array(z.enum(["admin", "fulfillment", "user"])).readonly().meta({
       description: "The roles the caller held; every caller is a `user`.",
     }),
   }),
@@ -142,10 +157,14 @@ export const historyEventSchema = z.object({
     description:
       'Each changed field with its old and new value. A creation lists every field from null; a cancellation\'s reason appears as `"cancellation_reason": {"from": null, "to": "…"}`. For admins and fulfillment, a held order\'s creation and a review decision also carry `review` (`{state, reasons}` or null) and a decision\'s note `review_note`; the owner never sees them. Once the owner\'s personal data is erased, address values are null.',
   }),
-});
+}).openapi("HistoryEvent");
 
 /** One event of a user's own audit chain, as the export shows it (`userEventJson`). */
-export const userEventSchema = historyEventSchema.extend({
+// A flat object, not `historyEventSchema.extend(...)`: the document would
+// show that as `allOf` with the history event, whose descriptions of
+// `seq`, `action` and `changes` do not hold for a user's event.
+export const userEventSchema = z.object({
+  ...historyEventSchema.shape,
   seq: z.number().int().min(1).meta({
     description:
       "The event's place in the user's own audit chain (`user:<id>`), from 1. That chain also holds admins' account actions, which the export does not show, so numbers may be skipped.",
@@ -165,7 +184,7 @@ export const userEventSchema = historyEventSchema.extend({
 }).meta({
   description:
     "An event about the user rather than one order, in the shape of a history event. `actor` is whoever asked: the user themself or an admin.",
-});
+}).openapi("UserEvent");
 
 /** An order's history (`GET /v1/orders/{id}/history`). */
 export const orderHistorySchema = z.object({
@@ -173,7 +192,7 @@ export const orderHistorySchema = z.object({
     description:
       "Oldest first. Only the order's own audit entries: events about the user (erasure, account changes) are in the audit log, not here.",
   }),
-});
+}).openapi("OrderHistory");
 
 /** One order in a personal-data export: the order with its history. */
 export const exportedOrderSchema = orderSchema.extend({
@@ -184,7 +203,7 @@ export const exportedOrderSchema = orderSchema.extend({
 }).meta({
   description:
     "An order as `GET /v1/orders/{id}` shows it to the caller, with its history.",
-});
+}).openapi("ExportedOrder");
 
 /** A user's personal-data export (`GET /v1/users/{user_id}/export`). */
 export const personalDataExportSchema = z.object({
@@ -200,7 +219,7 @@ export const personalDataExportSchema = z.object({
 }).meta({
   description:
     "Everything the service holds about a user: every order with its history, and the erasures of their personal data (right of access).",
-});
+}).openapi("PersonalDataExport");
 
 /** One invalid field of a request. */
 const fieldErrorSchema = z.object({
@@ -227,23 +246,40 @@ export const problemSchema = z.object({
   request_id: z.string().meta({
     description: "Equal to the response's `X-Request-Id`.",
   }),
-  errors: z.array(fieldErrorSchema).optional().meta({
+  errors: z.array(fieldErrorSchema).readonly().optional().meta({
     description: "On 400 and 422: one entry per invalid field.",
   }),
 }).meta({
   description:
     "RFC 9457 problem details, sent as `application/problem+json`. Never contains a stack trace, SQL, a file path, a library name or a secret.",
-});
+}).openapi("Problem");
 
 /** `GET /healthz`. */
-export const healthSchema = z.object({ status: z.literal("ok") });
+export const healthSchema = z.object({ status: z.literal("ok") }).openapi(
+  "Health",
+);
 
 /** `GET /readyz` when the database answers. */
-export const readinessSchema = z.object({ status: z.literal("ready") });
+export const readinessSchema = z.object({ status: z.literal("ready") })
+  .openapi("Readiness");
 
 /** `GET /openapi.json`: an OpenAPI 3.1 document (described loosely). */
 export const openApiDocumentSchema = z.object({
   openapi: z.string().regex(/^3\.1\.[0-9]+$/),
   info: z.object({ title: z.string(), version: z.string() }),
   paths: z.record(z.string(), z.unknown()),
-}).meta({ description: "An OpenAPI 3.1 document." });
+}).meta({ description: "An OpenAPI 3.1 document." }).openapi(
+  "OpenApiDocument",
+);
+
+/** An order as responses show it (`orderJson`). */
+export type OrderJson = z.output<typeof orderSchema>;
+
+/** One event of an order's history as responses show it. */
+export type HistoryEventJson = z.output<typeof historyEventSchema>;
+
+/** One event of a user's own audit chain as the export shows it. */
+export type UserEventJson = z.output<typeof userEventSchema>;
+
+/** An RFC 9457 problem as responses carry it (`problemResponse`). */
+export type ProblemJson = z.output<typeof problemSchema>;
