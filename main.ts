@@ -5,7 +5,13 @@
  */
 import { signToken } from "./auth/sign_token.ts";
 import { createTokenVerifier } from "./auth/token_verifier.ts";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  DEV_JWT_SECRET,
+  DEV_PII_ENCRYPTION_KEY,
+  loadConfig,
+} from "./config.ts";
 import { createAccountStore } from "./db/account_store.ts";
 import { ensureDatabaseDirectory, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
@@ -188,8 +194,15 @@ async function devReadyLine(
     roles: ["admin"],
     ...options,
   });
+  const devDefaults = [
+    config.jwtSecret === DEV_JWT_SECRET && "JWT_SECRET",
+    config.piiKeys.current === DEV_PII_ENCRYPTION_KEY && "PII_ENCRYPTION_KEY",
+  ].filter(Boolean);
+  const secrets = devDefaults.length === 0
+    ? "your own secrets"
+    : `public dev-only ${devDefaults.join(" and ")}, which start refuses`;
   return (url) =>
-    `Orders API (dev, ${config.databaseUrl}, public dev-only secrets that start refuses) on ${url} · docs ${url}/docs · user token (sub 1) ${user} · admin token (sub 2) ${admin}`;
+    `Orders API (dev, ${config.databaseUrl}, ${secrets}) on ${url} · docs ${url}/docs · user token (sub 1) ${user} · admin token (sub 2) ${admin}`;
 }
 
 /**

@@ -23,6 +23,10 @@ export const NOT_UNICODE_MESSAGE =
 export const CONTROL_CHARACTER_MESSAGE =
   "Must not contain control characters other than tab, line feed and carriage return";
 
+/** The message for a control character written as an HTML character reference. */
+export const DECODED_CONTROL_MESSAGE =
+  "Must not contain control characters other than tab, line feed and carriage return, also not as HTML character references such as &#1;";
+
 /**
  * Why `text` cannot be stored as sent (a lone surrogate, a control character
  * other than tab, line feed or carriage return), or undefined when it can.
@@ -96,6 +100,12 @@ export function cleanTextSchema(
       return z.NEVER;
     }
     const text = cleanText(raw);
+    // The cleaner decodes HTML character references (`&#1;`): what it
+    // decoded is held to the same rule as what was sent.
+    if (textDefect(text)) {
+      ctx.addIssue({ code: "custom", message: DECODED_CONTROL_MESSAGE });
+      return z.NEVER;
+    }
     const length = charLength(text);
     if (length < 1 && !options.optional) {
       ctx.addIssue({ code: "custom", message: "Must not be empty" });

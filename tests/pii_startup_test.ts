@@ -60,6 +60,6 @@ Deno.test("deno task dev runs with the dev PII key and says so", async () => {
   }
   assert.match(
     server.errorOutput(),
-    /DEV MODE: .*PII_ENCRYPTION_KEY are public dev defaults/,
+    /^Orders API \(dev, .*public dev-only JWT_SECRET and PII_ENCRYPTION_KEY, which start refuses\)/,
   );
 });
