@@ -12,7 +12,7 @@ import {
   isChainPositionTaken,
   listChain,
 } from "./audit_rows.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import { type AccountRow, accounts, auditLog } from "./schema.ts";
 
 /** Creates the account store over an open database. */

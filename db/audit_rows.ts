@@ -8,7 +8,7 @@ import type { InStatement, Row } from "@libsql/client/web";
 import type { AuditEntry, FieldChange } from "../domain/audit.ts";
 import { parseAuditAction } from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import { auditLog, type AuditRow } from "./schema.ts";
 import {
   insertRows,

@@ -30,7 +30,7 @@ import {
   userChainId,
 } from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import { auditLog, type AuditRow, orders, userKeys } from "./schema.ts";
 
 /** The first entry found broken: its chain, its place and what is wrong. */

@@ -8,7 +8,7 @@ import { and, eq, lt } from "drizzle-orm";
 import type { InStatement, Row } from "@libsql/client/web";
 import { KEY_STATES } from "../domain/idempotency.ts";
 import type { KeyCompletion, OrderStore } from "../domain/ports.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import { type IdempotencyKeyRow, idempotencyKeys as keys } from "./schema.ts";
 import {
   enumValue,

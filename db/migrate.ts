@@ -3,7 +3,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { migrate } from "drizzle-orm/libsql/migrator";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import { MIGRATIONS_TABLE } from "./schema_version.ts";
 
 /** The folder drizzle-kit writes migrations to. */

@@ -14,7 +14,7 @@ import {
   listChain,
   readChainHead,
 } from "./audit_rows.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import {
   completeKey,
   createIdempotencyKeyStore,

@@ -28,7 +28,7 @@ import {
   insertAuditIfChanged,
   isChainPositionTaken,
 } from "./audit_rows.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
 import { auditLog, idempotencyKeys, orders, userKeys } from "./schema.ts";
 
 /** Everything the personal-data services need from the database. */

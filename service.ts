@@ -1,0 +1,275 @@
+/**
+ * The composition root: builds the service from its configuration and
+ * serves it. It is given the environment, the arguments and how to open a
+ * database by an entry point: `main.ts` (embedded files and remote
+ * databases; `deno task dev` with `--dev`, `deno task start` without) or
+ * `deploy.ts` (remote databases only, for Deno Deploy).
+ */
+import { signToken } from "./auth/sign_token.ts";
+import { createTokenVerifier } from "./auth/token_verifier.ts";
+import {
+  type Config,
+  ConfigError,
+  DEV_JWT_SECRET,
+  DEV_PII_ENCRYPTION_KEY,
+  loadConfig,
+} from "./config.ts";
+import { createAccountStore } from "./db/account_store.ts";
+import type { OpenDatabase } from "./db/database.ts";
+import { applyMigrations } from "./db/migrate.ts";
+import { createOrderStore } from "./db/order_store.ts";
+import {
+  createPersonalDataStore,
+  type PersonalDataStore,
+} from "./db/personal_data_store.ts";
+import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
+import { errorFields, errorSummary } from "./error_fields.ts";
+import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
+import { createJsonLogger, type Logger } from "./logger.ts";
+import { importMasterKeys, type MasterKey } from "./pii/cipher.ts";
+import { encryptedOrderStore } from "./pii/encrypted_order_store.ts";
+import { createPersonalDataEraser } from "./pii/erasure.ts";
+import { createKeyring } from "./pii/keyring.ts";
+import { createApp } from "./routes/app.ts";
+
+/**
+ * Runs the service. Every start-up failure ends the process with one
+ * `Cannot start:` line on stderr saying what to set, never a stack trace.
+ */
+export async function runService(
+  env: Record<string, string | undefined>,
+  args: readonly string[],
+  openDatabase: OpenDatabase,
+): Promise<void> {
+  const mode = args.includes("--dev") ? "dev" : "start";
+  let config: Config;
+  try {
+    config = loadConfig(env, mode);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    cannotStart(error.message);
+  }
+  try {
+    await serve(config, openDatabase);
+  } catch (error) {
+    cannotStart(startupProblem(error, config));
+  }
+}
+
+function cannotStart(problem: string): never {
+  console.error(`Cannot start: ${problem}`);
+  Deno.exit(1);
+}
+
+/** What to tell an operator about an error that stopped the start-up. */
+function startupProblem(error: unknown, config: Config): string {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `port ${config.port} on ${config.host} is in use: stop the other process or set PORT to a free port`;
+  }
+  const embedded = config.databaseUrl.startsWith("file:");
+  if (
+    embedded &&
+    (error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied)
+  ) {
+    return `cannot write the embedded database ${config.databaseUrl} (${
+      errorSummary(error)
+    }): on a host without a writable disk (Deno Deploy) set DATABASE_URL to your libSQL server (libsql://…) and DATABASE_AUTH_TOKEN; elsewhere give the service write access to that folder`;
+  }
+  return errorSummary(error);
+}
+
+/** Opens the database, builds the app and starts listening. */
+async function serve(
+  config: Config,
+  openDatabase: OpenDatabase,
+): Promise<void> {
+  const { mode } = config;
+  const logger = createJsonLogger(config.logLevel, (line) => console.log(line));
+
+  const database = await openDatabase(config.databaseUrl, {
+    authToken: config.databaseAuthToken,
+  });
+  // Remote databases are migrated by `deno task db:migrate`, never at start-up.
+  if (database.embedded) await applyMigrations(database.db);
+
+  const clock = { now: () => Date.now() };
+  // Created once: every request shares these limiters (and one Redis client).
+  // The Upstash clients are loaded only when configured (about 13 MiB).
+  const upstash = config.upstash;
+  let rateLimiters;
+  if (upstash) {
+    const { createUpstashRateLimiters, createUpstashRedis } = await import(
+      "./limits/upstash_rate_limiter.ts"
+    );
+    rateLimiters = createUpstashRateLimiters(
+      createUpstashRedis(upstash),
+      config.rateLimits,
+    );
+  } else {
+    rateLimiters = createMemoryRateLimiters(config.rateLimits, {
+      now: clock.now,
+    });
+  }
+  logger.log("info", "ratelimit.configured", {
+    backend: config.upstash ? "upstash" : "memory",
+    fail_closed: config.rateLimitFailClosed,
+    trusted_proxies: config.trustProxy,
+  });
+  // Personal data: the master keys wrap per-user data keys (pii/keyring.ts);
+  // the store encrypts every address before it reaches the database.
+  const masters = await importMasterKeys(config.piiKeys);
+  const personalData = createPersonalDataStore(database.db, {
+    embedded: database.embedded,
+  });
+  await checkMasterKeys(personalData, masters, {
+    embedded: database.embedded,
+    logger,
+  });
+  const keyring = createKeyring(personalData, { masters, clock });
+  const store = encryptedOrderStore(createOrderStore(database.db), keyring);
+  const app = createApp({
+    store,
+    verifier: await createTokenVerifier({
+      secret: config.jwtSecret,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      maxTtlSeconds: config.jwtMaxTtlSeconds,
+      publicKey: config.jwtPublicKey,
+      now: clock.now,
+    }),
+    clock,
+    logger,
+    rateLimits: {
+      limiters: rateLimiters,
+      failClosed: config.rateLimitFailClosed,
+      trustedProxies: config.trustProxy,
+    },
+    newId: () => crypto.randomUUID(),
+    corsOrigins: config.corsOrigins,
+    personalData: createPersonalDataEraser({
+      store: personalData,
+      keyring,
+      clock,
+    }),
+    accounts: createAccountStore(database.db),
+    reviewPolicy: config.reviewPolicy,
+    ipHashSecret: config.ipHashSecret,
+  });
+
+  // Key records older than the replay window no longer count; drop them hourly.
+  const purge = setInterval(() => {
+    store.purgeIdempotencyKeys(clock.now() - REPLAY_WINDOW_MS).catch((error) =>
+      logger.log("warn", "idempotency.purge_failed", errorFields(error))
+    );
+  }, 60 * 60 * 1000);
+  Deno.unrefTimer(purge);
+
+  const devLine = mode === "dev" ? await devReadyLine(config) : undefined;
+  const server = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    onListen: ({ hostname, port }) => {
+      logger.log("info", "server.listening", { hostname, port, mode });
+      if (devLine) console.error(devLine(`http://${hostname}:${port}`));
+    },
+  }, mode === "dev" ? withAccessLog(app.fetch) : app.fetch);
+
+  const stop = async () => {
+    await server.shutdown();
+    database.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
+
+/**
+ * The one line `deno task dev` prints once it listens, after whatever the
+ * dependency installation printed: where it runs, its docs, two tokens.
+ */
+async function devReadyLine(
+  config: Config,
+): Promise<(url: string) => string> {
+  const options = {
+    ttlSeconds: 86_400,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+  };
+  const user = await signToken(config.jwtSecret, { sub: 1, ...options });
+  const admin = await signToken(config.jwtSecret, {
+    sub: 2,
+    roles: ["admin"],
+    ...options,
+  });
+  const devDefaults = [
+    config.jwtSecret === DEV_JWT_SECRET && "JWT_SECRET",
+    config.piiKeys.current === DEV_PII_ENCRYPTION_KEY && "PII_ENCRYPTION_KEY",
+  ].filter(Boolean);
+  const secrets = devDefaults.length === 0
+    ? "your own secrets"
+    : `public dev-only ${devDefaults.join(" and ")}, which start refuses`;
+  return (url) =>
+    `Orders API (dev, ${config.databaseUrl}, ${secrets}) on ${url} · docs ${url}/docs · user token (sub 1) ${user} · admin token (sub 2) ${admin}`;
+}
+
+/**
+ * In `dev`, one readable line per request: method, path (no query), status,
+ * milliseconds and request id; never a header, a body or an address.
+ */
+function withAccessLog(
+  fetch: (
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ) => Response | Promise<Response>,
+) {
+  return async function accessLog(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
+    const started = performance.now();
+    const response = await fetch(request, info);
+    const ms = (performance.now() - started).toFixed(1);
+    const path = new URL(request.url).pathname;
+    console.error(
+      `${request.method} ${path} ${response.status} ${ms}ms ${
+        response.headers.get("x-request-id") ?? "-"
+      }`,
+    );
+    return response;
+  };
+}
+
+/**
+ * Data keys that no configured master key can unwrap make their users'
+ * addresses unreadable: an embedded database refuses to start with them (a
+ * rotation is half done: set PII_ENCRYPTION_KEY_PREVIOUS); a remote one,
+ * which may be slow to answer, is checked after start-up and logged.
+ */
+async function checkMasterKeys(
+  store: PersonalDataStore,
+  masters: readonly MasterKey[],
+  options: { embedded: boolean; logger: Logger },
+): Promise<void> {
+  const count = () => store.countKeysNotWrappedBy(masters.map((m) => m.id));
+  if (options.embedded) {
+    const unreadable = await count();
+    if (unreadable > 0) {
+      throw new Error(
+        `${unreadable} data keys are wrapped by a master key that is not configured: set PII_ENCRYPTION_KEY_PREVIOUS to the previous master key, then run deno task pii:rotate`,
+      );
+    }
+    return;
+  }
+  count().then(
+    (unreadable) => {
+      if (unreadable > 0) {
+        options.logger.log("error", "pii.unreadable_data_keys", {
+          count: unreadable,
+        });
+      }
+    },
+    (error) =>
+      options.logger.log("warn", "pii.key_check_failed", errorFields(error)),
+  );
+}
