@@ -1,0 +1,386 @@
+/**
+ * The audit log is append-only in the database itself, and the verifier
+ * (`deno task audit:verify`) finds any entry changed or removed behind the
+ * service's back, through a test-only connection that drops the triggers.
+ */
+import assert from "node:assert/strict";
+import { sql } from "drizzle-orm";
+import { verifyAuditLog } from "../../db/audit_verifier.ts";
+import { openDatabase } from "../../db/client.ts";
+import {
+  auditHashInput,
+  parseAuditAction,
+  sha256Hex,
+} from "../../domain/audit.ts";
+import {
+  createTestContext,
+  orderBody,
+  runTool,
+  type TestContext,
+} from "../fixtures/mod.ts";
+
+interface Scenario {
+  ctx: TestContext;
+  url: string;
+  /** Chain ids of the two orders: with three entries, and with four. */
+  chains: [string, string];
+}
+
+/**
+ * A file database with two orders of three and four entries, written
+ * through the real app.
+ */
+async function scenario(dir: string, name: string): Promise<Scenario> {
+  const url = `file:${dir}/${name}.db`;
+  const ctx = await createTestContext({ url });
+  const owner = await ctx.token(42);
+  const admin = await ctx.token(9, ["admin"]);
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const response = await ctx.request("POST", "/v1/orders", {
+      token: owner,
+      body: orderBody(),
+    });
+    ids.push((await response.json()).id);
+  }
+  const changes: [number, string, unknown][] = [
+    [0, admin, { status: "processing" }],
+    [1, owner, { shipping_address: "2 Side St" }],
+    [0, owner, { shipping_address: "3 Other St" }],
+    [1, admin, { status: "processing" }],
+    [1, admin, { status: "shipped" }],
+  ];
+  for (const [index, token, body] of changes) {
+    ctx.clock.advance(1000);
+    const response = await ctx.request("PATCH", `/v1/orders/${ids[index]}`, {
+      token,
+      body,
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  }
+  const chains = ids.map((id) => `order:${id}`) as [string, string];
+  return { ctx, url, chains };
+}
+
+/** Runs SQL through a separate, test-only connection without the triggers. */
+async function tamper(url: string, statement: string): Promise<void> {
+  const database = await openDatabase(url);
+  try {
+    await database.client.execute("DROP TRIGGER IF EXISTS audit_log_no_update");
+    await database.client.execute("DROP TRIGGER IF EXISTS audit_log_no_delete");
+    await database.client.execute(statement);
+  } finally {
+    database.close();
+  }
+}
+
+Deno.test("the audit log refuses UPDATE and DELETE in the database itself", async () => {
+  const ctx = await createTestContext();
+  try {
+    const response = await ctx.request("POST", "/v1/orders", {
+      token: await ctx.token(42),
+      body: orderBody(),
+    });
+    assert.equal(response.status, 201);
+    await assert.rejects(
+      ctx.database.client.execute("UPDATE audit_log SET action = 'x'"),
+      /append-only/,
+    );
+    await assert.rejects(
+      ctx.database.client.execute("DELETE FROM audit_log"),
+      /append-only/,
+    );
+    const count = await ctx.database.db.all<{ n: number }>(
+      sql`SELECT count(*) AS n FROM audit_log WHERE action = 'order.created'`,
+    );
+    assert.equal(count[0]?.n, 1);
+  } finally {
+    ctx.close();
+  }
+});
+
+Deno.test("verifyAuditLog finds the first entry changed or removed behind the service's back", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "audit-verify-" });
+  try {
+    await t.step("an untouched log verifies", async () => {
+      const { ctx, chains } = await scenario(dir, "clean");
+      try {
+        const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
+        assert.deepEqual(result, { chains: 2, entries: 7, broken: undefined });
+        for (const chain of chains) {
+          assert.match(chain, /^order:[0-9a-f-]{36}$/);
+        }
+      } finally {
+        ctx.close();
+      }
+    });
+
+    const tamperings: {
+      name: string;
+      /** SQL with `$A`/`$B` for the first and second chain ids. */
+      sql: string;
+      chain: 0 | 1;
+      seq: number;
+      reason: RegExp;
+    }[] = [
+      {
+        name: "a changed value in changes",
+        sql:
+          `UPDATE audit_log SET changes = replace(changes, 'processing', 'delivered') WHERE chain_id = '$A' AND chain_seq = 2`,
+        chain: 0,
+        seq: 2,
+        reason: /hash does not match/,
+      },
+      {
+        name: "whitespace added to changes",
+        sql:
+          `UPDATE audit_log SET changes = changes || ' ' WHERE chain_id = '$B' AND chain_seq = 3`,
+        chain: 1,
+        seq: 3,
+        reason: /hash does not match/,
+      },
+      {
+        name: "a different actor",
+        sql:
+          `UPDATE audit_log SET actor_user_id = 1 WHERE chain_id = '$B' AND chain_seq = 1`,
+        chain: 1,
+        seq: 1,
+        reason: /hash does not match/,
+      },
+      {
+        name: "added roles",
+        sql:
+          `UPDATE audit_log SET actor_roles = '["admin","user"]' WHERE chain_id = '$A' AND chain_seq = 3`,
+        chain: 0,
+        seq: 3,
+        reason: /hash does not match/,
+      },
+      {
+        name: "reformatted roles",
+        sql:
+          `UPDATE audit_log SET actor_roles = '[ "user" ]' WHERE chain_id = '$A' AND chain_seq = 1`,
+        chain: 0,
+        seq: 1,
+        reason: /actor_roles/,
+      },
+      {
+        name: "an entry removed from the middle",
+        sql: `DELETE FROM audit_log WHERE chain_id = '$B' AND chain_seq = 2`,
+        chain: 1,
+        seq: 2,
+        reason: /entry 2 is missing/,
+      },
+      {
+        name: "the last entry removed",
+        sql: `DELETE FROM audit_log WHERE chain_id = '$B' AND chain_seq = 4`,
+        chain: 1,
+        seq: 4,
+        reason: /entry 4 is missing: the order is at version 4/,
+      },
+      {
+        name: "a replaced hash",
+        sql: `UPDATE audit_log SET request_id = 'forged', hash = '${
+          "f".repeat(64)
+        }' WHERE chain_id = '$A' AND chain_seq = 2`,
+        chain: 0,
+        seq: 2,
+        reason: /hash does not match/,
+      },
+      {
+        name: "a broken link",
+        sql: `UPDATE audit_log SET prev_hash = '${
+          "0".repeat(64)
+        }' WHERE chain_id = '$B' AND chain_seq = 2`,
+        chain: 1,
+        seq: 2,
+        reason: /prev_hash/,
+      },
+    ];
+    for (const [index, tampering] of tamperings.entries()) {
+      await t.step(tampering.name, async () => {
+        const { ctx, url, chains } = await scenario(dir, `tampered-${index}`);
+        try {
+          await tamper(
+            url,
+            tampering.sql.replaceAll("$A", chains[0]).replaceAll(
+              "$B",
+              chains[1],
+            ),
+          );
+          const result = await verifyAuditLog(ctx.database.db, {
+            pageSize: 3,
+          });
+          assert.equal(result.broken?.chainId, chains[tampering.chain]);
+          assert.equal(result.broken?.chainSeq, tampering.seq);
+          assert.match(result.broken?.reason ?? "", tampering.reason);
+        } finally {
+          ctx.close();
+        }
+      });
+    }
+
+    await t.step(
+      "with several broken chains the first in chain order is reported",
+      async () => {
+        const { ctx, url, chains } = await scenario(dir, "two-broken");
+        try {
+          await tamper(
+            url,
+            `DELETE FROM audit_log WHERE chain_id = '${
+              chains[1]
+            }' AND chain_seq = 4`,
+          );
+          await tamper(
+            url,
+            `UPDATE audit_log SET at = 0 WHERE chain_id = '${
+              chains[0]
+            }' AND chain_seq = 3`,
+          );
+          const result = await verifyAuditLog(ctx.database.db);
+          const first = [...chains].sort()[0];
+          assert.equal(result.broken?.chainId, first);
+          assert.equal(result.broken?.chainSeq, first === chains[0] ? 3 : 4);
+        } finally {
+          ctx.close();
+        }
+      },
+    );
+
+    await t.step(
+      "a forged entry whose hash is right breaks the link after it",
+      async () => {
+        const { ctx, url, chains } = await scenario(dir, "forged");
+        try {
+          // Recompute entry 2's hash correctly after forging it: the chain
+          // still breaks at entry 3, whose prev_hash no longer matches.
+          const [row] = await ctx.database.db.all<Record<string, unknown>>(
+            sql`SELECT * FROM audit_log WHERE chain_id = ${
+              chains[0]
+            } AND chain_seq = 2`,
+          );
+          assert.ok(row);
+          const forgedChanges = String(row.changes).replace("processing", "x");
+          const hash = await sha256Hex(auditHashInput({
+            chainId: String(row.chain_id),
+            chainSeq: 2,
+            prevHash: String(row.prev_hash),
+            orderId: String(row.order_id),
+            action: parseAuditAction(String(row.action)),
+            actorUserId: Number(row.actor_user_id),
+            actorRoles: JSON.parse(String(row.actor_roles)),
+            requestId: String(row.request_id),
+            at: Number(row.at),
+            changesJson: forgedChanges,
+          }));
+          await tamper(
+            url,
+            `UPDATE audit_log SET changes = '${
+              forgedChanges.replaceAll("'", "''")
+            }', hash = '${hash}' WHERE chain_id = '${
+              chains[0]
+            }' AND chain_seq = 2`,
+          );
+          const result = await verifyAuditLog(ctx.database.db);
+          assert.deepEqual(result.broken, {
+            chainId: chains[0],
+            chainSeq: 3,
+            reason: "prev_hash is not the hash of the entry before it",
+          });
+        } finally {
+          ctx.close();
+        }
+      },
+    );
+
+    await t.step(
+      "deno task audit:verify exits 0 on a sound log and 1 on a tampered one",
+      async () => {
+        const run = (url: string) =>
+          runTool("audit_verify.ts", { env: { DATABASE_URL: url } });
+        const clean = await run(`file:${dir}/clean.db`);
+        assert.equal(clean.code, 0, clean.stderr);
+        assert.match(clean.stdout, /verified: 7 entries in 2 chains/);
+
+        const forged = await run(`file:${dir}/forged.db`);
+        assert.equal(forged.code, 1);
+        assert.match(
+          forged.stderr,
+          /broken at chain order:[0-9a-f-]{36}, seq 3/,
+        );
+
+        const missing = await run(`file:${dir}/missing.db`);
+        assert.equal(missing.code, 2);
+        assert.match(missing.stderr, /no database/);
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("user chains of account actions verify alongside order chains, and tampering with them is found", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "audit-verify-users-" });
+  try {
+    const build = async (name: string) => {
+      const { ctx, url } = await scenario(dir, name);
+      const admin = await ctx.token(9, ["admin"]);
+      for (const action of ["disable", "revoke-tokens", "enable"]) {
+        ctx.clock.advance(1000);
+        const response = await ctx.request(
+          "POST",
+          `/v1/admin/users/42/${action}`,
+          { token: admin },
+        );
+        assert.equal(response.status, 204);
+      }
+      return { ctx, url };
+    };
+    await t.step(
+      "a sound log: two order chains and one user chain",
+      async () => {
+        const { ctx } = await build("users-clean");
+        try {
+          const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
+          assert.deepEqual(result, {
+            chains: 3,
+            entries: 10,
+            broken: undefined,
+          });
+        } finally {
+          ctx.close();
+        }
+      },
+    );
+    const tamperings: [string, string, number, RegExp][] = [
+      [
+        "an edited account change",
+        `UPDATE audit_log SET changes = replace(changes, '"to":null', '"to":"2030-01-01T00:00:00.000Z"') WHERE chain_id = 'user:42' AND chain_seq = 3`,
+        3,
+        /hash does not match/,
+      ],
+      [
+        "a removed disable",
+        `DELETE FROM audit_log WHERE chain_id = 'user:42' AND chain_seq = 1`,
+        1,
+        /entry 1 is missing/,
+      ],
+    ];
+    for (const [name, statement, seq, reason] of tamperings) {
+      await t.step(name, async () => {
+        const { ctx, url } = await build(`users-${seq}`);
+        try {
+          await tamper(url, statement);
+          const result = await verifyAuditLog(ctx.database.db);
+          assert.equal(result.broken?.chainId, "user:42");
+          assert.equal(result.broken?.chainSeq, seq);
+          assert.match(result.broken?.reason ?? "", reason);
+        } finally {
+          ctx.close();
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

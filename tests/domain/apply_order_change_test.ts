@@ -1,0 +1,355 @@
+/**
+ * Optimistic concurrency of order changes, made deterministic: a real
+ * competing change is written through the real store at the worst moment,
+ * between reading the order and writing the change.
+ */
+import assert from "node:assert/strict";
+import { sql } from "drizzle-orm";
+import { verifyAuditLog } from "../../db/audit_verifier.ts";
+import { type Database, openDatabase } from "../../db/client.ts";
+import { applyMigrations } from "../../db/migrate.ts";
+import { createOrderStore } from "../../db/order_store.ts";
+import {
+  applyOrderChange,
+  MAX_CHANGE_ATTEMPTS,
+} from "../../domain/apply_order_change.ts";
+import {
+  GENESIS_HASH,
+  orderChainId,
+  orderCreatedEntry,
+} from "../../domain/audit.ts";
+import { DomainError } from "../../domain/errors.ts";
+import { newOrder, type Order } from "../../domain/order.ts";
+import type { OrderChange } from "../../domain/order_change.ts";
+import type { OrderStore } from "../../domain/ports.ts";
+import type { Principal } from "../../domain/principal.ts";
+import { testClock } from "../fixtures/mod.ts";
+
+const OWNER: Principal = { userId: 42, roles: ["user"] };
+const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
+const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
+
+interface Fixture {
+  database: Database;
+  store: OrderStore;
+  clock: ReturnType<typeof testClock>;
+  /** Applies a change through the real store, with no interference. */
+  change(
+    order: Order,
+    principal: Principal,
+    change: OrderChange,
+  ): Promise<Order>;
+}
+
+async function fixture(): Promise<Fixture> {
+  const database = await openDatabase(":memory:");
+  await applyMigrations(database.db);
+  const store = createOrderStore(database.db);
+  const clock = testClock();
+  let requests = 0;
+  return {
+    database,
+    store,
+    clock,
+    change: (order, principal, change) =>
+      applyOrderChange({ store, clock }, {
+        orderId: order.id,
+        principal,
+        requestId: `competitor-${++requests}`,
+        readChange: () => change,
+      }),
+  };
+}
+
+async function createOrder(f: Fixture): Promise<Order> {
+  const order = newOrder({
+    items: [{
+      productId: "sku-1",
+      productName: "Mug",
+      quantity: 1,
+      unitPrice: 10_000n,
+    }],
+    shippingAddress: "1 Main St",
+    userId: OWNER.userId,
+    currency: "USD",
+  }, { id: crypto.randomUUID(), userId: OWNER.userId, now: f.clock.now() });
+  await f.store.insertOrder(order, orderCreatedEntry(order, OWNER, "create"));
+  return order;
+}
+
+/**
+ * The real store, except that before each write `interfere` may run (and
+ * commit) a competing change.
+ */
+function interleaved(
+  store: OrderStore,
+  interfere: (attempt: number) => Promise<void>,
+): OrderStore & { writes(): number } {
+  let writes = 0;
+  return {
+    ...store,
+    async updateOrder(order, entry, prevHash) {
+      writes++;
+      await interfere(writes);
+      return await store.updateOrder(order, entry, prevHash);
+    },
+    writes: () => writes,
+  };
+}
+
+async function assertChainHolds(f: Fixture): Promise<void> {
+  const verification = await verifyAuditLog(f.database.db);
+  assert.equal(verification.broken, undefined);
+}
+
+Deno.test("a change that loses a race is planned again and lands on the newer version", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    const store = interleaved(f.store, async (attempt) => {
+      if (attempt === 1) {
+        await f.change(order, FULFILLMENT, { status: "processing" });
+      }
+    });
+    const result = await applyOrderChange({ store, clock: f.clock }, {
+      orderId: order.id,
+      principal: OWNER,
+      requestId: "owner-1",
+      readChange: () => ({ shippingAddress: "2 Side St" }),
+    });
+    assert.equal(store.writes(), 2);
+    assert.equal(result.version, 3);
+    assert.equal(result.status, "processing");
+    assert.equal(result.shippingAddress, "2 Side St");
+    assert.deepEqual(await f.store.findOrder(order.id), result);
+    const history = await f.store.listOrderHistory(order.id);
+    assert.deepEqual(history.map((e) => [e.chainSeq, e.requestId]), [
+      [1, "create"],
+      [2, "competitor-1"],
+      [3, "owner-1"],
+    ]);
+    await assertChainHolds(f);
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test("a change that loses a race is checked again: an address change loses to a shipment with 400", async () => {
+  const f = await fixture();
+  try {
+    const order = await f.change(await createOrder(f), ADMIN, {
+      status: "processing",
+    });
+    const store = interleaved(f.store, async (attempt) => {
+      if (attempt === 1) {
+        await f.change(order, FULFILLMENT, { status: "shipped" });
+      }
+    });
+    await assert.rejects(
+      applyOrderChange({ store, clock: f.clock }, {
+        orderId: order.id,
+        principal: OWNER,
+        requestId: "owner-1",
+        readChange: () => ({ shippingAddress: "2 Side St" }),
+      }),
+      (error) =>
+        error instanceof DomainError && error.code === "bad_request" &&
+        /order is shipped/.test(error.message),
+    );
+    const stored = await f.store.findOrder(order.id);
+    assert.equal(stored?.status, "shipped");
+    assert.equal(stored?.shippingAddress, "1 Main St");
+    assert.equal(stored?.version, 3);
+    assert.equal((await f.store.listOrderHistory(order.id)).length, 3);
+    await assertChainHolds(f);
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test("a cancellation that loses to the same cancellation is refused, not applied twice", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    const store = interleaved(f.store, async (attempt) => {
+      if (attempt === 1) {
+        await f.change(order, ADMIN, { status: "cancelled" });
+      }
+    });
+    await assert.rejects(
+      applyOrderChange({ store, clock: f.clock }, {
+        orderId: order.id,
+        principal: OWNER,
+        requestId: "owner-1",
+        readChange: () => ({ status: "cancelled", reason: "mine" }),
+      }),
+      (error) => error instanceof DomainError && error.code === "bad_request",
+    );
+    const history = await f.store.listOrderHistory(order.id);
+    assert.deepEqual(history.map((e) => e.action), [
+      "order.created",
+      "order.cancelled",
+    ]);
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test("with If-Match a change that loses a race is refused with 412 and writes nothing", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    const store = interleaved(f.store, async () => {
+      await f.change(order, FULFILLMENT, { status: "processing" });
+    });
+    await assert.rejects(
+      applyOrderChange({ store, clock: f.clock }, {
+        orderId: order.id,
+        principal: OWNER,
+        requestId: "owner-1",
+        expectedVersions: [1],
+        readChange: () => ({ shippingAddress: "2 Side St" }),
+      }),
+      (error) =>
+        error instanceof DomainError && error.code === "version_mismatch",
+    );
+    assert.equal(store.writes(), 1);
+    const stored = await f.store.findOrder(order.id);
+    assert.equal(stored?.version, 2);
+    assert.equal(stored?.shippingAddress, "1 Main St");
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test(`a change that loses ${MAX_CHANGE_ATTEMPTS} races in a row gives up with 409 and writes nothing`, async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    const store = interleaved(f.store, async (attempt) => {
+      await f.change(order, ADMIN, { shippingAddress: `Admin St ${attempt}` });
+    });
+    await assert.rejects(
+      applyOrderChange({ store, clock: f.clock }, {
+        orderId: order.id,
+        principal: OWNER,
+        requestId: "owner-1",
+        readChange: () => ({ shippingAddress: "2 Side St" }),
+      }),
+      (error) => error instanceof DomainError && error.code === "conflict",
+    );
+    assert.equal(store.writes(), MAX_CHANGE_ATTEMPTS);
+    const history = await f.store.listOrderHistory(order.id);
+    assert.equal(history.length, 1 + MAX_CHANGE_ATTEMPTS);
+    assert.ok(history.every((e) => e.requestId !== "owner-1"));
+    await assertChainHolds(f);
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test("updateOrder writes neither the order nor its audit entry when the version has moved", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    const moved = await f.change(order, OWNER, { shippingAddress: "2 Side" });
+    // Planned as if the order were at version 3; it is at 2.
+    const stale = { ...order, shippingAddress: "3 Stale St", version: 4 };
+    const entry = {
+      orderId: order.id,
+      action: "order.updated" as const,
+      actorUserId: OWNER.userId,
+      actorRoles: OWNER.roles,
+      requestId: "stale",
+      at: f.clock.now(),
+      changes: {},
+    };
+    // Chain position 4 is free, so only the guard on the update can stop it.
+    assert.equal(
+      await f.store.updateOrder(stale, entry, GENESIS_HASH),
+      false,
+    );
+    assert.deepEqual(await f.store.findOrder(order.id), moved);
+    assert.equal((await f.store.listOrderHistory(order.id)).length, 2);
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test("updateOrder is atomic: a taken chain position rolls the order update back", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    const [created] = await f.store.listOrderHistory(order.id);
+    assert.ok(created);
+    // A stray entry at position 2, written behind the service's back.
+    await f.database.db.run(
+      sql`INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash)
+          VALUES (${
+        orderChainId(order.id)
+      }, 2, ${order.id}, 'order.updated', 1, '["user"]', 'stray', 0, '{}', ${created.hash}, 'x')`,
+    );
+    const next = { ...order, shippingAddress: "2 Side St", version: 2 };
+    const entry = {
+      orderId: order.id,
+      action: "order.updated" as const,
+      actorUserId: OWNER.userId,
+      actorRoles: OWNER.roles,
+      requestId: "owner-1",
+      at: f.clock.now(),
+      changes: { shipping_address: { from: "1 Main St", to: "2 Side St" } },
+    };
+    assert.equal(await f.store.updateOrder(next, entry, created.hash), false);
+    assert.deepEqual(await f.store.findOrder(order.id), order);
+  } finally {
+    f.database.close();
+  }
+});
+
+Deno.test("a chain head read after another process's change is a lost race, retried; a chain behind its order is an error", async () => {
+  const f = await fixture();
+  try {
+    const order = await createOrder(f);
+    // The first read sees the order at version 1 but the chain at 2, as
+    // when another process commits between the two reads of one snapshot.
+    let reads = 0;
+    const racing: OrderStore = {
+      ...f.store,
+      async findOrderForChange(id) {
+        const snapshot = await f.store.findOrderForChange(id);
+        if (reads++ > 0 || !snapshot) return snapshot;
+        await f.change(order, ADMIN, { shippingAddress: "Admin St" });
+        const head = await f.store.findOrderForChange(id);
+        return { ...head!, order: snapshot.order };
+      },
+    };
+    const changed = await applyOrderChange({ store: racing, clock: f.clock }, {
+      orderId: order.id,
+      principal: OWNER,
+      requestId: "owner-1",
+      readChange: () => ({ shippingAddress: "2 Side St" }),
+    });
+    assert.equal(changed.version, 3);
+    assert.equal(reads, 2);
+    await assertChainHolds(f);
+
+    const behind: OrderStore = {
+      ...f.store,
+      async findOrderForChange(id) {
+        const snapshot = await f.store.findOrderForChange(id);
+        return snapshot && { ...snapshot, lastAuditSeq: 1 };
+      },
+    };
+    await assert.rejects(
+      applyOrderChange({ store: behind, clock: f.clock }, {
+        orderId: order.id,
+        principal: OWNER,
+        requestId: "owner-2",
+        readChange: () => ({ shippingAddress: "3 Side St" }),
+      }),
+      /Audit chain of order ".*" is out of step: version 3, last entry 1/,
+    );
+  } finally {
+    f.database.close();
+  }
+});

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import type { BenchReport } from "../../tools/bench/report.ts";
+import { wrkAvailable } from "../../tools/bench/wrk.ts";
+
+const hasWrk = await wrkAvailable();
+if (!hasWrk) {
+  console.warn(
+    "bench smoke test: wrk is not installed (apt-get install wrk); skipped unless REQUIRE_WRK=1",
+  );
+}
+
+Deno.test({
+  name:
+    "deno task bench --smoke runs every scenario and both limits without errors",
+  ignore: !hasWrk && Deno.env.get("REQUIRE_WRK") !== "1",
+  async fn() {
+    const results = await Deno.makeTempDir();
+    try {
+      const { code, stdout, stderr } = await new Deno.Command(
+        Deno.execPath(),
+        {
+          args: [
+            "task",
+            "--quiet",
+            "bench",
+            "--smoke",
+            `--results=${results}`,
+          ],
+          cwd: new URL("../../", import.meta.url).pathname,
+          stdout: "piped",
+          stderr: "piped",
+        },
+      ).output();
+      const out = new TextDecoder().decode(stdout);
+      const err = new TextDecoder().decode(stderr);
+      assert.equal(code, 0, `bench --smoke failed:\n${out}\n${err}`);
+
+      const json = [...Deno.readDirSync(results)].find((e) =>
+        e.name.endsWith(".json")
+      );
+      assert.ok(json, "no JSON result written");
+      const report: BenchReport = JSON.parse(
+        await Deno.readTextFile(`${results}/${json.name}`),
+      );
+      assert.equal(report.mode, "smoke");
+      assert.deepEqual(
+        report.scenarios.map((s) => s.id),
+        ["get_by_id", "list", "create", "patch"],
+      );
+      for (const s of report.scenarios) {
+        assert.ok(s.requests > 0, `${s.id}: no request completed`);
+        assert.ok(!s.missingRoute, `${s.id}: route missing`);
+        assert.equal(s.errors, 0, `${s.id}: ${JSON.stringify(s.statuses)}`);
+        assert.ok(s.ratio !== undefined && s.ratio > 0, `${s.id}: no ratio`);
+      }
+      assert.ok((report.limits.http?.perSecond ?? 0) > 0);
+      assert.ok((report.limits.storage?.perSecond ?? 0) > 0);
+      assert.ok((report.servicePeakRssMb ?? 0) > 0);
+      assert.ok(report.seed.orders > 0);
+      assert.match(out, /GET \/v1\/orders\/\{id\}/);
+      assert.match(
+        await Deno.readTextFile(`${results}/latest.md`),
+        /\| POST \/v1\/orders \|/,
+      );
+    } finally {
+      await Deno.remove(results, { recursive: true });
+    }
+  },
+});

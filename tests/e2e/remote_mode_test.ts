@@ -1,0 +1,260 @@
+/**
+ * Remote mode end to end: `main.ts` without FFI (so no native module can
+ * load) against a libSQL server over HTTP (`tests/fixtures/libsql_http_server.ts`),
+ * migrated by `deno task db:migrate`, with in-memory limits and with
+ * Upstash. The contract's main flows run over real HTTP, and the audit log
+ * verifies through the remote URL afterwards.
+ */
+import assert from "node:assert/strict";
+import { signToken } from "../../auth/sign_token.ts";
+import {
+  orderBody,
+  type RunningServer,
+  runTool,
+  startServer,
+} from "../fixtures/mod.ts";
+import {
+  type LibsqlHttpServer,
+  startLibsqlHttpServer,
+} from "../fixtures/libsql_http_server.ts";
+import { redisTest, startUpstashBridge } from "../fixtures/upstash_bridge.ts";
+
+const DB_TOKEN = "remote-test-database-token";
+const SECRET = "remote-mode-test-secret-0123456789-abcdefghijklmn";
+
+/** `main.ts` as Deno Deploy runs it: no FFI, no writes to the disk. */
+const EDGE_FLAGS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--deny-ffi",
+  "--deny-write",
+];
+
+// deno-lint-ignore no-explicit-any
+type Json = any; // response bodies are checked field by field
+
+async function withRemoteDatabase(
+  fn: (database: LibsqlHttpServer) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "orders-remote-" });
+  const database = startLibsqlHttpServer(`${dir}/remote.db`, {
+    authToken: DB_TOKEN,
+  });
+  try {
+    await fn(database);
+  } finally {
+    await database.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function serviceEnv(database: LibsqlHttpServer): Record<string, string> {
+  return {
+    DATABASE_URL: database.url,
+    DATABASE_AUTH_TOKEN: DB_TOKEN,
+    JWT_SECRET: SECRET,
+  };
+}
+
+async function migrate(database: LibsqlHttpServer): Promise<void> {
+  const migrated = await runTool("db_migrate.ts", {
+    env: { DATABASE_URL: database.url, DATABASE_AUTH_TOKEN: DB_TOKEN },
+  });
+  assert.equal(migrated.code, 0, migrated.stderr);
+}
+
+function client(server: RunningServer) {
+  return async function call(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Headers; body: Json }> {
+    const response = await fetch(server.url + path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body !== undefined && { "Content-Type": "application/json" }),
+        ...headers,
+      },
+      ...(body !== undefined && {
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+    };
+  };
+}
+
+/** The contract's main flows against one running service. */
+async function contractFlows(server: RunningServer): Promise<void> {
+  const call = client(server);
+  const owner = await signToken(SECRET, { sub: 42 });
+  const admin = await signToken(SECRET, { sub: 9, roles: ["admin"] });
+  const fulfillment = await signToken(SECRET, {
+    sub: 8,
+    roles: ["fulfillment"],
+  });
+
+  // Create, replay, read, list.
+  const key = { "Idempotency-Key": `remote-${crypto.randomUUID()}` };
+  const created = await call("POST", "/v1/orders", owner, orderBody(), key);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id = created.body.id;
+  const replay = await call("POST", "/v1/orders", owner, orderBody(), key);
+  assert.equal(replay.status, 201);
+  assert.equal(replay.headers.get("idempotent-replayed"), "true");
+  assert.deepEqual(replay.body, created.body);
+  const read = await call("GET", `/v1/orders/${id}`, owner);
+  assert.deepEqual(read.body, created.body);
+  assert.equal(read.headers.get("etag"), '"1"');
+  const listed = await call("GET", "/v1/orders?limit=10", owner);
+  assert.deepEqual(listed.body.orders, [created.body]);
+  assert.equal(
+    (await call(
+      "GET",
+      `/v1/orders/${id}`,
+      await signToken(SECRET, {
+        sub: 43,
+      }),
+    )).status,
+    403,
+  );
+
+  // Hostile text is refused before it reaches the remote database.
+  const lone = await call(
+    "POST",
+    "/v1/orders",
+    owner,
+    '{"items":[{"product_id":"a","product_name":"\\ud800","quantity":1,"price":"1"}],"shipping_address":"x"}',
+  );
+  assert.equal(lone.status, 422);
+  assert.equal(lone.body.errors[0].path, "items[0].product_name");
+  const nul = await call(
+    "POST",
+    "/v1/orders",
+    owner,
+    orderBody({ shipping_address: "1 Main\u0000 St" }),
+  );
+  assert.equal(nul.status, 422);
+
+  // Versions: If-Match, then 20 parallel changes without it.
+  const changed = await call("PATCH", `/v1/orders/${id}`, owner, {
+    shipping_address: "2 Side St",
+  }, { "If-Match": '"1"' });
+  assert.equal(changed.status, 200);
+  assert.equal(changed.body.version, 2);
+  const stale = await call("PATCH", `/v1/orders/${id}`, owner, {
+    shipping_address: "3 Side St",
+  }, { "If-Match": '"1"' });
+  assert.equal(stale.status, 412);
+  const parallel = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) =>
+        call("PATCH", `/v1/orders/${id}`, i % 2 ? admin : owner, {
+          shipping_address: `${i} Parallel St`,
+        }),
+    ),
+  );
+  assert.deepEqual(parallel.map((r) => r.status), Array(20).fill(200));
+  const moved = await call("PATCH", `/v1/orders/${id}`, fulfillment, {
+    status: "processing",
+  });
+  assert.equal(moved.status, 200);
+  assert.equal(moved.body.version, 23);
+
+  // Cancel with a reason; history numbers every version.
+  const cancelled = await call("POST", `/v1/orders/${id}/cancel`, owner, {
+    reason: "Changed my mind",
+  });
+  assert.equal(cancelled.status, 200);
+  assert.equal(cancelled.body.status, "cancelled");
+  const history = await call("GET", `/v1/orders/${id}/history`, owner);
+  assert.deepEqual(
+    history.body.events.map((e: Json) => e.seq),
+    Array.from({ length: 24 }, (_, i) => i + 1),
+  );
+
+  // Erasure, visible in the export.
+  const erased = await call("DELETE", "/v1/users/42/personal-data", owner);
+  assert.equal(erased.status, 204);
+  const exported = await call("GET", "/v1/users/42/export", admin);
+  assert.equal(exported.status, 200);
+  assert.equal(exported.body.orders[0].shipping_address, null);
+  assert.equal(exported.body.orders[0].personal_data_erased, true);
+  assert.deepEqual(
+    exported.body.events.map((e: Json) => [e.action, e.actor.user_id]),
+    [["user.personal_data_erased", 42]],
+  );
+}
+
+async function assertAuditVerifies(database: LibsqlHttpServer): Promise<void> {
+  const verified = await runTool("audit_verify.ts", {
+    env: { DATABASE_URL: database.url, DATABASE_AUTH_TOKEN: DB_TOKEN },
+  });
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+}
+
+Deno.test("remote mode: an unmigrated remote database is not ready; after db:migrate the contract's flows work without FFI", async () => {
+  await withRemoteDatabase(async (database) => {
+    const unmigrated = await startServer(serviceEnv(database), {
+      denoFlags: EDGE_FLAGS,
+    });
+    try {
+      const ready = await fetch(`${unmigrated.url}/readyz`);
+      await ready.body?.cancel();
+      assert.equal(ready.status, 503);
+    } finally {
+      await unmigrated.stop();
+    }
+
+    await migrate(database);
+    const server = await startServer(serviceEnv(database), {
+      denoFlags: EDGE_FLAGS,
+    });
+    try {
+      const ready = await fetch(`${server.url}/readyz`);
+      await ready.body?.cancel();
+      assert.equal(ready.status, 200);
+      const before = database.pipelineRequests();
+      await contractFlows(server);
+      assert.ok(database.pipelineRequests() > before);
+    } finally {
+      await server.stop();
+    }
+    await assertAuditVerifies(database);
+  });
+});
+
+redisTest(
+  "remote mode with Upstash: the contract's flows work against remote libSQL and Upstash rate limits",
+  async () => {
+    await withRemoteDatabase(async (database) => {
+      await migrate(database);
+      await using bridge = await startUpstashBridge();
+      const server = await startServer({
+        ...serviceEnv(database),
+        UPSTASH_REDIS_REST_URL: bridge.url,
+        UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      }, { denoFlags: EDGE_FLAGS });
+      try {
+        assert.match(
+          server.output(),
+          /"event":"ratelimit.configured".*"backend":"upstash"/,
+        );
+        await contractFlows(server);
+        assert.ok(bridge.commands.length > 0, "the limits went to Redis");
+      } finally {
+        await server.stop();
+      }
+      await assertAuditVerifies(database);
+    });
+  },
+);

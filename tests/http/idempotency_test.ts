@@ -1,0 +1,323 @@
+import assert from "node:assert/strict";
+import {
+  canonicalJson,
+  parseIdempotencyKey,
+  requestFingerprint,
+} from "../../domain/idempotency.ts";
+import type { OrderStore } from "../../domain/ports.ts";
+import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
+import {
+  countRows,
+  createTestContext,
+  orderBody,
+  PERMISSIVE_RATE_LIMIT,
+  serveApp,
+  testClock,
+  type TestContext,
+} from "../fixtures/mod.ts";
+
+async function post(
+  url: string,
+  token: string,
+  body: unknown,
+  key?: string,
+): Promise<Response> {
+  return await fetch(`${url}/v1/orders`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${token}`,
+      "Content-Type": "application/json",
+      ...(key !== undefined && { "Idempotency-Key": key }),
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function withServer(
+  ctx: TestContext,
+  run: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = serveApp(ctx);
+  try {
+    await run(server.url);
+  } finally {
+    await server.close();
+    ctx.close();
+  }
+}
+
+Deno.test("canonicalJson gives equal JSON values equal text whatever their formatting", () => {
+  assert.equal(
+    canonicalJson(JSON.parse('{"b": [1, {"y": 2, "x": 1}], "a": "z"}')),
+    canonicalJson(JSON.parse('{"a":"z","b":[1,{"x":1,"y":2.0}]}')),
+  );
+  assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
+  assert.notEqual(canonicalJson({ a: "1" }), canonicalJson({ a: 1 }));
+});
+
+Deno.test("parseIdempotencyKey accepts 1 to 255 printable ASCII characters", () => {
+  assert.equal(parseIdempotencyKey(undefined), undefined);
+  assert.equal(parseIdempotencyKey("a"), "a");
+  assert.equal(parseIdempotencyKey("~ !".repeat(85)), "~ !".repeat(85));
+  for (const bad of ["", "k".repeat(256), "café", "tab\there", "nl\n"]) {
+    assert.throws(() => parseIdempotencyKey(bad), bad);
+  }
+});
+
+Deno.test("POST /v1/orders replays the original 201 for the same key and the same JSON value", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    const first = await post(url, token, orderBody(), "key-1");
+    assert.equal(first.status, 201);
+    assert.equal(first.headers.get("idempotent-replayed"), null);
+    const original = await first.text();
+    // The same JSON value, written differently.
+    const reformatted = JSON.stringify(
+      Object.fromEntries(Object.entries(orderBody()).reverse()),
+      null,
+      2,
+    );
+    const replay = await post(url, token, reformatted, "key-1");
+    assert.equal(replay.status, 201);
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    assert.equal(await replay.text(), original);
+    const { id } = JSON.parse(original);
+    assert.equal(replay.headers.get("location"), `/v1/orders/${id}`);
+    assert.equal(replay.headers.get("etag"), '"1"');
+    assert.equal(await countRows(ctx, "orders"), 1);
+    assert.equal(await countRows(ctx, "audit_log"), 1);
+  });
+});
+
+Deno.test("POST /v1/orders answers 422 when a key is reused with a different body", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    assert.equal((await post(url, token, orderBody(), "key-1")).status, 201);
+    const other = await post(
+      url,
+      token,
+      orderBody({ shipping_address: "2 Elm St" }),
+      "key-1",
+    );
+    assert.equal(other.status, 422);
+    assert.equal(other.headers.get("content-type"), "application/problem+json");
+    assert.equal(await countRows(ctx, "orders"), 1);
+  });
+});
+
+Deno.test("POST /v1/orders scopes idempotency keys per user", async () => {
+  const ctx = await createTestContext();
+  await withServer(ctx, async (url) => {
+    const alice = await post(
+      url,
+      await ctx.token(42),
+      orderBody(),
+      "shared-key",
+    );
+    const bob = await post(url, await ctx.token(43), orderBody(), "shared-key");
+    assert.equal(alice.status, 201);
+    assert.equal(bob.status, 201);
+    assert.equal(bob.headers.get("idempotent-replayed"), null);
+    assert.notEqual((await alice.json()).id, (await bob.json()).id);
+    assert.equal(await countRows(ctx, "orders"), 2);
+  });
+});
+
+Deno.test("POST /v1/orders creates exactly one order for 10 parallel identical requests", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(url, token, orderBody(), "burst")),
+    );
+    const statuses = responses.map((r) => r.status);
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+    assert.ok(statuses.every((s) => s === 201 || s === 409), String(statuses));
+    const fresh = responses.filter((r) =>
+      r.status === 201 && r.headers.get("idempotent-replayed") === null
+    );
+    assert.equal(fresh.length, 1);
+    const ids = new Set(bodies.filter((b) => b.id).map((b) => b.id));
+    assert.equal(ids.size, 1);
+    assert.equal(await countRows(ctx, "orders"), 1);
+  });
+});
+
+Deno.test("POST /v1/orders forgets a key after 24 hours and purges it", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    const first = await (await post(url, token, orderBody(), "daily")).json();
+    ctx.clock.advance(24 * 60 * 60 * 1000 - 1);
+    const replay = await post(url, await ctx.token(42), orderBody(), "daily");
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    await replay.body?.cancel();
+    ctx.clock.advance(2);
+    const later = await post(url, await ctx.token(42), orderBody(), "daily");
+    assert.equal(later.status, 201);
+    assert.equal(later.headers.get("idempotent-replayed"), null);
+    assert.notEqual((await later.json()).id, first.id);
+    assert.equal(await countRows(ctx, "orders"), 2);
+    ctx.clock.advance(24 * 60 * 60 * 1000 + 1);
+    assert.equal(
+      await ctx.store.purgeIdempotencyKeys(
+        ctx.clock.now() - 24 * 60 * 60 * 1000,
+      ),
+      1,
+    );
+    assert.equal(await countRows(ctx, "idempotency_keys"), 0);
+  });
+});
+
+Deno.test("POST /v1/orders leaves the key free when the first attempt fails", async () => {
+  const occupied = "22222222-2222-4222-8222-222222222222";
+  let fresh = false;
+  const ctx = await createTestContext({
+    newId: () => fresh ? crypto.randomUUID() : occupied,
+  });
+  await ctx.database.client.execute({
+    sql:
+      `INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id,
+      actor_roles, request_id, at, changes, prev_hash, hash)
+      VALUES (?, 1, NULL, 'test', 1, '[]', 'r', 0, '{}', '', '')`,
+    args: [`order:${occupied}`],
+  });
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    const invalid = await post(
+      url,
+      token,
+      orderBody({ shipping_address: "" }),
+      "retry-me",
+    );
+    assert.equal(invalid.status, 422);
+    await invalid.body?.cancel();
+    const failed = await post(url, token, orderBody(), "retry-me");
+    assert.equal(failed.status, 500);
+    await failed.body?.cancel();
+    fresh = true;
+    const retried = await post(url, token, orderBody(), "retry-me");
+    assert.equal(retried.status, 201);
+    assert.equal(retried.headers.get("idempotent-replayed"), null);
+    await retried.body?.cancel();
+    assert.equal(await countRows(ctx, "orders"), 1);
+  });
+});
+
+Deno.test("POST /v1/orders answers 400 for a malformed Idempotency-Key", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    for (const key of ["k".repeat(256), "tab\tkey"]) {
+      const response = await post(url, token, orderBody(), key);
+      assert.equal(response.status, 400, key);
+      await response.body?.cancel();
+    }
+    assert.equal(await countRows(ctx, "orders"), 0);
+  });
+});
+
+Deno.test("a write slowed past the timeout, then retried with the same key, leaves exactly one order", async () => {
+  const base = await createTestContext();
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
+  let written!: Promise<boolean>;
+  const slowStore: OrderStore = {
+    ...base.store,
+    insertOrder(order, entry, completion) {
+      written = gate.then(() =>
+        base.store.insertOrder(order, entry, completion)
+      );
+      return written;
+    },
+  };
+  const ctx = await createTestContext({
+    store: slowStore,
+    accounts: base.accounts,
+    requestTimeoutMs: 50,
+  });
+  ctx.database.close();
+  const token = await base.token(42);
+  const server = serveApp(ctx);
+  try {
+    const first = await post(server.url, token, orderBody(), "slow");
+    assert.equal(first.status, 503);
+    assert.equal(first.headers.get("retry-after"), "1");
+    await first.body?.cancel();
+    const whileInFlight = await post(server.url, token, orderBody(), "slow");
+    assert.equal(whileInFlight.status, 409);
+    await whileInFlight.body?.cancel();
+    open();
+    assert.equal(await written, true);
+    const retry = await post(server.url, token, orderBody(), "slow");
+    assert.equal(retry.status, 201);
+    assert.equal(retry.headers.get("idempotent-replayed"), "true");
+    await retry.body?.cancel();
+    assert.equal(await countRows(base, "orders"), 1);
+  } finally {
+    await server.close();
+    base.close();
+  }
+});
+
+Deno.test("a claim abandoned in flight by a crashed request expires", async () => {
+  const ctx = await createTestContext();
+  const token = await ctx.token(42);
+  // A request that claimed the key and then died before writing.
+  await ctx.store.claimIdempotencyKey(
+    {
+      userId: 42,
+      key: "crashed",
+      fingerprint: await requestFingerprint(orderBody()),
+      claimToken: "dead",
+      now: ctx.clock.now(),
+    },
+    { replayCutoff: 0, claimCutoff: 0 },
+  );
+  await withServer(ctx, async (url) => {
+    const held = await post(url, token, orderBody(), "crashed");
+    assert.equal(held.status, 409);
+    await held.body?.cancel();
+    ctx.clock.advance(60 * 1000 + 1);
+    const taken = await post(url, await ctx.token(42), orderBody(), "crashed");
+    assert.equal(taken.status, 201);
+    await taken.body?.cancel();
+    assert.equal(await countRows(ctx, "orders"), 1);
+  });
+});
+
+Deno.test("an idempotent replay does not count against the order-creation limit", async () => {
+  const clock = testClock();
+  const ctx = await createTestContext({
+    clock,
+    rateLimits: {
+      limiters: createMemoryRateLimiters({
+        requests: PERMISSIVE_RATE_LIMIT,
+        order_creation: { limit: 2, windowMs: 60_000 },
+        lookup_misses: PERMISSIVE_RATE_LIMIT,
+        auth_failures: PERMISSIVE_RATE_LIMIT,
+      }, { now: clock.now }),
+      failClosed: false,
+      trustedProxies: 0,
+    },
+  });
+  const token = await ctx.token(42);
+  await withServer(ctx, async (url) => {
+    assert.equal((await post(url, token, orderBody(), "a")).status, 201);
+    for (let i = 0; i < 5; i++) {
+      const replay = await post(url, token, orderBody(), "a");
+      assert.equal(replay.headers.get("idempotent-replayed"), "true");
+      await replay.body?.cancel();
+    }
+    const second = await post(url, token, orderBody(), "b");
+    assert.equal(second.status, 201);
+    await second.body?.cancel();
+    const third = await post(url, token, orderBody(), "c");
+    assert.equal(third.status, 429);
+    await third.body?.cancel();
+    // The refused request left its key free.
+    assert.equal(await countRows(ctx, "idempotency_keys"), 2);
+  });
+});

@@ -1,0 +1,617 @@
+/**
+ * The four rate limits through the real app, on both backends: the
+ * in-memory limiter and Upstash Redis (the real clients, through the REST
+ * bridge, against a real redis-server). Then the failure policy: Redis
+ * stopped or stalled mid-test, fail-open and fail-closed.
+ */
+import assert from "node:assert/strict";
+import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
+import {
+  createRateLimiters,
+  MINUTE_MS,
+  type RateLimitName,
+  type RateLimitRules,
+  RateLimitUnavailableError,
+} from "../../limits/rate_limiter.ts";
+import {
+  createUpstashRateLimiters,
+  createUpstashRedis,
+  UPSTASH_TIMEOUT_MS,
+} from "../../limits/upstash_rate_limiter.ts";
+import { PROBLEM_TYPE_BASE } from "../../routes/problem.ts";
+import type { RateLimitPolicy } from "../../routes/env.ts";
+import { RATE_LIMIT_BUDGET_MS } from "../../routes/rate_limit.ts";
+import {
+  createTestContext,
+  orderBody,
+  PERMISSIVE_RATE_LIMIT,
+  type TestContext,
+} from "../fixtures/mod.ts";
+import {
+  redisTest,
+  startUpstashBridge,
+  type UpstashBridge,
+} from "../fixtures/upstash_bridge.ts";
+import { awayFromWindowEdge } from "../fixtures/mod.ts";
+
+const HOUR_MS = 3_600_000;
+
+/** A test app whose limits are the given counts, the rest permissive. */
+interface Harness extends AsyncDisposable {
+  readonly ctx: TestContext;
+  readonly bridge: UpstashBridge | undefined;
+}
+
+interface HarnessOptions {
+  failClosed?: boolean;
+  trustedProxies?: number;
+}
+
+interface Backend {
+  readonly name: string;
+  /** Registers a test that runs on this backend. */
+  test(name: string, fn: () => Promise<void>): void;
+  start(
+    limits: Partial<Record<RateLimitName, number>>,
+    options?: HarnessOptions,
+  ): Promise<Harness>;
+  /**
+   * The `Retry-After` a request refused at the test clock's start gets, for
+   * a backend whose clock the test moves; undefined for real time.
+   */
+  readonly exactRetryAfter: number | undefined;
+}
+
+function rulesFor(
+  limits: Partial<Record<RateLimitName, number>>,
+  windowMs: number,
+): RateLimitRules {
+  const rule = (name: RateLimitName) =>
+    limits[name] === undefined
+      ? PERMISSIVE_RATE_LIMIT
+      : { limit: limits[name], windowMs };
+  return {
+    requests: rule("requests"),
+    order_creation: rule("order_creation"),
+    lookup_misses: rule("lookup_misses"),
+    auth_failures: rule("auth_failures"),
+  };
+}
+
+function policy(
+  limiters: RateLimitPolicy["limiters"],
+  options: HarnessOptions,
+): RateLimitPolicy {
+  return {
+    limiters,
+    failClosed: options.failClosed ?? false,
+    trustedProxies: options.trustedProxies ?? 0,
+  };
+}
+
+const memoryBackend: Backend = {
+  name: "memory",
+  test: (name, fn) => Deno.test(name, fn),
+  async start(limits, options = {}) {
+    // The limiters run on the test context's clock, made with the context.
+    const clock: { now(): number } = { now: () => 0 };
+    const limiters = createMemoryRateLimiters(rulesFor(limits, MINUTE_MS), {
+      now: () => clock.now(),
+    });
+    const ctx = await createTestContext({
+      rateLimits: policy(limiters, options),
+    });
+    clock.now = () => ctx.clock.now();
+    return {
+      ctx,
+      bridge: undefined,
+      [Symbol.asyncDispose]: () => Promise.resolve(ctx.close()),
+    };
+  },
+  // The test clock starts on a minute boundary: the window's requests are
+  // weighted below one whole request 60.001 s later.
+  exactRetryAfter: 61,
+};
+
+const upstashBackend: Backend = {
+  name: "upstash",
+  test: redisTest,
+  async start(limits, options = {}) {
+    const bridge = await startUpstashBridge();
+    // Upstash windows are fixed windows of real time; an hour-long window
+    // keeps a test from straddling a boundary (and waits out the rare edge).
+    await awayFromWindowEdge(HOUR_MS);
+    const limiters = createUpstashRateLimiters(
+      createUpstashRedis(bridge),
+      rulesFor(limits, HOUR_MS),
+    );
+    const ctx = await createTestContext({
+      rateLimits: policy(limiters, options),
+    });
+    return {
+      ctx,
+      bridge,
+      async [Symbol.asyncDispose]() {
+        ctx.close();
+        await bridge.idle();
+        await bridge.close();
+      },
+    };
+  },
+  exactRetryAfter: undefined,
+};
+
+/** Asserts a 429 problem with consistent `Retry-After` and `RateLimit-*`. */
+async function assertRateLimited(
+  response: Response,
+  backend: Backend,
+  limit: number,
+): Promise<number> {
+  assert.equal(response.status, 429);
+  assert.equal(
+    response.headers.get("content-type"),
+    "application/problem+json",
+  );
+  const body = await response.json();
+  assert.equal(body.type, `${PROBLEM_TYPE_BASE}rate-limited`);
+  assert.equal(body.status, 429);
+  assert.equal(body.request_id, response.headers.get("x-request-id"));
+  assert.doesNotMatch(JSON.stringify(body), /redis|upstash|eval/i);
+  const retryAfter = Number(response.headers.get("retry-after"));
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1);
+  if (backend.exactRetryAfter !== undefined) {
+    assert.equal(retryAfter, backend.exactRetryAfter);
+  } else {
+    assert.ok(retryAfter <= HOUR_MS / 1000);
+  }
+  assert.equal(response.headers.get("ratelimit-limit"), String(limit));
+  assert.equal(response.headers.get("ratelimit-remaining"), "0");
+  assert.equal(response.headers.get("ratelimit-reset"), String(retryAfter));
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  return retryAfter;
+}
+
+function headersOf(response: Response) {
+  return {
+    limit: response.headers.get("ratelimit-limit"),
+    remaining: response.headers.get("ratelimit-remaining"),
+    reset: Number(response.headers.get("ratelimit-reset")),
+  };
+}
+
+function exceeded(ctx: TestContext, limit: RateLimitName) {
+  return ctx.logs.filter((l) =>
+    l.event === "ratelimit.exceeded" && l.limit === limit
+  );
+}
+
+function defineLimitTests(backend: Backend): void {
+  const test = (name: string, fn: () => Promise<void>) =>
+    backend.test(`[${backend.name}] ${name}`, fn);
+
+  test("every request of a user counts: the 4th of 3 allowed is 429, another user is unaffected", async () => {
+    await using h = await backend.start({ requests: 3 });
+    const { ctx } = h;
+    const alice = await ctx.token(1);
+    const seen = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await ctx.request("GET", "/v1/orders", {
+        token: alice,
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      seen.push(headersOf(response));
+    }
+    assert.deepEqual(seen.map((s) => [s.limit, s.remaining]), [
+      ["3", "2"],
+      ["3", "1"],
+      ["3", "0"],
+    ]);
+    for (const { reset } of seen) {
+      assert.ok(Number.isInteger(reset) && reset >= 1);
+    }
+    const refused = await ctx.request("GET", "/v1/orders", { token: alice });
+    const retryAfter = await assertRateLimited(refused, backend, 3);
+
+    const bob = await ctx.request("GET", "/v1/orders", {
+      token: await ctx.token(2),
+    });
+    assert.equal(bob.status, 200);
+    await bob.body?.cancel();
+    assert.deepEqual(
+      [headersOf(bob).limit, headersOf(bob).remaining],
+      ["3", "2"],
+    );
+    assert.deepEqual(
+      exceeded(ctx, "requests").map((l) => l.user_id),
+      [1],
+    );
+
+    if (backend.exactRetryAfter !== undefined) {
+      ctx.clock.advance(retryAfter * 1000);
+      const later = await ctx.request("GET", "/v1/orders", { token: alice });
+      assert.equal(later.status, 200);
+      await later.body?.cancel();
+    }
+  });
+
+  test("order creation is limited per user before validation; other requests and users go on", async () => {
+    await using h = await backend.start({ order_creation: 2 });
+    const { ctx } = h;
+    const alice = await ctx.token(1);
+    for (let i = 0; i < 2; i++) {
+      const created = await ctx.request("POST", "/v1/orders", {
+        token: alice,
+        body: orderBody(),
+      });
+      assert.equal(created.status, 201);
+      await created.body?.cancel();
+    }
+    // Over the limit, even an invalid body is refused with 429, not 422.
+    const refused = await ctx.request("POST", "/v1/orders", {
+      token: alice,
+      body: orderBody({ items: [{ quantity: -1 }] }),
+    });
+    await assertRateLimited(refused, backend, 2);
+    assert.equal(
+      (await ctx.store.listOrders({ limit: 10, offset: 0 })).count,
+      2,
+    );
+
+    const listed = await ctx.request("GET", "/v1/orders", { token: alice });
+    assert.equal(listed.status, 200);
+    assert.equal((await listed.json()).count, 2);
+    // Successful responses show the per-user request limit.
+    assert.equal(
+      listed.headers.get("ratelimit-limit"),
+      String(PERMISSIVE_RATE_LIMIT.limit),
+    );
+
+    const bob = await ctx.request("POST", "/v1/orders", {
+      token: await ctx.token(2),
+      body: orderBody(),
+    });
+    assert.equal(bob.status, 201);
+    await bob.body?.cancel();
+    assert.deepEqual(exceeded(ctx, "order_creation").map((l) => l.user_id), [
+      1,
+    ]);
+  });
+
+  test("look-ups ending in 403 or 404 are limited per user; then every look-up is 429", async () => {
+    await using h = await backend.start({ lookup_misses: 3 });
+    const { ctx } = h;
+    const alice = await ctx.token(1);
+    const mallory = await ctx.token(2);
+    const created = await ctx.request("POST", "/v1/orders", {
+      token: alice,
+      body: orderBody(),
+    });
+    const aliceOrder = (await created.json()).id;
+    const created2 = await ctx.request("POST", "/v1/orders", {
+      token: mallory,
+      body: orderBody(),
+    });
+    const malloryOrder = (await created2.json()).id;
+
+    // Successful look-ups never count.
+    for (let i = 0; i < 5; i++) {
+      const own = await ctx.request("GET", `/v1/orders/${malloryOrder}`, {
+        token: mallory,
+      });
+      assert.equal(own.status, 200);
+      await own.body?.cancel();
+    }
+    const misses = [
+      `/v1/orders/${aliceOrder}`,
+      `/v1/orders/${crypto.randomUUID()}`,
+      "/v1/orders/not-a-uuid",
+    ];
+    const statuses = [];
+    for (const path of misses) {
+      const response = await ctx.request("GET", path, { token: mallory });
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    assert.deepEqual(statuses, [403, 404, 404]);
+
+    // Now even a look-up of an order of her own is refused.
+    const refused = await ctx.request("GET", `/v1/orders/${malloryOrder}`, {
+      token: mallory,
+    });
+    await assertRateLimited(refused, backend, 3);
+    const below = await ctx.request(
+      "GET",
+      `/v1/orders/${crypto.randomUUID()}/history`,
+      { token: mallory },
+    );
+    await assertRateLimited(below, backend, 3);
+
+    // Listing is not a look-up of one order, and Alice is unaffected.
+    const listed = await ctx.request("GET", "/v1/orders", { token: mallory });
+    assert.equal(listed.status, 200);
+    await listed.body?.cancel();
+    const aliceReads = await ctx.request("GET", `/v1/orders/${aliceOrder}`, {
+      token: alice,
+    });
+    assert.equal(aliceReads.status, 200);
+    await aliceReads.body?.cancel();
+    assert.deepEqual(exceeded(ctx, "lookup_misses").map((l) => l.user_id), [
+      2,
+      2,
+    ]);
+  });
+
+  test("failed authentication is limited per client address; a valid token is still served", async () => {
+    await using h = await backend.start({ auth_failures: 3 });
+    const { ctx } = h;
+    const attacker = "198.51.100.7";
+    const attempts = [
+      { headers: {} },
+      { token: "not-a-token" },
+      { token: await ctx.token(1, [], { ttlSeconds: 10 * 86_400 }) },
+    ];
+    for (const attempt of attempts) {
+      const response = await ctx.request("GET", "/v1/orders", {
+        ...attempt,
+        remoteAddress: attacker,
+      });
+      assert.equal(response.status, 401);
+      assert.ok(response.headers.get("www-authenticate"));
+      await response.body?.cancel();
+    }
+    const refused = await ctx.request("GET", "/v1/orders", {
+      token: "still-guessing",
+      remoteAddress: attacker,
+    });
+    await assertRateLimited(refused, backend, 3);
+
+    const elsewhere = await ctx.request("GET", "/v1/orders", {
+      token: "still-guessing",
+      remoteAddress: "203.0.113.9",
+    });
+    assert.equal(elsewhere.status, 401);
+    await elsewhere.body?.cancel();
+
+    const valid = await ctx.request("GET", "/v1/orders", {
+      token: await ctx.token(1),
+      remoteAddress: attacker,
+    });
+    assert.equal(valid.status, 200);
+    await valid.body?.cancel();
+
+    assert.equal(exceeded(ctx, "auth_failures").length, 1);
+    // Logs never hold a raw client address.
+    assert.doesNotMatch(JSON.stringify(ctx.logs), /198\.51\.100\.7/);
+  });
+
+  test("X-Forwarded-For is ignored unless TRUST_PROXY says a proxy writes it", async () => {
+    await using direct = await backend.start({ auth_failures: 1 });
+    const statuses = [];
+    for (const forwarded of ["192.0.2.1", "192.0.2.2"]) {
+      const response = await direct.ctx.request("GET", "/v1/orders", {
+        token: "bad",
+        remoteAddress: "198.51.100.7",
+        headers: { "X-Forwarded-For": forwarded },
+      });
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    // Both count against the peer: a forged header does not help.
+    assert.deepEqual(statuses, [401, 429]);
+
+    await using proxied = await backend.start({ auth_failures: 1 }, {
+      trustedProxies: 1,
+    });
+    const viaProxy = (forwarded: string) =>
+      proxied.ctx.request("GET", "/v1/orders", {
+        token: "bad",
+        remoteAddress: "10.0.0.2",
+        headers: { "X-Forwarded-For": forwarded },
+      });
+    const first = await viaProxy("192.0.2.1");
+    assert.equal(first.status, 401);
+    await first.body?.cancel();
+    // A client cannot escape by writing its own entries to the left.
+    const spoofed = await viaProxy("203.0.113.50, 192.0.2.1");
+    assert.equal(spoofed.status, 429);
+    await spoofed.body?.cancel();
+    const other = await viaProxy("192.0.2.77");
+    assert.equal(other.status, 401);
+    await other.body?.cancel();
+  });
+}
+
+defineLimitTests(memoryBackend);
+defineLimitTests(upstashBackend);
+
+redisTest(
+  "[upstash] Redis stopped mid-test: requests are served (fail-open) and ratelimit.degraded is logged",
+  async () => {
+    await using h = await upstashBackend.start({
+      requests: 5,
+      order_creation: 5,
+      lookup_misses: 5,
+      auth_failures: 5,
+    });
+    const { ctx, bridge } = h;
+    const alice = await ctx.token(1);
+    const before = await ctx.request("GET", "/v1/orders", { token: alice });
+    assert.equal(before.status, 200);
+    assert.equal(before.headers.get("ratelimit-remaining"), "4");
+    await before.body?.cancel();
+
+    await bridge?.stopRedis();
+
+    const listed = await ctx.request("GET", "/v1/orders", { token: alice });
+    assert.equal(listed.status, 200);
+    assert.equal(listed.headers.get("ratelimit-limit"), null);
+    await listed.body?.cancel();
+    const created = await ctx.request("POST", "/v1/orders", {
+      token: alice,
+      body: orderBody(),
+    });
+    assert.equal(created.status, 201);
+    const id = (await created.json()).id;
+    const read = await ctx.request("GET", `/v1/orders/${id}`, { token: alice });
+    assert.equal(read.status, 200);
+    await read.body?.cancel();
+    const missing = await ctx.request(
+      "GET",
+      `/v1/orders/${crypto.randomUUID()}`,
+      { token: alice },
+    );
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+    const badToken = await ctx.request("GET", "/v1/orders", { token: "bad" });
+    assert.equal(badToken.status, 401);
+    await badToken.body?.cancel();
+
+    const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
+    assert.deepEqual(
+      new Set(degraded.map((l) => l.limit)),
+      new Set(["requests", "order_creation", "lookup_misses", "auth_failures"]),
+    );
+    for (const line of degraded) {
+      assert.equal(line.reason, "unavailable");
+      assert.equal(line.fail_closed, false);
+      assert.equal(typeof line.request_id, "string");
+    }
+    assert.doesNotMatch(JSON.stringify(ctx.logs), /EVAL|command was/);
+  },
+);
+
+redisTest(
+  "[upstash] Redis stalled: a request is served after at most the 1 s budget, however many limits it meets",
+  async () => {
+    assert.equal(UPSTASH_TIMEOUT_MS, 1000);
+    assert.equal(RATE_LIMIT_BUDGET_MS, 1000);
+    await using h = await upstashBackend.start({
+      requests: 5,
+      lookup_misses: 5,
+    });
+    const { ctx, bridge } = h;
+    assert.ok(bridge);
+    const alice = await ctx.token(1);
+    // Writes (and scripts) wait 30 s: far beyond the limiter's timeout.
+    await bridge.redis("CLIENT", "PAUSE", "30000", "WRITE");
+    try {
+      const asked = bridge.commands.length;
+      // Meets three limiter calls: requests, the misses check, the miss count.
+      const response = await ctx.request(
+        "GET",
+        `/v1/orders/${crypto.randomUUID()}`,
+        { token: alice },
+      );
+      assert.equal(response.status, 404);
+      await response.body?.cancel();
+      const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
+      assert.deepEqual(degraded.map((l) => [l.limit, l.reason]), [
+        ["requests", "timeout"],
+        ["lookup_misses", "timeout"],
+        ["lookup_misses", "timeout"],
+      ]);
+      // The first call spent the budget (timed out, not answered: Redis is
+      // paused for 30 s); the others never reached the store. The bound
+      // itself is the configuration asserted above, not a measured time.
+      assert.deepEqual(bridge.commands.slice(asked), ["EVALSHA"]);
+    } finally {
+      await bridge.redis("CLIENT", "UNPAUSE");
+    }
+  },
+);
+
+redisTest(
+  "[upstash] RATE_LIMIT_FAIL_CLOSED: Redis stopped → 503 problem, without Redis details",
+  async () => {
+    await using h = await upstashBackend.start({ requests: 5 }, {
+      failClosed: true,
+    });
+    const { ctx, bridge } = h;
+    const alice = await ctx.token(1);
+    const before = await ctx.request("GET", "/v1/orders", { token: alice });
+    assert.equal(before.status, 200);
+    await before.body?.cancel();
+
+    await bridge?.stopRedis();
+
+    const response = await ctx.request("GET", "/v1/orders", { token: alice });
+    assert.equal(response.status, 503);
+    assert.equal(
+      response.headers.get("content-type"),
+      "application/problem+json",
+    );
+    assert.equal(response.headers.get("retry-after"), "1");
+    const text = await response.text();
+    assert.equal(JSON.parse(text).type, `${PROBLEM_TYPE_BASE}unavailable`);
+    assert.doesNotMatch(text, /redis|upstash|eval|command|127\.0\.0\.1/i);
+    const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
+    assert.equal(degraded.length, 1);
+    assert.equal(degraded[0]?.fail_closed, true);
+  },
+);
+
+/** A limiter whose store always fails: the policy, without any backend. */
+function brokenLimiters(error: Error) {
+  const fail = () => Promise.reject(error);
+  return createRateLimiters(
+    rulesFor({}, MINUTE_MS),
+    () => ({ limit: fail, peek: fail }),
+  );
+}
+
+Deno.test("a failing rate-limit store never turns into a 500: fail-open serves, fail-closed answers 503", async (t) => {
+  for (
+    const error of [
+      new RateLimitUnavailableError("unavailable"),
+      new Error('ERR unexpected, command was: ["EVALSHA"]'),
+    ]
+  ) {
+    await t.step(`open, ${error.name}`, async () => {
+      const ctx = await createTestContext({
+        rateLimits: policy(brokenLimiters(error), {}),
+      });
+      try {
+        const token = await ctx.token(1);
+        const created = await ctx.request("POST", "/v1/orders", {
+          token,
+          body: orderBody(),
+        });
+        assert.equal(created.status, 201);
+        const id = (await created.json()).id;
+        const read = await ctx.request("GET", `/v1/orders/${id}`, { token });
+        assert.equal(read.status, 200);
+        await read.body?.cancel();
+        const bad = await ctx.request("GET", "/v1/orders", { token: "bad" });
+        assert.equal(bad.status, 401);
+        await bad.body?.cancel();
+        assert.ok(
+          ctx.logs.some((l) => l.event === "ratelimit.degraded"),
+        );
+        assert.ok(!ctx.logs.some((l) => l.event === "http.unhandled_error"));
+      } finally {
+        ctx.close();
+      }
+    });
+    await t.step(`closed, ${error.name}`, async () => {
+      const ctx = await createTestContext({
+        rateLimits: policy(brokenLimiters(error), { failClosed: true }),
+      });
+      try {
+        // A bad token is refused either way: still 401, never "retry".
+        for (
+          const [token, status] of [
+            [await ctx.token(1), 503],
+            ["bad", 401],
+          ] as const
+        ) {
+          const response = await ctx.request("GET", "/v1/orders", { token });
+          assert.equal(response.status, status);
+          assert.doesNotMatch(await response.text(), /EVALSHA|command/);
+        }
+      } finally {
+        ctx.close();
+      }
+    });
+  }
+});

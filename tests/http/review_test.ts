@@ -1,0 +1,579 @@
+/**
+ * Review holds through the real app: which orders are held, who sees the
+ * hold, what an admin's decision does, and that no shipment gets ahead of
+ * an approval, also when they race.
+ */
+import assert from "node:assert/strict";
+import { verifyAuditLog } from "../../db/audit_verifier.ts";
+import type { OrderStore } from "../../domain/ports.ts";
+import {
+  DEFAULT_REVIEW_POLICY,
+  reviewHoldFor,
+  VELOCITY_WINDOW_MS,
+} from "../../domain/review.ts";
+import {
+  createTestContext,
+  orderBody,
+  serveApp,
+  type TestContext,
+} from "../fixtures/mod.ts";
+
+const OWNER = 42;
+
+// deno-lint-ignore no-explicit-any
+type Json = any; // response bodies are checked field by field
+
+interface Callers {
+  owner: string;
+  other: string;
+  fulfillment: string;
+  admin: string;
+  ownerAdmin: string;
+}
+
+async function callers(ctx: TestContext): Promise<Callers> {
+  return {
+    owner: await ctx.token(OWNER),
+    other: await ctx.token(7),
+    fulfillment: await ctx.token(8, ["fulfillment"]),
+    admin: await ctx.token(9, ["admin"]),
+    ownerAdmin: await ctx.token(OWNER, ["admin"]),
+  };
+}
+
+/** A body whose total is `price` (one item of quantity 1). */
+function bodyOfTotal(price: string, overrides: Record<string, unknown> = {}) {
+  return orderBody({
+    items: [{
+      product_id: "sku-9",
+      product_name: "Piano",
+      quantity: 1,
+      price,
+    }],
+    ...overrides,
+  });
+}
+
+async function call(
+  ctx: TestContext,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: Json }> {
+  const response = await ctx.request(method, path, {
+    token,
+    ...(body !== undefined && { body }),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+async function create(
+  ctx: TestContext,
+  token: string,
+  body: unknown = orderBody(),
+): Promise<Json> {
+  const reply = await call(ctx, "POST", "/v1/orders", token, body);
+  assert.equal(reply.status, 201, JSON.stringify(reply.body));
+  return reply.body;
+}
+
+async function withContext(
+  fn: (ctx: TestContext, who: Callers) => Promise<void>,
+  options: { url?: string } = {},
+): Promise<void> {
+  const ctx = await createTestContext({
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+    ...options,
+  });
+  try {
+    await fn(ctx, await callers(ctx));
+  } finally {
+    ctx.close();
+  }
+}
+
+Deno.test("reviewHoldFor: the threshold is inclusive and exact; velocity counts earlier own orders", () => {
+  const policy = DEFAULT_REVIEW_POLICY;
+  assert.equal(reviewHoldFor({ totalCents: 999_999n }, 4, policy), undefined);
+  assert.deepEqual(reviewHoldFor({ totalCents: 1_000_000n }, 0, policy), {
+    state: "pending",
+    reasons: ["total_threshold"],
+  });
+  assert.deepEqual(reviewHoldFor({ totalCents: 1n }, 5, policy), {
+    state: "pending",
+    reasons: ["velocity"],
+  });
+  assert.deepEqual(reviewHoldFor({ totalCents: 1_000_000n }, 6, policy), {
+    state: "pending",
+    reasons: ["total_threshold", "velocity"],
+  });
+  // Not the owner's own order: the velocity rule does not apply.
+  assert.equal(reviewHoldFor({ totalCents: 1n }, undefined, policy), undefined);
+});
+
+Deno.test("an order of at least REVIEW_THRESHOLD is held; only admin and fulfillment see the review", () =>
+  withContext(async (ctx, who) => {
+    const below = await create(ctx, who.owner, bodyOfTotal("9999.99"));
+    assert.equal("review" in below, false);
+    const created = await create(ctx, who.owner, bodyOfTotal("10000.00"));
+    assert.equal(created.status, "pending");
+    assert.equal("review" in created, false, "the owner never sees review");
+    const path = `/v1/orders/${created.id}`;
+
+    const held = { state: "pending", reasons: ["total_threshold"] };
+    for (const token of [who.admin, who.fulfillment, who.ownerAdmin]) {
+      const read = await call(ctx, "GET", path, token);
+      assert.equal(read.status, 200);
+      assert.deepEqual(read.body.review, held);
+      const list = await call(ctx, "GET", "/v1/orders", token);
+      const listed = list.body.orders.find((o: Json) => o.id === created.id);
+      assert.deepEqual(listed.review, held);
+      const unheld = list.body.orders.find((o: Json) => o.id === below.id);
+      assert.equal("review" in unheld, false);
+    }
+    const ownerRead = await call(ctx, "GET", path, who.owner);
+    assert.equal("review" in ownerRead.body, false);
+    const ownerList = await call(ctx, "GET", "/v1/orders", who.owner);
+    assert.ok(ownerList.body.orders.every((o: Json) => !("review" in o)));
+
+    // An admin creating a held order sees the review in the 201.
+    const byAdmin = await create(
+      ctx,
+      who.admin,
+      bodyOfTotal("10000", { user_id: 77 }),
+    );
+    assert.deepEqual(byAdmin.review, held);
+  }));
+
+Deno.test("the 6th order a user creates themself within 10 minutes is held for velocity; others' orders and replays do not count", () =>
+  withContext(async (ctx, who) => {
+    // Orders an admin creates for the user do not count.
+    for (let i = 0; i < 3; i++) {
+      await create(ctx, who.admin, orderBody({ user_id: OWNER }));
+    }
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ctx.clock.advance(60_000);
+      const response = await ctx.request("POST", "/v1/orders", {
+        token: who.owner,
+        body: orderBody(),
+        headers: { "Idempotency-Key": `k${i}` },
+      });
+      assert.equal(response.status, 201);
+      ids.push((await response.json()).id);
+    }
+    // A replay creates nothing, so it is not counted either.
+    const replay = await ctx.request("POST", "/v1/orders", {
+      token: who.owner,
+      body: orderBody(),
+      headers: { "Idempotency-Key": "k4" },
+    });
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    await replay.body?.cancel();
+    for (const id of ids) {
+      const read = await call(ctx, "GET", `/v1/orders/${id}`, who.admin);
+      assert.equal("review" in read.body, false);
+    }
+
+    const sixth = await create(ctx, who.owner);
+    const read = await call(ctx, "GET", `/v1/orders/${sixth.id}`, who.admin);
+    assert.deepEqual(read.body.review, {
+      state: "pending",
+      reasons: ["velocity"],
+    });
+    // Big and fast: both reasons.
+    const both = await create(ctx, who.owner, bodyOfTotal("25000"));
+    const bothRead = await call(ctx, "GET", `/v1/orders/${both.id}`, who.admin);
+    assert.deepEqual(bothRead.body.review.reasons, [
+      "total_threshold",
+      "velocity",
+    ]);
+
+    // Ten minutes later only the last three are in the window: not held.
+    ctx.clock.advance(VELOCITY_WINDOW_MS);
+    const later = await create(ctx, who.owner);
+    const laterRead = await call(
+      ctx,
+      "GET",
+      `/v1/orders/${later.id}`,
+      who.admin,
+    );
+    assert.equal("review" in laterRead.body, false);
+  }));
+
+Deno.test("a held order cannot move to processing until an admin approves it", () =>
+  withContext(async (ctx, who) => {
+    const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+    const path = `/v1/orders/${created.id}`;
+    for (const token of [who.fulfillment, who.admin]) {
+      const refused = await call(ctx, "PATCH", path, token, {
+        status: "processing",
+      });
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.type, "urn:orders-api:problem:conflict");
+      assert.match(refused.body.detail, /held for review/);
+    }
+    // Rights and status rules still come first.
+    assert.equal(
+      (await call(ctx, "PATCH", path, who.owner, { status: "processing" }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await call(ctx, "PATCH", path, who.fulfillment, { status: "shipped" }))
+        .status,
+      400,
+    );
+
+    ctx.clock.advance(1000);
+    const approved = await call(ctx, "POST", `${path}/review`, who.admin, {
+      decision: "approve",
+      note: "  <b>Called</b> the customer  ",
+    });
+    assert.equal(approved.status, 200);
+    assert.equal(approved.body.version, 2);
+    assert.equal(approved.body.status, "pending");
+    assert.deepEqual(approved.body.review, {
+      state: "approved",
+      reasons: ["total_threshold"],
+    });
+
+    const moved = await call(ctx, "PATCH", path, who.fulfillment, {
+      status: "processing",
+    });
+    assert.equal(moved.status, 200);
+    assert.equal(moved.body.version, 3);
+    assert.equal(moved.body.review.state, "approved");
+
+    const history = await call(ctx, "GET", `${path}/history`, who.admin);
+    const events = history.body.events;
+    assert.deepEqual(events.map((e: Json) => [e.seq, e.action]), [
+      [1, "order.created"],
+      [2, "order.review_approved"],
+      [3, "order.updated"],
+    ]);
+    assert.deepEqual(events[0].changes.review, {
+      from: null,
+      to: { state: "pending", reasons: ["total_threshold"] },
+    });
+    assert.deepEqual(events[1].changes, {
+      review: {
+        from: { state: "pending", reasons: ["total_threshold"] },
+        to: { state: "approved", reasons: ["total_threshold"] },
+      },
+      review_note: { from: null, to: "Called the customer" },
+    });
+    assert.deepEqual(events[1].actor, { user_id: 9, roles: ["admin", "user"] });
+
+    // The owner's view of the history shows no review.
+    const ownerHistory = await call(ctx, "GET", `${path}/history`, who.owner);
+    const ownerEvents = ownerHistory.body.events;
+    assert.deepEqual(ownerEvents.map((e: Json) => [e.seq, e.action]), [
+      [1, "order.created"],
+      [2, "order.updated"],
+      [3, "order.updated"],
+    ]);
+    assert.equal("review" in ownerEvents[0].changes, false);
+    assert.deepEqual(ownerEvents[1].changes, {});
+    assert.doesNotMatch(JSON.stringify(ownerHistory.body), /review|Called/);
+  }));
+
+Deno.test("rejecting a held order cancels it; deciding twice or on an unheld order is 409", () =>
+  withContext(async (ctx, who) => {
+    const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+    const path = `/v1/orders/${created.id}`;
+    const rejected = await call(ctx, "POST", `${path}/review`, who.admin, {
+      decision: "reject",
+    });
+    assert.equal(rejected.status, 200);
+    assert.equal(rejected.body.status, "cancelled");
+    assert.equal(rejected.body.version, 2);
+    assert.deepEqual(rejected.body.review, {
+      state: "rejected",
+      reasons: ["total_threshold"],
+    });
+    for (const decision of ["approve", "reject"]) {
+      const again = await call(ctx, "POST", `${path}/review`, who.admin, {
+        decision,
+      });
+      assert.equal(again.status, 409);
+      assert.match(again.body.detail, /already rejected/);
+    }
+    const history = await call(ctx, "GET", `${path}/history`, who.admin);
+    assert.deepEqual(history.body.events[1].changes.status, {
+      from: "pending",
+      to: "cancelled",
+    });
+    assert.equal(history.body.events[1].action, "order.review_rejected");
+    const ownerHistory = await call(ctx, "GET", `${path}/history`, who.owner);
+    assert.equal(ownerHistory.body.events[1].action, "order.cancelled");
+    assert.deepEqual(ownerHistory.body.events[1].changes, {
+      status: { from: "pending", to: "cancelled" },
+    });
+
+    const approvedOnce = await create(ctx, who.owner, bodyOfTotal("10000"));
+    const approvedPath = `/v1/orders/${approvedOnce.id}/review`;
+    assert.equal(
+      (await call(ctx, "POST", approvedPath, who.admin, {
+        decision: "approve",
+      }))
+        .status,
+      200,
+    );
+    const twice = await call(ctx, "POST", approvedPath, who.admin, {
+      decision: "approve",
+    });
+    assert.equal(twice.status, 409);
+    assert.match(twice.body.detail, /already approved/);
+
+    const unheld = await create(ctx, who.owner);
+    const notHeld = await call(
+      ctx,
+      "POST",
+      `/v1/orders/${unheld.id}/review`,
+      who.admin,
+      { decision: "approve" },
+    );
+    assert.equal(notHeld.status, 409);
+    assert.match(notHeld.body.detail, /not held/);
+    const verified = await verifyAuditLog(ctx.database.db);
+    assert.equal(verified.broken, undefined);
+  }));
+
+Deno.test("POST /v1/orders/:id/review: 422 for a bad decision, 404 unknown, 403 for anyone but an admin", () =>
+  withContext(async (ctx, who) => {
+    const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+    const path = `/v1/orders/${created.id}/review`;
+    for (
+      const body of [
+        {},
+        { decision: "maybe" },
+        { decision: "approve", note: 5 },
+        { decision: "approve", note: "x".repeat(501) },
+        [],
+      ]
+    ) {
+      const reply = await call(ctx, "POST", path, who.admin, body);
+      assert.equal(reply.status, 422, JSON.stringify(body));
+      assert.ok(reply.body.errors.length > 0);
+    }
+    const missing = `/v1/orders/${crypto.randomUUID()}/review`;
+    assert.equal(
+      (await call(ctx, "POST", missing, who.admin, { decision: "approve" }))
+        .status,
+      404,
+    );
+    assert.equal(
+      (await call(ctx, "POST", "/v1/orders/nope/review", who.admin, {
+        decision: "approve",
+      })).status,
+      404,
+    );
+    for (const token of [who.owner, who.fulfillment, who.other]) {
+      const reply = await call(ctx, "POST", path, token, {
+        decision: "approve",
+      });
+      assert.equal(reply.status, 403);
+    }
+    // If-Match works as for every change.
+    const stale = await ctx.request("POST", path, {
+      token: who.admin,
+      body: { decision: "approve" },
+      headers: { "If-Match": '"7"' },
+    });
+    assert.equal(stale.status, 412);
+    await stale.body?.cancel();
+    // Still held after all of that.
+    const read = await call(ctx, "GET", `/v1/orders/${created.id}`, who.admin);
+    assert.equal(read.body.review.state, "pending");
+    assert.equal(read.body.version, 1);
+  }));
+
+Deno.test("the owner and an admin may still cancel a held order; then there is nothing to decide", () =>
+  withContext(async (ctx, who) => {
+    for (const token of [who.owner, who.admin]) {
+      const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+      const path = `/v1/orders/${created.id}`;
+      const cancelled = await call(ctx, "POST", `${path}/cancel`, token);
+      assert.equal(cancelled.status, 200);
+      assert.equal(cancelled.body.status, "cancelled");
+      const decided = await call(ctx, "POST", `${path}/review`, who.admin, {
+        decision: "approve",
+      });
+      assert.equal(decided.status, 409);
+      assert.match(decided.body.detail, /order is cancelled/);
+    }
+    const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+    const byFulfillment = await call(
+      ctx,
+      "POST",
+      `/v1/orders/${created.id}/cancel`,
+      who.fulfillment,
+    );
+    assert.equal(byFulfillment.status, 403);
+  }));
+
+Deno.test("a processing move that reads the order while its approval is being written is refused", async () => {
+  // The move comes through another instance on the same database: within
+  // one instance, changes to one order wait for each other.
+  const dir = await Deno.makeTempDir({ prefix: "orders-review-read-" });
+  const url = `file:${dir}/orders.db`;
+  const base = await createTestContext({
+    url,
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+  });
+  const other = await createTestContext({
+    url,
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+  });
+  let during: (() => Promise<void>) | undefined;
+  const store: OrderStore = {
+    ...base.store,
+    async updateOrder(order, entry, prevHash) {
+      const run = during;
+      during = undefined;
+      await run?.();
+      return await base.store.updateOrder(order, entry, prevHash);
+    },
+  };
+  const ctx = await createTestContext({
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+    store,
+    accounts: base.accounts,
+  });
+  try {
+    const who = await callers(ctx);
+    const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+    const path = `/v1/orders/${created.id}`;
+    let racing: { status: number; body: Json } | undefined;
+    during = async () => {
+      racing = await call(other, "PATCH", path, who.fulfillment, {
+        status: "processing",
+      });
+    };
+    const approved = await call(ctx, "POST", `${path}/review`, who.admin, {
+      decision: "approve",
+    });
+    assert.equal(approved.status, 200);
+    assert.equal(racing?.status, 409, "not before the approval is written");
+    const after = await call(ctx, "PATCH", path, who.fulfillment, {
+      status: "processing",
+    });
+    assert.equal(after.status, 200);
+  } finally {
+    ctx.close();
+    other.close();
+    base.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("racing approve or reject against processing over real HTTP never lets an order through unapproved", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "orders-review-race-" });
+  const ctx = await createTestContext({
+    url: `file:${dir}/orders.db`,
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+  });
+  const server = serveApp(ctx);
+  const who = await callers(ctx);
+  async function send(
+    method: string,
+    path: string,
+    token: string,
+    body: unknown,
+  ): Promise<{ status: number; body: Json }> {
+    const response = await fetch(server.url + path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "Content-Type": "application/json",
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+  try {
+    const rounds = 12;
+    const ids: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      ids.push((await create(ctx, who.owner, bodyOfTotal("10000"))).id);
+    }
+    const outcomes = await Promise.all(ids.map(async (id, i) => {
+      const decision = i % 3 === 2 ? "reject" : "approve";
+      const [decided, moved] = await Promise.all([
+        send("POST", `/v1/orders/${id}/review`, who.admin, { decision }),
+        send("PATCH", `/v1/orders/${id}`, who.fulfillment, {
+          status: "processing",
+        }),
+      ]);
+      return { id, decision, decided, moved };
+    }));
+    for (const { id, decision, decided, moved } of outcomes) {
+      assert.equal(decided.status, 200, JSON.stringify(decided.body));
+      const history = await call(
+        ctx,
+        "GET",
+        `/v1/orders/${id}/history`,
+        who.admin,
+      );
+      const actions = history.body.events.map((e: Json) => e.action);
+      if (decision === "reject") {
+        // Before the rejection: held (409); after: cancelled (400).
+        assert.ok([409, 400].includes(moved.status), String(moved.status));
+        assert.deepEqual(actions, ["order.created", "order.review_rejected"]);
+      } else if (moved.status === 200) {
+        assert.deepEqual(actions, [
+          "order.created",
+          "order.review_approved",
+          "order.updated",
+        ]);
+      } else {
+        assert.equal(moved.status, 409);
+        assert.deepEqual(actions, ["order.created", "order.review_approved"]);
+      }
+    }
+    const verified = await verifyAuditLog(ctx.database.db);
+    assert.equal(verified.broken, undefined);
+  } finally {
+    await server.close();
+    ctx.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("concurrent creations cannot all slip under the velocity rule", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "orders-velocity-race-" });
+  const ctx = await createTestContext({
+    url: `file:${dir}/orders.db`,
+    reviewPolicy: DEFAULT_REVIEW_POLICY,
+  });
+  const server = serveApp(ctx);
+  try {
+    const who = await callers(ctx);
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const response = await fetch(server.url + "/v1/orders", {
+          method: "POST",
+          headers: {
+            Authorization: `Bearer ${who.owner}`,
+            "Content-Type": "application/json",
+            ...(i % 2 === 0 && { "Idempotency-Key": `race-${i}` }),
+          },
+          body: JSON.stringify(orderBody()),
+        });
+        return { status: response.status, body: await response.json() };
+      }),
+    );
+    assert.ok(replies.every((r) => r.status === 201));
+    const list = await call(ctx, "GET", "/v1/orders?limit=100", who.admin);
+    const held = list.body.orders.filter((o: Json) => o.review);
+    assert.equal(list.body.orders.length, 12);
+    // Exactly the orders after the first five are held, as if in a row.
+    assert.equal(held.length, 12 - DEFAULT_REVIEW_POLICY.velocityOrders);
+  } finally {
+    await server.close();
+    ctx.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
