@@ -6,10 +6,16 @@
 import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { registerSharedComponents } from "./openapi/components.ts";
-import { DOCS_PAGE_HTML, DOCS_PATH } from "./openapi/docs_page.ts";
+import {
+  DOCS_PAGE_HTML,
+  DOCS_PATH,
+  SWAGGER_UI_ASSETS,
+  SWAGGER_UI_VERSION,
+  swaggerUiAsset,
+} from "./openapi/docs_page.ts";
 import { documented, jsonText } from "./openapi/documented.ts";
 import type { OpenApiDocument } from "./openapi/generate.ts";
-import { html, json } from "./openapi/responses.ts";
+import { html, json, staticFile } from "./openapi/responses.ts";
 import { openApiDocumentSchema } from "./response_schemas.ts";
 
 /**
@@ -52,10 +58,30 @@ export function apiDocsRoutes(
     tags: ["Documentation"],
     summary: "Interactive documentation",
     description:
-      "Swagger UI over `/openapi.json`. Its scripts and styles come from a CDN, pinned to one version with Subresource Integrity; the page's own Content-Security-Policy allows exactly those files.",
+      "Swagger UI over `/openapi.json`. Its script and style are served by the service itself (`/docs/swagger-ui-bundle.js`, `/docs/swagger-ui.css`, from the pinned `swagger-ui-dist`), with Subresource Integrity, so the page needs no third-party host; its own Content-Security-Policy allows scripts and styles from this origin only.",
     security: [],
     responses: { 200: html("An HTML page.") },
   }, (c) => c.html(DOCS_PAGE_HTML));
+
+  // The page's own files, from the pinned swagger-ui-dist.
+  for (const [kind, asset] of Object.entries(SWAGGER_UI_ASSETS)) {
+    documented(app, {
+      method: "get",
+      path: asset.url,
+      operationId: kind === "script" ? "getDocsScript" : "getDocsStyle",
+      tags: ["Documentation"],
+      summary: `Swagger UI's ${kind} (${asset.file})`,
+      description:
+        `The documentation page's ${kind}, served from the pinned \`swagger-ui-dist\` ${SWAGGER_UI_VERSION}, byte for byte (its Subresource Integrity is in the page).`,
+      security: [],
+      responses: {
+        200: staticFile(`\`${asset.file}\`.`, asset.contentType),
+      },
+    }, async (c) => {
+      c.header("Content-Type", asset.contentType);
+      return c.body(await swaggerUiAsset(asset));
+    });
+  }
 
   return app;
 }

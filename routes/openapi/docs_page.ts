@@ -2,13 +2,15 @@
  * `GET /docs`: Swagger UI over `/openapi.json`, and the Content-Security-
  * Policy of that page alone.
  *
- * Swagger UI's script and style come from jsDelivr, pinned to one version
- * and checked with Subresource Integrity, so a changed file on the CDN is
- * refused by the browser. The page's policy allows exactly those two files,
- * the one inline script (by its hash), images from this origin and `data:`
- * URLs (Swagger UI's icons), and requests to this origin only ("Try it
- * out"). Tokens pasted into "Authorize" stay in the page; they are not
- * stored (`persistAuthorization: false`).
+ * Swagger UI's script and style are served by the service itself, from the
+ * pinned npm package `swagger-ui-dist`, so the page works offline and asks
+ * no third-party host; they carry Subresource Integrity all the same. The
+ * page's policy allows scripts and styles from this origin, the one inline
+ * script (by its hash), images from this origin and `data:` URLs (Swagger
+ * UI's icons), and requests to this origin only ("Try it out"). When the
+ * script does not load, the page says so instead of "Loading". Tokens
+ * pasted into "Authorize" stay in the page; they are not stored
+ * (`persistAuthorization: false`).
  */
 import type { secureHeaders } from "hono/secure-headers";
 
@@ -22,39 +24,72 @@ export const DOCS_PATH = "/docs";
 /** The pinned Swagger UI release (npm package `swagger-ui-dist`). */
 export const SWAGGER_UI_VERSION = "5.35.0";
 
-const CDN_BASE =
-  `https://cdn.jsdelivr.net/npm/swagger-ui-dist@${SWAGGER_UI_VERSION}/`;
+/** A file of `swagger-ui-dist` the page loads. */
+export interface SwaggerUiAsset {
+  readonly file: string;
+  /** Where the service serves it. */
+  readonly url: string;
+  readonly contentType: string;
+  /** SHA-384 of the file as published on npm (a test recomputes it). */
+  readonly integrity: string;
+}
 
-/**
- * The files the page loads, with their Subresource Integrity: the SHA-384
- * of the files of `swagger-ui-dist@5.35.0` as published on npm, which is
- * what jsDelivr serves (a test recomputes them from the npm package).
- */
+/** The files the page loads, served from this origin. */
 export const SWAGGER_UI_ASSETS = {
   script: {
     file: "swagger-ui-bundle.js",
-    url: `${CDN_BASE}swagger-ui-bundle.js`,
+    url: `${DOCS_PATH}/swagger-ui-bundle.js`,
+    contentType: "text/javascript; charset=utf-8",
     integrity:
       "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
   },
   style: {
     file: "swagger-ui.css",
-    url: `${CDN_BASE}swagger-ui.css`,
+    url: `${DOCS_PATH}/swagger-ui.css`,
+    contentType: "text/css; charset=utf-8",
     integrity:
       "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
   },
-} as const;
+} as const satisfies Record<string, SwaggerUiAsset>;
+
+const assetBytes = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
+
+/**
+ * The bytes of an asset, read from the installed `swagger-ui-dist` on first
+ * use (the package is loaded only then) and kept.
+ */
+export function swaggerUiAsset(
+  asset: SwaggerUiAsset,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let bytes = assetBytes.get(asset.file);
+  if (!bytes) {
+    bytes = (async () => {
+      const { default: packageDir } = await import(
+        "swagger-ui-dist/absolute-path.js"
+      );
+      return await Deno.readFile(`${packageDir()}/${asset.file}`);
+    })();
+    bytes.catch(() => assetBytes.delete(asset.file));
+    assetBytes.set(asset.file, bytes);
+  }
+  return bytes;
+}
 
 /** Starts Swagger UI; allowed by the page's policy through its hash. */
 const INIT_SCRIPT = `
-window.ui = SwaggerUIBundle({
-  url: "/openapi.json",
-  dom_id: "#swagger-ui",
-  deepLinking: true,
-  persistAuthorization: false,
-  displayRequestDuration: true,
-  validatorUrl: null
-});
+if (typeof SwaggerUIBundle === "function") {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    persistAuthorization: false,
+    displayRequestDuration: true,
+    validatorUrl: null
+  });
+} else {
+  document.getElementById("swagger-ui").textContent =
+    "Swagger UI could not be loaded from ${SWAGGER_UI_ASSETS.script.url}. The OpenAPI document is at /openapi.json.";
+}
 `;
 
 async function sha256Base64(text: string): Promise<string> {
@@ -79,7 +114,7 @@ export const DOCS_PAGE_HTML = `<!doctype html>
 </head>
 <body>
 <div id="swagger-ui">
-<p>Loading Swagger UI ${SWAGGER_UI_VERSION} from cdn.jsdelivr.net. The OpenAPI document itself is at <a href="/openapi.json">/openapi.json</a>.</p>
+<p>Loading Swagger UI ${SWAGGER_UI_VERSION}. The OpenAPI document itself is at <a href="/openapi.json">/openapi.json</a>.</p>
 </div>
 <script src="${SWAGGER_UI_ASSETS.script.url}" integrity="${SWAGGER_UI_ASSETS.script.integrity}" crossorigin="anonymous"></script>
 <script>${INIT_SCRIPT}</script>
@@ -90,8 +125,8 @@ export const DOCS_PAGE_HTML = `<!doctype html>
 /** The Content-Security-Policy of the documentation page. */
 export const DOCS_CONTENT_SECURITY_POLICY: ContentSecurityPolicy = {
   defaultSrc: ["'none'"],
-  scriptSrc: [SWAGGER_UI_ASSETS.script.url, INIT_SCRIPT_HASH],
-  styleSrc: [SWAGGER_UI_ASSETS.style.url],
+  scriptSrc: ["'self'", INIT_SCRIPT_HASH],
+  styleSrc: ["'self'"],
   imgSrc: ["'self'", "data:"],
   connectSrc: ["'self'"],
   baseUri: ["'none'"],

@@ -77,6 +77,15 @@ export function html(description: string) {
   };
 }
 
+/** A static file of the given media type. */
+export function staticFile(description: string, mediaType: string) {
+  return {
+    description,
+    headers: headerRefs(["XRequestId"]),
+    content: { [mediaType]: { schema: { type: "string" as const } } },
+  };
+}
+
 /** A response without a body (204). */
 export function noContent(description: string) {
   return { description, headers: headerRefs(["XRequestId"]) };
