@@ -14,6 +14,7 @@ import {
   MAX_CHANGE_ATTEMPTS,
 } from "../../domain/apply_order_change.ts";
 import {
+  type AuditDraft,
   GENESIS_HASH,
   orderChainId,
   orderCreatedEntry,
@@ -102,21 +103,90 @@ async function assertChainHolds(f: Fixture): Promise<void> {
   assert.equal(verification.broken, undefined);
 }
 
-Deno.test("a change that loses a race is planned again and lands on the newer version", async () => {
+/** Runs `fn` on a fresh fixture and closes its database afterwards. */
+async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
   const f = await fixture();
   try {
+    await fn(f);
+  } finally {
+    f.database.close();
+  }
+}
+
+/** The owner's change of an order through `store`, as request `owner-1`. */
+function changeAsOwner(
+  f: Fixture,
+  store: OrderStore,
+  request: {
+    order: Order;
+    change: OrderChange;
+    requestId?: string;
+    expectedVersions?: number[];
+  },
+): Promise<Order> {
+  const { order, change, requestId = "owner-1", expectedVersions } = request;
+  return applyOrderChange({ store, clock: f.clock }, {
+    orderId: order.id,
+    principal: OWNER,
+    requestId,
+    ...(expectedVersions && { expectedVersions }),
+    readChange: () => change,
+  });
+}
+
+/**
+ * The owner's change of `order` (`mine`), whose first write loses to
+ * `competitor`'s change (`theirs`), committed just before it.
+ */
+function ownerLosesFirstWrite(
+  f: Fixture,
+  order: Order,
+  race: { competitor: Principal; theirs: OrderChange; mine: OrderChange },
+): { store: { writes(): number }; result: Promise<Order> } {
+  const store = interleaved(f.store, async (attempt) => {
+    if (attempt === 1) await f.change(order, race.competitor, race.theirs);
+  });
+  return {
+    store,
+    result: changeAsOwner(f, store, { order, change: race.mine }),
+  };
+}
+
+/** Whether `error` is a domain error with `code` (and a matching message). */
+function domainError(code: string, message = /./) {
+  return (error: unknown) =>
+    error instanceof DomainError && error.code === code &&
+    message.test(error.message);
+}
+
+/** The owner's `order.updated` entry, for writing through the store by hand. */
+function ownerUpdate(
+  f: Fixture,
+  entry: {
+    orderId: string;
+    requestId: string;
+    changes?: AuditDraft["changes"];
+  },
+) {
+  return {
+    action: "order.updated" as const,
+    actorUserId: OWNER.userId,
+    actorRoles: OWNER.roles,
+    at: f.clock.now(),
+    changes: {},
+    ...entry,
+  };
+}
+
+Deno.test("a change that loses a race is planned again and lands on the newer version", () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
-    const store = interleaved(f.store, async (attempt) => {
-      if (attempt === 1) {
-        await f.change(order, FULFILLMENT, { status: "processing" });
-      }
+    const { store, result: changed } = ownerLosesFirstWrite(f, order, {
+      competitor: FULFILLMENT,
+      theirs: { status: "processing" },
+      mine: { shippingAddress: "2 Side St" },
     });
-    const result = await applyOrderChange({ store, clock: f.clock }, {
-      orderId: order.id,
-      principal: OWNER,
-      requestId: "owner-1",
-      readChange: () => ({ shippingAddress: "2 Side St" }),
-    });
+    const result = await changed;
     assert.equal(store.writes(), 2);
     assert.equal(result.version, 3);
     assert.equal(result.status, "processing");
@@ -129,32 +199,20 @@ Deno.test("a change that loses a race is planned again and lands on the newer ve
       [3, "owner-1"],
     ]);
     await assertChainHolds(f);
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("a change that loses a race is checked again: an address change loses to a shipment with 400", async () => {
-  const f = await fixture();
-  try {
+Deno.test("a change that loses a race is checked again: an address change loses to a shipment with 400", () =>
+  withFixture(async (f) => {
     const order = await f.change(await createOrder(f), ADMIN, {
       status: "processing",
     });
-    const store = interleaved(f.store, async (attempt) => {
-      if (attempt === 1) {
-        await f.change(order, FULFILLMENT, { status: "shipped" });
-      }
-    });
     await assert.rejects(
-      applyOrderChange({ store, clock: f.clock }, {
-        orderId: order.id,
-        principal: OWNER,
-        requestId: "owner-1",
-        readChange: () => ({ shippingAddress: "2 Side St" }),
-      }),
-      (error) =>
-        error instanceof DomainError && error.code === "bad_request" &&
-        /order is shipped/.test(error.message),
+      ownerLosesFirstWrite(f, order, {
+        competitor: FULFILLMENT,
+        theirs: { status: "shipped" },
+        mine: { shippingAddress: "2 Side St" },
+      }).result,
+      domainError("bad_request", /order is shipped/),
     );
     const stored = await f.store.findOrder(order.id);
     assert.equal(stored?.status, "shipped");
@@ -162,108 +220,73 @@ Deno.test("a change that loses a race is checked again: an address change loses 
     assert.equal(stored?.version, 3);
     assert.equal((await f.store.listOrderHistory(order.id)).length, 3);
     await assertChainHolds(f);
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("a cancellation that loses to the same cancellation is refused, not applied twice", async () => {
-  const f = await fixture();
-  try {
+Deno.test("a cancellation that loses to the same cancellation is refused, not applied twice", () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
-    const store = interleaved(f.store, async (attempt) => {
-      if (attempt === 1) {
-        await f.change(order, ADMIN, { status: "cancelled" });
-      }
-    });
     await assert.rejects(
-      applyOrderChange({ store, clock: f.clock }, {
-        orderId: order.id,
-        principal: OWNER,
-        requestId: "owner-1",
-        readChange: () => ({ status: "cancelled", reason: "mine" }),
-      }),
-      (error) => error instanceof DomainError && error.code === "bad_request",
+      ownerLosesFirstWrite(f, order, {
+        competitor: ADMIN,
+        theirs: { status: "cancelled" },
+        mine: { status: "cancelled", reason: "mine" },
+      }).result,
+      domainError("bad_request"),
     );
     const history = await f.store.listOrderHistory(order.id);
     assert.deepEqual(history.map((e) => e.action), [
       "order.created",
       "order.cancelled",
     ]);
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("with If-Match a change that loses a race is refused with 412 and writes nothing", async () => {
-  const f = await fixture();
-  try {
+Deno.test("with If-Match a change that loses a race is refused with 412 and writes nothing", () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
     const store = interleaved(f.store, async () => {
       await f.change(order, FULFILLMENT, { status: "processing" });
     });
     await assert.rejects(
-      applyOrderChange({ store, clock: f.clock }, {
-        orderId: order.id,
-        principal: OWNER,
-        requestId: "owner-1",
+      changeAsOwner(f, store, {
+        order,
+        change: { shippingAddress: "2 Side St" },
         expectedVersions: [1],
-        readChange: () => ({ shippingAddress: "2 Side St" }),
       }),
-      (error) =>
-        error instanceof DomainError && error.code === "version_mismatch",
+      domainError("version_mismatch"),
     );
     assert.equal(store.writes(), 1);
     const stored = await f.store.findOrder(order.id);
     assert.equal(stored?.version, 2);
     assert.equal(stored?.shippingAddress, "1 Main St");
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test(`a change that loses ${MAX_CHANGE_ATTEMPTS} races in a row gives up with 409 and writes nothing`, async () => {
-  const f = await fixture();
-  try {
+Deno.test(`a change that loses ${MAX_CHANGE_ATTEMPTS} races in a row gives up with 409 and writes nothing`, () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
     const store = interleaved(f.store, async (attempt) => {
       await f.change(order, ADMIN, { shippingAddress: `Admin St ${attempt}` });
     });
     await assert.rejects(
-      applyOrderChange({ store, clock: f.clock }, {
-        orderId: order.id,
-        principal: OWNER,
-        requestId: "owner-1",
-        readChange: () => ({ shippingAddress: "2 Side St" }),
+      changeAsOwner(f, store, {
+        order,
+        change: { shippingAddress: "2 Side St" },
       }),
-      (error) => error instanceof DomainError && error.code === "conflict",
+      domainError("conflict"),
     );
     assert.equal(store.writes(), MAX_CHANGE_ATTEMPTS);
     const history = await f.store.listOrderHistory(order.id);
     assert.equal(history.length, 1 + MAX_CHANGE_ATTEMPTS);
     assert.ok(history.every((e) => e.requestId !== "owner-1"));
     await assertChainHolds(f);
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("updateOrder writes neither the order nor its audit entry when the version has moved", async () => {
-  const f = await fixture();
-  try {
+Deno.test("updateOrder writes neither the order nor its audit entry when the version has moved", () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
     const moved = await f.change(order, OWNER, { shippingAddress: "2 Side" });
     // Planned as if the order were at version 3; it is at 2.
     const stale = { ...order, shippingAddress: "3 Stale St", version: 4 };
-    const entry = {
-      orderId: order.id,
-      action: "order.updated" as const,
-      actorUserId: OWNER.userId,
-      actorRoles: OWNER.roles,
-      requestId: "stale",
-      at: f.clock.now(),
-      changes: {},
-    };
+    const entry = ownerUpdate(f, { orderId: order.id, requestId: "stale" });
     // Chain position 4 is free, so only the guard on the update can stop it.
     assert.equal(
       await f.store.updateOrder(stale, entry, GENESIS_HASH),
@@ -271,14 +294,10 @@ Deno.test("updateOrder writes neither the order nor its audit entry when the ver
     );
     assert.deepEqual(await f.store.findOrder(order.id), moved);
     assert.equal((await f.store.listOrderHistory(order.id)).length, 2);
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("updateOrder is atomic: a taken chain position rolls the order update back", async () => {
-  const f = await fixture();
-  try {
+Deno.test("updateOrder is atomic: a taken chain position rolls the order update back", () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
     const [created] = await f.store.listOrderHistory(order.id);
     assert.ok(created);
@@ -290,25 +309,17 @@ Deno.test("updateOrder is atomic: a taken chain position rolls the order update 
       }, 2, ${order.id}, 'order.updated', 1, '["user"]', 'stray', 0, '{}', ${created.hash}, 'x')`,
     );
     const next = { ...order, shippingAddress: "2 Side St", version: 2 };
-    const entry = {
+    const entry = ownerUpdate(f, {
       orderId: order.id,
-      action: "order.updated" as const,
-      actorUserId: OWNER.userId,
-      actorRoles: OWNER.roles,
       requestId: "owner-1",
-      at: f.clock.now(),
       changes: { shipping_address: { from: "1 Main St", to: "2 Side St" } },
-    };
+    });
     assert.equal(await f.store.updateOrder(next, entry, created.hash), false);
     assert.deepEqual(await f.store.findOrder(order.id), order);
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("a chain head read after another process's change is a lost race, retried; a chain behind its order is an error", async () => {
-  const f = await fixture();
-  try {
+Deno.test("a chain head read after another process's change is a lost race, retried; a chain behind its order is an error", () =>
+  withFixture(async (f) => {
     const order = await createOrder(f);
     // The first read sees the order at version 1 but the chain at 2, as
     // when another process commits between the two reads of one snapshot.
@@ -323,11 +334,9 @@ Deno.test("a chain head read after another process's change is a lost race, retr
         return { ...head!, order: snapshot.order };
       },
     };
-    const changed = await applyOrderChange({ store: racing, clock: f.clock }, {
-      orderId: order.id,
-      principal: OWNER,
-      requestId: "owner-1",
-      readChange: () => ({ shippingAddress: "2 Side St" }),
+    const changed = await changeAsOwner(f, racing, {
+      order,
+      change: { shippingAddress: "2 Side St" },
     });
     assert.equal(changed.version, 3);
     assert.equal(reads, 2);
@@ -341,15 +350,11 @@ Deno.test("a chain head read after another process's change is a lost race, retr
       },
     };
     await assert.rejects(
-      applyOrderChange({ store: behind, clock: f.clock }, {
-        orderId: order.id,
-        principal: OWNER,
+      changeAsOwner(f, behind, {
+        order,
+        change: { shippingAddress: "3 Side St" },
         requestId: "owner-2",
-        readChange: () => ({ shippingAddress: "3 Side St" }),
       }),
       /Audit chain of order ".*" is out of step: version 3, last entry 1/,
     );
-  } finally {
-    f.database.close();
-  }
-});
+  }));

@@ -7,68 +7,105 @@
 import assert from "node:assert/strict";
 import { verifyAuditLog } from "../../db/audit_verifier.ts";
 import {
-  createTestContext,
+  countRows,
+  createOrder,
+  expectJson,
+  type Json,
   orderBody,
   type TestContext,
+  withTestContext,
 } from "../fixtures/mod.ts";
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
 
 const ADDRESS = "1 Main St, Springfield";
 
-async function expectJson(response: Response, status: number): Promise<Json> {
-  assert.equal(response.status, status, await response.clone().text());
-  return await response.json();
-}
-
-async function createOrder(
-  ctx: TestContext,
-  token: string,
-  body: Record<string, unknown> = {},
-  headers: Record<string, string> = {},
-): Promise<Json> {
-  return await expectJson(
-    await ctx.request("POST", "/v1/orders", {
-      token,
-      body: orderBody(body),
-      headers,
-    }),
-    201,
-  );
-}
-
-async function patch(
+function patch(
   ctx: TestContext,
   id: string,
   token: string,
   body: unknown,
 ): Promise<Response> {
-  return await ctx.request("PATCH", `/v1/orders/${id}`, { token, body });
+  return ctx.request("PATCH", `/v1/orders/${id}`, { token, body });
 }
 
-async function erase(
+function erase(
   ctx: TestContext,
   userId: number | string,
   token: string,
+  requestId?: string,
 ): Promise<Response> {
-  return await ctx.request("DELETE", `/v1/users/${userId}/personal-data`, {
+  return ctx.request("DELETE", `/v1/users/${userId}/personal-data`, {
     token,
+    ...(requestId !== undefined && { headers: { "X-Request-Id": requestId } }),
   });
 }
 
-async function auditRows(ctx: TestContext): Promise<number> {
-  const result = await ctx.database.client.execute(
-    "SELECT count(*) AS n FROM audit_log",
-  );
-  return Number(result.rows[0]?.n);
+/** A GET that must answer 200, and its body. */
+async function read(
+  ctx: TestContext,
+  path: string,
+  token: string,
+): Promise<Json> {
+  return await expectJson(await ctx.request("GET", path, { token }), 200);
 }
 
-Deno.test("GET /v1/users/:id/export returns every order of the user with its history", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+/** Cancels an order as `token`, so nothing it holds stops an erasure. */
+async function cancel(
+  ctx: TestContext,
+  id: string,
+  token: string,
+  reason?: string,
+): Promise<void> {
+  const response = await ctx.request("POST", `/v1/orders/${id}/cancel`, {
+    token,
+    ...(reason !== undefined && { body: { reason } }),
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+}
+
+/** The `events` of user 42's export, as `token` reads it. */
+async function exportedEvents(ctx: TestContext, token: string): Promise<Json> {
+  return (await read(ctx, "/v1/users/42/export", token)).events;
+}
+
+/** User 42's data key and its wrapped form, read before it is destroyed. */
+async function liveKeyOf42(
+  ctx: TestContext,
+): Promise<{ keyId: string; wrappedKey: string }> {
+  const [row] = (await ctx.database.client.execute(
+    "SELECT key_id, wrapped_key FROM user_keys WHERE user_id = 42 AND destroyed_at IS NULL",
+  )).rows;
+  assert.ok(row, "user 42 has a live key");
+  return { keyId: String(row.key_id), wrappedKey: String(row.wrapped_key) };
+}
+
+/**
+ * Erases user 42's data as `token` under `requestId`, asserting the 204, and
+ * returns the export's events that must show it: one erasure event.
+ */
+async function eraseUser42(
+  ctx: TestContext,
+  token: string,
+  event: { seq: number; actor: Json; requestId: string; keyId: string },
+): Promise<Json[]> {
+  const at = new Date(ctx.clock.now()).toISOString();
+  const response = await erase(ctx, 42, token, event.requestId);
+  assert.equal(response.status, 204);
+  return [{
+    seq: event.seq,
+    action: "user.personal_data_erased",
+    actor: event.actor,
+    at,
+    request_id: event.requestId,
+    changes: {
+      user_id: { from: 42, to: 42 },
+      data_key: { from: event.keyId, to: null },
+    },
+  }];
+}
+
+Deno.test("GET /v1/users/:id/export returns every order of the user with its history", () =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const first = await createOrder(ctx, owner);
     ctx.clock.advance(1000);
     const second = await createOrder(ctx, owner, {
@@ -102,20 +139,11 @@ Deno.test("GET /v1/users/:id/export returns every order of the user with its his
         body.orders.map((o: Json) => o.id),
         [second.id, first.id],
       );
-      for (const exported of body.orders) {
-        const { history, ...order } = exported;
-        const read = await expectJson(
-          await ctx.request("GET", `/v1/orders/${order.id}`, { token: owner }),
-          200,
-        );
-        assert.deepEqual(order, read);
-        const events = await expectJson(
-          await ctx.request("GET", `/v1/orders/${order.id}/history`, {
-            token: owner,
-          }),
-          200,
-        );
-        assert.deepEqual(history, events.events);
+      for (const { history, ...order } of body.orders) {
+        const path = `/v1/orders/${order.id}`;
+        assert.deepEqual(order, await read(ctx, path, owner));
+        const { events } = await read(ctx, `${path}/history`, owner);
+        assert.deepEqual(history, events);
       }
       assert.equal(body.orders[1].shipping_address, "3 New Rd");
       assert.equal(body.orders[1].history.length, 2);
@@ -129,41 +157,26 @@ Deno.test("GET /v1/users/:id/export returns every order of the user with its his
       ],
     );
 
-    const empty = await expectJson(
-      await ctx.request("GET", "/v1/users/77/export", {
-        token: await ctx.token(77),
-      }),
-      200,
-    );
+    const empty = await read(ctx, "/v1/users/77/export", await ctx.token(77));
     assert.deepEqual(empty.orders, []);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("export and erasure: only the user themself or an admin; a malformed user id is 404", async (t) => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("export and erasure: only the user themself or an admin; a malformed user id is 404", (t) =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const cases: [string, string, string | number, number][] = [
       ["another user", await ctx.token(43), 42, 403],
       ["fulfillment", await ctx.token(8, ["fulfillment"]), 42, 403],
       ["fulfillment for themself", await ctx.token(42, ["fulfillment"]), 42, 0],
       ["an unknown role", await ctx.token(43, ["Admin", "root"]), 42, 403],
-      ["the user", await ctx.token(42), 42, 0],
-      ["an admin", await ctx.token(9, ["admin"]), 42, 0],
-      [
-        "an admin, for a user without orders",
-        await ctx.token(9, ["admin"]),
-        5,
-        0,
-      ],
+      ["the user", owner, 42, 0],
+      ["an admin", admin, 42, 0],
+      ["an admin, for a user without orders", admin, 5, 0],
       ...["0", "-1", "abc", "1.5", "042", "1e3", "9007199254740992", "٤٢"].map(
-        (id): [string, string, string, number] => [`id ${id}`, "", id, 404],
+        (id): [string, string, string, number] => [`id ${id}`, owner, id, 404],
       ),
     ];
-    for (const [name, given, userId, status] of cases) {
+    for (const [name, token, userId, status] of cases) {
       await t.step(name, async () => {
-        const token = given || await ctx.token(42);
         const exported = await ctx.request(
           "GET",
           `/v1/users/${encodeURIComponent(userId)}/export`,
@@ -199,43 +212,35 @@ Deno.test("export and erasure: only the user themself or an admin; a malformed u
         await response.body?.cancel();
       }
     });
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("DELETE /v1/users/:id/personal-data answers 409 while an order is pending, processing or shipped", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+Deno.test("DELETE /v1/users/:id/personal-data answers 409 while an order is pending, processing or shipped", () =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const order = await createOrder(ctx, owner);
     for (const next of ["processing", "shipped", "delivered"]) {
-      const before = await auditRows(ctx);
+      const before = await countRows(ctx, "audit_log");
       const refused = await expectJson(await erase(ctx, 42, admin), 409);
       assert.match(refused.detail, /still pending, processing or shipped/);
-      assert.equal(await auditRows(ctx), before, "nothing written");
+      assert.equal(
+        await countRows(ctx, "audit_log"),
+        before,
+        "nothing written",
+      );
       await expectJson(
         await patch(ctx, order.id, admin, { status: next }),
         200,
       );
     }
-    const read = await expectJson(
-      await ctx.request("GET", `/v1/orders/${order.id}`, { token: owner }),
-      200,
+    assert.equal(
+      (await read(ctx, `/v1/orders/${order.id}`, owner)).shipping_address,
+      ADDRESS,
+      "the 409s destroyed nothing",
     );
-    assert.equal(read.shipping_address, ADDRESS, "the 409s destroyed nothing");
     assert.equal((await erase(ctx, 42, owner)).status, 204);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("after an erasure the orders keep their financial record and read shipping_address null", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+Deno.test("after an erasure the orders keep their financial record and read shipping_address null", () =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const idempotent = { "Idempotency-Key": "before-erasure" };
     const delivered = await createOrder(ctx, owner, {}, idempotent);
     await patch(ctx, delivered.id, owner, { shipping_address: "2 Side St" });
@@ -245,21 +250,14 @@ Deno.test("after an erasure the orders keep their financial record and read ship
     const cancelled = await createOrder(ctx, owner, {
       shipping_address: "9 X",
     });
-    await ctx.request("POST", `/v1/orders/${cancelled.id}/cancel`, {
-      token: owner,
-      body: { reason: "too slow" },
-    });
+    await cancel(ctx, cancelled.id, owner, "too slow");
     const untouched = await createOrder(ctx, await ctx.token(43));
-    const read = (id: string, token = owner) =>
-      ctx.request("GET", `/v1/orders/${id}`, { token }).then((r) =>
-        expectJson(r, 200)
-      );
+    const order = (id: string, token = owner) =>
+      read(ctx, `/v1/orders/${id}`, token);
     const history = (id: string) =>
-      ctx.request("GET", `/v1/orders/${id}/history`, { token: admin }).then(
-        (r) => expectJson(r, 200),
-      );
+      read(ctx, `/v1/orders/${id}/history`, admin);
     const before = {
-      orders: [await read(delivered.id), await read(cancelled.id)],
+      orders: [await order(delivered.id), await order(cancelled.id)],
       histories: [await history(delivered.id), await history(cancelled.id)],
     };
     assert.ok(!("personal_data_erased" in before.orders[0]));
@@ -268,7 +266,7 @@ Deno.test("after an erasure the orders keep their financial record and read ship
     assert.equal((await erase(ctx, 42, owner)).status, 204);
 
     for (const [index, id] of [delivered.id, cancelled.id].entries()) {
-      const after = await read(id);
+      const after = await order(id);
       const { shipping_address: _, ...kept } = before.orders[index];
       assert.deepEqual(after, {
         ...kept,
@@ -295,29 +293,20 @@ Deno.test("after an erasure the orders keep their financial record and read ship
       (await history(cancelled.id)).events[1].changes.cancellation_reason,
       { from: null, to: null },
     );
-    const list = await expectJson(
-      await ctx.request("GET", "/v1/orders", { token: owner }),
-      200,
-    );
+    const list = await read(ctx, "/v1/orders", owner);
     assert.deepEqual(
       list.orders.map((
         o: Json,
       ) => [o.shipping_address, o.personal_data_erased]),
       [[null, true], [null, true]],
     );
-    const exported = await expectJson(
-      await ctx.request("GET", "/v1/users/42/export", { token: owner }),
-      200,
-    );
+    const exported = await read(ctx, "/v1/users/42/export", owner);
     assert.deepEqual(
       exported.orders.map((o: Json) => o.history[0].changes.shipping_address),
       [{ from: null, to: null }, { from: null, to: null }],
     );
     // Another user's data is untouched.
-    assert.equal(
-      (await read(untouched.id, admin)).shipping_address,
-      ADDRESS,
-    );
+    assert.equal((await order(untouched.id, admin)).shipping_address, ADDRESS);
     // A replay of the stored 201 shows the erased address too.
     const replay = await ctx.request("POST", "/v1/orders", {
       token: owner,
@@ -341,35 +330,20 @@ Deno.test("after an erasure the orders keep their financial record and read ship
       assert.ok(!JSON.stringify(refused).includes("Side St"));
     }
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("the erasure is an audit event in the user's own chain; erasing again changes nothing", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+Deno.test("the erasure is an audit event in the user's own chain; erasing again changes nothing", () =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const order = await createOrder(ctx, owner);
-    await ctx.request("POST", `/v1/orders/${order.id}/cancel`, {
-      token: owner,
-    });
-    const [key] = (await ctx.database.client.execute(
-      "SELECT key_id FROM user_keys WHERE user_id = 42",
-    )).rows;
+    await cancel(ctx, order.id, owner);
+    const key = await liveKeyOf42(ctx);
     ctx.clock.advance(1000);
-    const response = await ctx.request("DELETE", "/v1/users/42/personal-data", {
-      token: admin,
-      headers: { "X-Request-Id": "erase-42" },
-    });
-    assert.equal(response.status, 204);
-    const rows = async () =>
-      (await ctx.database.client.execute(
-        `SELECT chain_seq, order_id, action, actor_user_id, actor_roles,
-           request_id, at, changes FROM audit_log WHERE chain_id = 'user:42'`,
-      )).rows.map((row) => ({ ...row }));
-    assert.deepEqual(await rows(), [{
+    assert.equal((await erase(ctx, 42, admin, "erase-42")).status, 204);
+    const rows = await ctx.database.client.execute(
+      `SELECT chain_seq, order_id, action, actor_user_id, actor_roles,
+         request_id, at, changes FROM audit_log WHERE chain_id = 'user:42'`,
+    );
+    assert.deepEqual(rows.rows.map((row) => ({ ...row })), [{
       chain_seq: 1,
       order_id: null,
       action: "user.personal_data_erased",
@@ -379,7 +353,7 @@ Deno.test("the erasure is an audit event in the user's own chain; erasing again 
       at: ctx.clock.now(),
       changes: JSON.stringify({
         user_id: { from: 42, to: 42 },
-        data_key: { from: key?.key_id, to: null },
+        data_key: { from: key.keyId, to: null },
       }),
     }]);
     const keys = await ctx.database.client.execute(
@@ -390,9 +364,13 @@ Deno.test("the erasure is an audit event in the user's own chain; erasing again 
       destroyed_at: ctx.clock.now(),
     }]);
 
-    const entries = await auditRows(ctx);
+    const entries = await countRows(ctx, "audit_log");
     assert.equal((await erase(ctx, 42, owner)).status, 204);
-    assert.equal(await auditRows(ctx), entries, "erasing again writes nothing");
+    assert.equal(
+      await countRows(ctx, "audit_log"),
+      entries,
+      "erasing again writes nothing",
+    );
     assert.deepEqual(
       ctx.logs.filter((l) => l.event === "personal_data.erased").map((l) =>
         l.outcome
@@ -401,66 +379,26 @@ Deno.test("the erasure is an audit event in the user's own chain; erasing again 
     );
     // A user who never had a key has nothing to erase: 204, no event.
     assert.equal((await erase(ctx, 77, await ctx.token(77))).status, 204);
-    assert.equal(await auditRows(ctx), entries);
+    assert.equal(await countRows(ctx, "audit_log"), entries);
     const verified = await verifyAuditLog(ctx.database.db);
     assert.equal(verified.broken, undefined);
     assert.equal(verified.chains, 2);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-/** The `events` of user 42's export, as `token` reads it. */
-async function exportedEvents(ctx: TestContext, token: string): Promise<Json> {
-  const exported = await expectJson(
-    await ctx.request("GET", "/v1/users/42/export", { token }),
-    200,
-  );
-  return exported.events;
-}
-
-/** User 42's data key and its wrapped form, read before it is destroyed. */
-async function liveKeyOf42(
-  ctx: TestContext,
-): Promise<{ keyId: string; wrappedKey: string }> {
-  const [row] = (await ctx.database.client.execute(
-    "SELECT key_id, wrapped_key FROM user_keys WHERE user_id = 42 AND destroyed_at IS NULL",
-  )).rows;
-  assert.ok(row, "user 42 has a live key");
-  return { keyId: String(row.key_id), wrappedKey: String(row.wrapped_key) };
-}
-
-Deno.test("GET /v1/users/:id/export shows the user's own erasure as one user.personal_data_erased event, to the user and to an admin", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+Deno.test("GET /v1/users/:id/export shows the user's own erasure as one user.personal_data_erased event, to the user and to an admin", () =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const order = await createOrder(ctx, owner);
-    await ctx.request("POST", `/v1/orders/${order.id}/cancel`, {
-      token: owner,
-      body: { reason: "too slow" },
-    });
+    await cancel(ctx, order.id, owner, "too slow");
     const key = await liveKeyOf42(ctx);
     assert.deepEqual(await exportedEvents(ctx, owner), []);
 
     ctx.clock.advance(60_000);
-    const erasedAt = new Date(ctx.clock.now()).toISOString();
-    const response = await ctx.request("DELETE", "/v1/users/42/personal-data", {
-      token: owner,
-      headers: { "X-Request-Id": "erase-by-owner" },
-    });
-    assert.equal(response.status, 204);
-    const expected = [{
+    const expected = await eraseUser42(ctx, owner, {
       seq: 1,
-      action: "user.personal_data_erased",
       actor: { user_id: 42, roles: ["user"] },
-      at: erasedAt,
-      request_id: "erase-by-owner",
-      changes: {
-        user_id: { from: 42, to: 42 },
-        data_key: { from: key.keyId, to: null },
-      },
-    }];
+      requestId: "erase-by-owner",
+      keyId: key.keyId,
+    });
     ctx.clock.advance(1000);
     for (const token of [owner, admin]) {
       const events = await exportedEvents(ctx, token);
@@ -481,26 +419,15 @@ Deno.test("GET /v1/users/:id/export shows the user's own erasure as one user.per
     }
     // Another user's export does not show it.
     assert.deepEqual(
-      (await expectJson(
-        await ctx.request("GET", "/v1/users/43/export", { token: admin }),
-        200,
-      )).events,
+      (await read(ctx, "/v1/users/43/export", admin)).events,
       [],
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("GET /v1/users/:id/export names the admin who erased the user's data as the event's actor, and shows no account actions", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+Deno.test("GET /v1/users/:id/export names the admin who erased the user's data as the event's actor, and shows no account actions", () =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const order = await createOrder(ctx, owner);
-    await ctx.request("POST", `/v1/orders/${order.id}/cancel`, {
-      token: owner,
-    });
+    await cancel(ctx, order.id, owner);
     const key = await liveKeyOf42(ctx);
     // Admin actions on the account share the user's chain (seq 1 and 2);
     // they are incident response, not part of the export.
@@ -514,40 +441,24 @@ Deno.test("GET /v1/users/:id/export names the admin who erased the user's data a
     }
 
     ctx.clock.advance(5000);
-    const erasedAt = new Date(ctx.clock.now()).toISOString();
-    const response = await ctx.request("DELETE", "/v1/users/42/personal-data", {
-      token: admin,
-      headers: { "X-Request-Id": "erase-by-admin" },
-    });
-    assert.equal(response.status, 204);
-    ctx.clock.advance(1000);
-    const expected = [{
+    const expected = await eraseUser42(ctx, admin, {
       seq: 3,
-      action: "user.personal_data_erased",
       actor: { user_id: 9, roles: ["admin", "user"] },
-      at: erasedAt,
-      request_id: "erase-by-admin",
-      changes: {
-        user_id: { from: 42, to: 42 },
-        data_key: { from: key.keyId, to: null },
-      },
-    }];
+      requestId: "erase-by-admin",
+      keyId: key.keyId,
+    });
+    ctx.clock.advance(1000);
     for (const token of [owner, admin]) {
       assert.deepEqual(await exportedEvents(ctx, token), expected);
     }
     assert.equal((await erase(ctx, 42, owner)).status, 204);
     assert.deepEqual(await exportedEvents(ctx, owner), expected);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("orders created after an erasure get a new data key and read normally", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
+Deno.test("orders created after an erasure get a new data key and read normally", () =>
+  withTestContext(async (ctx, { owner }) => {
     const old = await createOrder(ctx, owner);
-    await ctx.request("POST", `/v1/orders/${old.id}/cancel`, { token: owner });
+    await cancel(ctx, old.id, owner);
     assert.equal((await erase(ctx, 42, owner)).status, 204);
     ctx.clock.advance(1000);
     const fresh = await createOrder(ctx, owner, {
@@ -560,10 +471,7 @@ Deno.test("orders created after an erasure get a new data key and read normally"
       200,
     );
     assert.equal(updated.shipping_address, "6 Newer St");
-    const exported = await expectJson(
-      await ctx.request("GET", "/v1/users/42/export", { token: owner }),
-      200,
-    );
+    const exported = await read(ctx, "/v1/users/42/export", owner);
     assert.deepEqual(
       exported.orders.map((o: Json) => [o.id, o.shipping_address]),
       [[fresh.id, "6 Newer St"], [old.id, null]],
@@ -574,35 +482,23 @@ Deno.test("orders created after an erasure get a new data key and read normally"
     assert.deepEqual(keys.rows.map((r) => r.live), [0, 1]);
 
     // Erasing again destroys the new key too: a second event in the chain.
-    await ctx.request("POST", `/v1/orders/${fresh.id}/cancel`, {
-      token: owner,
-    });
+    await cancel(ctx, fresh.id, owner);
     assert.equal((await erase(ctx, 42, owner)).status, 204);
     const chain = await ctx.database.client.execute(
       "SELECT chain_seq FROM audit_log WHERE chain_id = 'user:42' ORDER BY chain_seq",
     );
     assert.deepEqual(chain.rows.map((r) => r.chain_seq), [1, 2]);
     assert.equal(
-      (await expectJson(
-        await ctx.request("GET", `/v1/orders/${fresh.id}`, { token: owner }),
-        200,
-      )).shipping_address,
+      (await read(ctx, `/v1/orders/${fresh.id}`, owner)).shipping_address,
       null,
     );
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("audit:verify finds a data key destroyed without its erasure entry", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
+Deno.test("audit:verify finds a data key destroyed without its erasure entry", () =>
+  withTestContext(async (ctx, { owner }) => {
     const order = await createOrder(ctx, owner);
-    await ctx.request("POST", `/v1/orders/${order.id}/cancel`, {
-      token: owner,
-    });
+    await cancel(ctx, order.id, owner);
     await createOrder(ctx, await ctx.token(43));
     assert.equal((await erase(ctx, 42, owner)).status, 204);
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
@@ -617,7 +513,4 @@ Deno.test("audit:verify finds a data key destroyed without its erasure entry", a
       broken?.reason ?? "",
       /destroyed without a user\.personal_data_erased entry/,
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }));
