@@ -5,18 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
-import { verifyAuditLog } from "../../db/audit_verifier.ts";
+import {
+  type AuditVerification,
+  verifyAuditLog,
+} from "../../db/audit_verifier.ts";
 import { openDatabase } from "../../db/client.ts";
 import {
-  auditHashInput,
-  parseAuditAction,
-  sha256Hex,
-} from "../../domain/audit.ts";
-import {
+  auditRowHash,
   createTestContext,
   orderBody,
   runTool,
   type TestContext,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
 interface Scenario {
@@ -63,6 +63,44 @@ async function scenario(dir: string, name: string): Promise<Scenario> {
   return { ctx, url, chains };
 }
 
+/**
+ * Builds the scenario as `name` in `dir` (with an admin's disable, revoke and
+ * enable of user 42 when `accountActions`), runs `fn` on it and closes it.
+ */
+async function withScenario(
+  where: { dir: string; name: string; accountActions?: boolean },
+  fn: (scenario: Scenario) => Promise<void>,
+): Promise<void> {
+  const built = await scenario(where.dir, where.name);
+  try {
+    if (where.accountActions) {
+      const admin = await built.ctx.token(9, ["admin"]);
+      for (const action of ["disable", "revoke-tokens", "enable"]) {
+        built.ctx.clock.advance(1000);
+        const response = await built.ctx.request(
+          "POST",
+          `/v1/admin/users/42/${action}`,
+          { token: admin },
+        );
+        assert.equal(response.status, 204);
+      }
+    }
+    await fn(built);
+  } finally {
+    built.ctx.close();
+  }
+}
+
+/** Asserts the verification found the first break at `chainId`, `seq`, for `reason`. */
+function assertBrokenAt(
+  result: AuditVerification,
+  expected: { chainId: string; seq: number; reason: RegExp },
+): void {
+  assert.equal(result.broken?.chainId, expected.chainId);
+  assert.equal(result.broken?.chainSeq, expected.seq);
+  assert.match(result.broken?.reason ?? "", expected.reason);
+}
+
 /** Runs SQL through a separate, test-only connection without the triggers. */
 async function tamper(url: string, statement: string): Promise<void> {
   const database = await openDatabase(url);
@@ -75,9 +113,8 @@ async function tamper(url: string, statement: string): Promise<void> {
   }
 }
 
-Deno.test("the audit log refuses UPDATE and DELETE in the database itself", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("the audit log refuses UPDATE and DELETE in the database itself", () =>
+  withTestContext(async (ctx) => {
     const response = await ctx.request("POST", "/v1/orders", {
       token: await ctx.token(42),
       body: orderBody(),
@@ -95,26 +132,26 @@ Deno.test("the audit log refuses UPDATE and DELETE in the database itself", asyn
       sql`SELECT count(*) AS n FROM audit_log WHERE action = 'order.created'`,
     );
     assert.equal(count[0]?.n, 1);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("verifyAuditLog finds the first entry changed or removed behind the service's back", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "audit-verify-" });
   try {
-    await t.step("an untouched log verifies", async () => {
-      const { ctx, chains } = await scenario(dir, "clean");
-      try {
-        const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
-        assert.deepEqual(result, { chains: 2, entries: 7, broken: undefined });
-        for (const chain of chains) {
-          assert.match(chain, /^order:[0-9a-f-]{36}$/);
-        }
-      } finally {
-        ctx.close();
-      }
-    });
+    await t.step(
+      "an untouched log verifies",
+      () =>
+        withScenario({ dir, name: "clean" }, async ({ ctx, chains }) => {
+          const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
+          assert.deepEqual(result, {
+            chains: 2,
+            entries: 7,
+            broken: undefined,
+          });
+          for (const chain of chains) {
+            assert.match(chain, /^order:[0-9a-f-]{36}$/);
+          }
+        }),
+    );
 
     const tamperings: {
       name: string;
@@ -198,60 +235,59 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
       },
     ];
     for (const [index, tampering] of tamperings.entries()) {
-      await t.step(tampering.name, async () => {
-        const { ctx, url, chains } = await scenario(dir, `tampered-${index}`);
-        try {
-          await tamper(
-            url,
-            tampering.sql.replaceAll("$A", chains[0]).replaceAll(
-              "$B",
-              chains[1],
-            ),
-          );
-          const result = await verifyAuditLog(ctx.database.db, {
-            pageSize: 3,
-          });
-          assert.equal(result.broken?.chainId, chains[tampering.chain]);
-          assert.equal(result.broken?.chainSeq, tampering.seq);
-          assert.match(result.broken?.reason ?? "", tampering.reason);
-        } finally {
-          ctx.close();
-        }
-      });
+      const name = `tampered-${index}`;
+      await t.step(
+        tampering.name,
+        () =>
+          withScenario({ dir, name }, async ({ ctx, url, chains }) => {
+            await tamper(
+              url,
+              tampering.sql.replaceAll("$A", chains[0]).replaceAll(
+                "$B",
+                chains[1],
+              ),
+            );
+            const result = await verifyAuditLog(ctx.database.db, {
+              pageSize: 3,
+            });
+            assertBrokenAt(result, {
+              ...tampering,
+              chainId: chains[tampering.chain],
+            });
+          }),
+      );
     }
 
     await t.step(
       "with several broken chains the first in chain order is reported",
-      async () => {
-        const { ctx, url, chains } = await scenario(dir, "two-broken");
-        try {
-          await tamper(
-            url,
-            `DELETE FROM audit_log WHERE chain_id = '${
-              chains[1]
-            }' AND chain_seq = 4`,
-          );
-          await tamper(
-            url,
-            `UPDATE audit_log SET at = 0 WHERE chain_id = '${
-              chains[0]
-            }' AND chain_seq = 3`,
-          );
-          const result = await verifyAuditLog(ctx.database.db);
-          const first = [...chains].sort()[0];
-          assert.equal(result.broken?.chainId, first);
-          assert.equal(result.broken?.chainSeq, first === chains[0] ? 3 : 4);
-        } finally {
-          ctx.close();
-        }
-      },
+      () =>
+        withScenario(
+          { dir, name: "two-broken" },
+          async ({ ctx, url, chains }) => {
+            await tamper(
+              url,
+              `DELETE FROM audit_log WHERE chain_id = '${
+                chains[1]
+              }' AND chain_seq = 4`,
+            );
+            await tamper(
+              url,
+              `UPDATE audit_log SET at = 0 WHERE chain_id = '${
+                chains[0]
+              }' AND chain_seq = 3`,
+            );
+            const result = await verifyAuditLog(ctx.database.db);
+            const first = [...chains].sort()[0];
+            assert.equal(result.broken?.chainId, first);
+            assert.equal(result.broken?.chainSeq, first === chains[0] ? 3 : 4);
+          },
+        ),
     );
 
     await t.step(
       "a forged entry whose hash is right breaks the link after it",
-      async () => {
-        const { ctx, url, chains } = await scenario(dir, "forged");
-        try {
+      () =>
+        withScenario({ dir, name: "forged" }, async ({ ctx, url, chains }) => {
           // Recompute entry 2's hash correctly after forging it: the chain
           // still breaks at entry 3, whose prev_hash no longer matches.
           const [row] = await ctx.database.db.all<Record<string, unknown>>(
@@ -261,18 +297,7 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
           );
           assert.ok(row);
           const forgedChanges = String(row.changes).replace("processing", "x");
-          const hash = await sha256Hex(auditHashInput({
-            chainId: String(row.chain_id),
-            chainSeq: 2,
-            prevHash: String(row.prev_hash),
-            orderId: String(row.order_id),
-            action: parseAuditAction(String(row.action)),
-            actorUserId: Number(row.actor_user_id),
-            actorRoles: JSON.parse(String(row.actor_roles)),
-            requestId: String(row.request_id),
-            at: Number(row.at),
-            changesJson: forgedChanges,
-          }));
+          const hash = await auditRowHash(row, forgedChanges);
           await tamper(
             url,
             `UPDATE audit_log SET changes = '${
@@ -287,10 +312,7 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
             chainSeq: 3,
             reason: "prev_hash is not the hash of the entry before it",
           });
-        } finally {
-          ctx.close();
-        }
-      },
+        }),
     );
 
     await t.step(
@@ -322,35 +344,22 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
 Deno.test("user chains of account actions verify alongside order chains, and tampering with them is found", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "audit-verify-users-" });
   try {
-    const build = async (name: string) => {
-      const { ctx, url } = await scenario(dir, name);
-      const admin = await ctx.token(9, ["admin"]);
-      for (const action of ["disable", "revoke-tokens", "enable"]) {
-        ctx.clock.advance(1000);
-        const response = await ctx.request(
-          "POST",
-          `/v1/admin/users/42/${action}`,
-          { token: admin },
-        );
-        assert.equal(response.status, 204);
-      }
-      return { ctx, url };
-    };
     await t.step(
       "a sound log: two order chains and one user chain",
-      async () => {
-        const { ctx } = await build("users-clean");
-        try {
-          const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
-          assert.deepEqual(result, {
-            chains: 3,
-            entries: 10,
-            broken: undefined,
-          });
-        } finally {
-          ctx.close();
-        }
-      },
+      () =>
+        withScenario(
+          { dir, name: "users-clean", accountActions: true },
+          async ({ ctx }) => {
+            const result = await verifyAuditLog(ctx.database.db, {
+              pageSize: 2,
+            });
+            assert.deepEqual(result, {
+              chains: 3,
+              entries: 10,
+              broken: undefined,
+            });
+          },
+        ),
     );
     const tamperings: [string, string, number, RegExp][] = [
       [
@@ -367,18 +376,15 @@ Deno.test("user chains of account actions verify alongside order chains, and tam
       ],
     ];
     for (const [name, statement, seq, reason] of tamperings) {
-      await t.step(name, async () => {
-        const { ctx, url } = await build(`users-${seq}`);
-        try {
-          await tamper(url, statement);
-          const result = await verifyAuditLog(ctx.database.db);
-          assert.equal(result.broken?.chainId, "user:42");
-          assert.equal(result.broken?.chainSeq, seq);
-          assert.match(result.broken?.reason ?? "", reason);
-        } finally {
-          ctx.close();
-        }
-      });
+      await t.step(name, () =>
+        withScenario(
+          { dir, name: `users-${seq}`, accountActions: true },
+          async ({ ctx, url }) => {
+            await tamper(url, statement);
+            const result = await verifyAuditLog(ctx.database.db);
+            assertBrokenAt(result, { chainId: "user:42", seq, reason });
+          },
+        ));
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

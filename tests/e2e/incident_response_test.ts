@@ -7,114 +7,91 @@ import assert from "node:assert/strict";
 import { signToken } from "../../auth/sign_token.ts";
 import { createAddressHasher } from "../../routes/security_events.ts";
 import {
-  createTestContext,
+  createOrder,
+  httpClient,
   orderBody,
   runTool,
   startServer,
   TEST_SECRET,
+  withDatabaseFile,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
-Deno.test("main.ts: REVIEW_THRESHOLD holds orders, admins disable users and read metrics over real HTTP", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "orders-ir-e2e-" });
-  const server = await startServer({
-    DATABASE_URL: `file:${dir}/orders.db`,
-    JWT_SECRET: TEST_SECRET,
-    REVIEW_THRESHOLD: "20.00",
-    REVIEW_VELOCITY_ORDERS: "100",
-    IP_HASH_KEY: "an-ip-hash-key-for-the-e2e-test-0123456789",
-  }, { args: ["--dev"] });
-  try {
-    const user = await signToken(TEST_SECRET, { sub: 42 });
-    const admin = await signToken(TEST_SECRET, { sub: 2, roles: ["admin"] });
-    const call = async (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-    ) => {
-      const response = await fetch(server.url + path, {
-        method,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          ...(body !== undefined && { "Content-Type": "application/json" }),
-        },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
+Deno.test("main.ts: REVIEW_THRESHOLD holds orders, admins disable users and read metrics over real HTTP", () =>
+  withDatabaseFile("orders-ir-e2e-", async (url) => {
+    const server = await startServer({
+      DATABASE_URL: url,
+      JWT_SECRET: TEST_SECRET,
+      REVIEW_THRESHOLD: "20.00",
+      REVIEW_VELOCITY_ORDERS: "100",
+      IP_HASH_KEY: "an-ip-hash-key-for-the-e2e-test-0123456789",
+    }, { args: ["--dev"] });
+    try {
+      const user = await signToken(TEST_SECRET, { sub: 42 });
+      const admin = await signToken(TEST_SECRET, { sub: 2, roles: ["admin"] });
+      const call = httpClient(server.url);
+
+      const created = await call("POST", "/v1/orders", {
+        token: user,
+        body: orderBody(),
       });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : text };
-    };
+      assert.equal(created.status, 201);
+      assert.equal(created.body.total, "25.00");
+      const read = await call("GET", `/v1/orders/${created.body.id}`, {
+        token: admin,
+      });
+      assert.deepEqual(read.body.review, {
+        state: "pending",
+        reasons: ["total_threshold"],
+      });
 
-    const created = await call("POST", "/v1/orders", user, orderBody());
-    assert.equal(created.status, 201);
-    assert.equal(created.body.total, "25.00");
-    const read = await call("GET", `/v1/orders/${created.body.id}`, admin);
-    assert.deepEqual(read.body.review, {
-      state: "pending",
-      reasons: ["total_threshold"],
-    });
+      assert.equal(
+        (await call("POST", "/v1/admin/users/42/disable", { token: admin }))
+          .status,
+        204,
+      );
+      const refused = await call("GET", "/v1/orders", { token: user });
+      assert.equal(refused.status, 403);
+      assert.equal(
+        refused.body.type,
+        "urn:orders-api:problem:account-disabled",
+      );
 
-    assert.equal(
-      (await call("POST", "/v1/admin/users/42/disable", admin)).status,
-      204,
-    );
-    const refused = await call("GET", "/v1/orders", user);
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.type, "urn:orders-api:problem:account-disabled");
+      const metrics = await call("GET", "/v1/admin/metrics", { token: admin });
+      assert.equal(metrics.status, 200);
+      const text = metrics.text;
+      assert.match(text, /^orders_held_total 1$/m);
+      assert.match(
+        text,
+        /^orders_security_events_total\{event="account\.disabled"\} 1$/m,
+      );
 
-    const metrics = await fetch(`${server.url}/v1/admin/metrics`, {
-      headers: { Authorization: `Bearer ${admin}` },
-    });
-    assert.equal(metrics.status, 200);
-    const text = await metrics.text();
-    assert.match(text, /^orders_held_total 1$/m);
-    assert.match(
-      text,
-      /^orders_security_events_total\{event="account\.disabled"\} 1$/m,
-    );
+      const lines = server.output().split("\n").filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l));
+      const disabled = lines.find((l) => l.event === "account.disabled");
+      assert.equal(disabled?.user_id, 42);
+      assert.match(disabled?.ip_hash ?? "", /^[0-9a-f]{32}$/);
+      // The client is 127.0.0.1 (the only address there is the listening one).
+      const requestLines = JSON.stringify(lines.filter((l) => l.request_id));
+      assert.ok(!requestLines.includes("127.0.0.1"), "no raw address");
+      assert.ok(!server.output().includes(user));
+    } finally {
+      await server.stop();
+    }
+  }));
 
-    const lines = server.output().split("\n").filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l));
-    const disabled = lines.find((l) => l.event === "account.disabled");
-    assert.equal(disabled?.user_id, 42);
-    assert.match(disabled?.ip_hash ?? "", /^[0-9a-f]{32}$/);
-    // The client is 127.0.0.1 (the only address there is the listening one).
-    const requestLines = JSON.stringify(lines.filter((l) => l.request_id));
-    assert.ok(!requestLines.includes("127.0.0.1"), "no raw address");
-    assert.ok(!server.output().includes(user));
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("deno task audit:actor lists what a user did and what admins did to their account", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "orders-ir-actor-" });
-  const url = `file:${dir}/orders.db`;
-  const ctx = await createTestContext({ url });
-  let id = "";
-  try {
-    const user = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
-    const created = await ctx.request("POST", "/v1/orders", {
-      token: user,
-      body: orderBody(),
-    });
-    id = (await created.json()).id;
-    await ctx.request("POST", "/v1/orders", {
-      token: await ctx.token(7),
-      body: orderBody(),
-    }).then((r) => r.body?.cancel());
-    ctx.clock.advance(1000);
-    await ctx.request("POST", "/v1/admin/users/42/disable", { token: admin });
-  } finally {
-    ctx.close();
-  }
-  try {
+Deno.test("deno task audit:actor lists what a user did and what admins did to their account", () =>
+  withDatabaseFile("orders-ir-actor-", async (url) => {
+    const id = await withTestContext(async (ctx, { owner, other, admin }) => {
+      const created = await createOrder(ctx, owner);
+      await createOrder(ctx, other);
+      ctx.clock.advance(1000);
+      await ctx.request("POST", "/v1/admin/users/42/disable", { token: admin });
+      return created.id;
+    }, { url });
     const result = await runTool("audit_actor.ts", {
       args: ["--user", "42"],
-      env: {
-        DATABASE_URL: url,
-      },
+      env: { DATABASE_URL: url },
     });
     assert.equal(result.code, 0, result.stderr);
     const entries = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
@@ -127,15 +104,10 @@ Deno.test("deno task audit:actor lists what a user did and what admins did to th
     assert.equal(entries[1].actor.user_id, 9);
     const usage = await runTool("audit_actor.ts", {
       args: ["--user", "x"],
-      env: {
-        DATABASE_URL: url,
-      },
+      env: { DATABASE_URL: url },
     });
     assert.equal(usage.code, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("deno task ip:hash prints the ip_hash the service logs for an address", async () => {
   const key = "an-ip-hash-key-for-the-tool-test-0123456789";

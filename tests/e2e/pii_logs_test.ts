@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import { signToken } from "../../auth/sign_token.ts";
 import { openDatabase } from "../../db/client.ts";
-import { orderBody, startServer } from "../fixtures/mod.ts";
+import {
+  httpClient,
+  type HttpReply,
+  orderBody,
+  startServer,
+  withDatabaseFile,
+} from "../fixtures/mod.ts";
 
 const SECRET = "a-real-jwt-secret-for-the-pii-logs-test-0123456789";
 const ADDRESSES = [
@@ -19,170 +25,165 @@ const ADDRESSES = [
 /** An address too long to be valid: refused, and not echoed either. */
 const TOO_LONG = `78 Overlong Street ${"x".repeat(500)}`;
 
-Deno.test("a run that creates, updates, exports and erases logs no address", async () => {
-  const dir = await Deno.makeTempDir();
-  const url = `file:${dir}/orders.db`;
-  const server = await startServer({
-    DATABASE_URL: url,
-    JWT_SECRET: SECRET,
-    LOG_LEVEL: "debug",
-  });
-  const responses: string[] = [];
-  try {
-    const owner = await signToken(SECRET, { sub: 42 });
-    const admin = await signToken(SECRET, { sub: 9, roles: ["admin"] });
-    const call = async (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-      headers: Record<string, string> = {},
-    ): Promise<{ status: number; text: string }> => {
-      const response = await fetch(`${server.url}${path}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          ...(body !== undefined && { "Content-Type": "application/json" }),
-          ...headers,
-        },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      return { status: response.status, text };
-    };
-    /** A call whose answer must not contain an address. */
-    const quiet = async (
-      ...args: Parameters<typeof call>
-    ): Promise<{ status: number; text: string }> => {
-      const result = await call(...args);
-      responses.push(result.text);
-      return result;
-    };
-
-    const create = (address: string, key: string) =>
-      call(
-        "POST",
-        "/v1/orders",
-        owner,
-        orderBody({ shipping_address: address }),
-        {
-          "Idempotency-Key": key,
-        },
-      );
-    const first = JSON.parse((await create(ADDRESSES[0]!, "a")).text);
-    assert.equal((await create(ADDRESSES[0]!, "a")).status, 201);
-    const second = JSON.parse((await create(ADDRESSES[1]!, "b")).text);
-    assert.equal(
-      (await quiet(
-        "POST",
-        "/v1/orders",
-        owner,
-        orderBody({ shipping_address: TOO_LONG }),
-      )).status,
-      422,
-    );
-    assert.equal(
-      (await quiet("POST", "/v1/orders", owner, orderBody(), {
-        "Idempotency-Key": "a",
-      })).status,
-      422,
-      "same key, different body",
-    );
-    assert.equal(
-      (await call("PATCH", `/v1/orders/${first.id}`, owner, {
-        shipping_address: ADDRESSES[2],
-      })).status,
-      200,
-    );
-    assert.equal((await call("GET", "/v1/orders", owner)).status, 200);
-    assert.equal(
-      (await call("GET", `/v1/orders/${first.id}/history`, owner)).status,
-      200,
-    );
-    assert.equal((await call("GET", "/v1/users/42/export", admin)).status, 200);
-    assert.equal(
-      (await quiet("PATCH", `/v1/orders/${first.id}`, owner, {
-        status: "shipped",
-        shipping_address: ADDRESSES[0],
-      })).status,
-      403,
-    );
-    assert.equal(
-      (await quiet("DELETE", "/v1/users/42/personal-data", owner)).status,
-      409,
-    );
-
-    // A ciphertext moved to another row behind the service's back: the read
-    // fails with a bare 500, and the error is logged without the address.
-    const database = await openDatabase(url);
-    const moveAddress = (from: string, to: string) =>
-      database.client.execute({
-        sql: `UPDATE orders SET shipping_address =
-          (SELECT shipping_address FROM orders WHERE id = ?) WHERE id = ?`,
-        args: [from, to],
-      });
-    const original = await database.client.execute({
-      sql: "SELECT shipping_address FROM orders WHERE id = ?",
-      args: [second.id],
+Deno.test("a run that creates, updates, exports and erases logs no address", () =>
+  withDatabaseFile("orders-pii-logs-", async (url) => {
+    const server = await startServer({
+      DATABASE_URL: url,
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: "debug",
     });
-    await moveAddress(first.id, second.id);
-    assert.equal(
-      (await quiet("GET", `/v1/orders/${second.id}`, owner)).status,
-      500,
-    );
-    await database.client.execute({
-      sql: "UPDATE orders SET shipping_address = ? WHERE id = ?",
-      args: [original.rows[0]?.shipping_address ?? null, second.id],
-    });
-    database.close();
+    const responses: string[] = [];
+    try {
+      const owner = await signToken(SECRET, { sub: 42 });
+      const admin = await signToken(SECRET, { sub: 9, roles: ["admin"] });
+      const http = httpClient(server.url);
+      const call = (
+        method: string,
+        path: string,
+        token: string,
+        body?: unknown,
+        headers: Record<string, string> = {},
+      ): Promise<HttpReply> => http(method, path, { token, body, headers });
+      /** A call whose answer must not contain an address. */
+      const quiet = async (
+        ...args: Parameters<typeof call>
+      ): Promise<HttpReply> => {
+        const result = await call(...args);
+        responses.push(result.text);
+        return result;
+      };
 
-    for (const id of [first.id, second.id]) {
+      const create = (address: string, key: string) =>
+        call(
+          "POST",
+          "/v1/orders",
+          owner,
+          orderBody({ shipping_address: address }),
+          {
+            "Idempotency-Key": key,
+          },
+        );
+      const first = JSON.parse((await create(ADDRESSES[0]!, "a")).text);
+      assert.equal((await create(ADDRESSES[0]!, "a")).status, 201);
+      const second = JSON.parse((await create(ADDRESSES[1]!, "b")).text);
       assert.equal(
-        (await call("POST", `/v1/orders/${id}/cancel`, owner, {
-          reason: "no longer needed",
+        (await quiet(
+          "POST",
+          "/v1/orders",
+          owner,
+          orderBody({ shipping_address: TOO_LONG }),
+        )).status,
+        422,
+      );
+      assert.equal(
+        (await quiet("POST", "/v1/orders", owner, orderBody(), {
+          "Idempotency-Key": "a",
+        })).status,
+        422,
+        "same key, different body",
+      );
+      assert.equal(
+        (await call("PATCH", `/v1/orders/${first.id}`, owner, {
+          shipping_address: ADDRESSES[2],
         })).status,
         200,
       );
-    }
-    assert.equal(
-      (await quiet("DELETE", "/v1/users/42/personal-data", owner)).status,
-      204,
-    );
-    assert.equal(
-      (await quiet("GET", "/v1/users/42/export", owner)).status,
-      200,
-    );
-    assert.equal(
-      (await quiet("GET", `/v1/orders/${first.id}/history`, admin)).status,
-      200,
-    );
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+      assert.equal((await call("GET", "/v1/orders", owner)).status, 200);
+      assert.equal(
+        (await call("GET", `/v1/orders/${first.id}/history`, owner)).status,
+        200,
+      );
+      assert.equal(
+        (await call("GET", "/v1/users/42/export", admin)).status,
+        200,
+      );
+      assert.equal(
+        (await quiet("PATCH", `/v1/orders/${first.id}`, owner, {
+          status: "shipped",
+          shipping_address: ADDRESSES[0],
+        })).status,
+        403,
+      );
+      assert.equal(
+        (await quiet("DELETE", "/v1/users/42/personal-data", owner)).status,
+        409,
+      );
 
-  const logs = server.output();
-  const events = logs.trim().split("\n").map((line) => JSON.parse(line).event);
-  for (
-    const event of [
-      "server.listening",
-      "http.unhandled_error",
-      "personal_data.exported",
-      "personal_data.erased",
-    ]
-  ) {
-    assert.ok(events.includes(event), `the run logged ${event}`);
-  }
-  for (const address of [...ADDRESSES, TOO_LONG]) {
-    // Any distinctive part of an address, not only all of it.
-    const part = address.slice(0, 14);
-    assert.ok(!logs.includes(part), `stdout contains "${part}"`);
-    assert.ok(
-      !server.errorOutput().includes(part),
-      `stderr contains "${part}"`,
-    );
-    for (const text of responses) {
-      assert.ok(!text.includes(part), `a response contains "${part}": ${text}`);
+      // A ciphertext moved to another row behind the service's back: the read
+      // fails with a bare 500, and the error is logged without the address.
+      const database = await openDatabase(url);
+      const moveAddress = (from: string, to: string) =>
+        database.client.execute({
+          sql: `UPDATE orders SET shipping_address =
+          (SELECT shipping_address FROM orders WHERE id = ?) WHERE id = ?`,
+          args: [from, to],
+        });
+      const original = await database.client.execute({
+        sql: "SELECT shipping_address FROM orders WHERE id = ?",
+        args: [second.id],
+      });
+      await moveAddress(first.id, second.id);
+      assert.equal(
+        (await quiet("GET", `/v1/orders/${second.id}`, owner)).status,
+        500,
+      );
+      await database.client.execute({
+        sql: "UPDATE orders SET shipping_address = ? WHERE id = ?",
+        args: [original.rows[0]?.shipping_address ?? null, second.id],
+      });
+      database.close();
+
+      for (const id of [first.id, second.id]) {
+        assert.equal(
+          (await call("POST", `/v1/orders/${id}/cancel`, owner, {
+            reason: "no longer needed",
+          })).status,
+          200,
+        );
+      }
+      assert.equal(
+        (await quiet("DELETE", "/v1/users/42/personal-data", owner)).status,
+        204,
+      );
+      assert.equal(
+        (await quiet("GET", "/v1/users/42/export", owner)).status,
+        200,
+      );
+      assert.equal(
+        (await quiet("GET", `/v1/orders/${first.id}/history`, admin)).status,
+        200,
+      );
+    } finally {
+      await server.stop();
     }
-  }
-});
+
+    const logs = server.output();
+    const events = logs.trim().split("\n").map((line) =>
+      JSON.parse(line).event
+    );
+    for (
+      const event of [
+        "server.listening",
+        "http.unhandled_error",
+        "personal_data.exported",
+        "personal_data.erased",
+      ]
+    ) {
+      assert.ok(events.includes(event), `the run logged ${event}`);
+    }
+    for (const address of [...ADDRESSES, TOO_LONG]) {
+      // Any distinctive part of an address, not only all of it.
+      const part = address.slice(0, 14);
+      assert.ok(!logs.includes(part), `stdout contains "${part}"`);
+      assert.ok(
+        !server.errorOutput().includes(part),
+        `stderr contains "${part}"`,
+      );
+      for (const text of responses) {
+        assert.ok(
+          !text.includes(part),
+          `a response contains "${part}": ${text}`,
+        );
+      }
+    }
+  }));

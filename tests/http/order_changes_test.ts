@@ -4,45 +4,15 @@
  */
 import assert from "node:assert/strict";
 import {
-  createTestContext,
-  orderBody,
+  type Callers,
+  createOrder,
+  expectProblem,
+  type Json,
   type TestContext,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
 const OWNER = 42;
-const OTHER = 7;
-
-interface Callers {
-  owner: string;
-  other: string;
-  fulfillment: string;
-  admin: string;
-}
-
-async function callers(ctx: TestContext): Promise<Callers> {
-  return {
-    owner: await ctx.token(OWNER),
-    other: await ctx.token(OTHER),
-    fulfillment: await ctx.token(8, ["fulfillment"]),
-    admin: await ctx.token(9, ["admin"]),
-  };
-}
-
-// deno-lint-ignore no-explicit-any
-type Json = any; // response bodies are checked field by field
-
-async function createOrder(
-  ctx: TestContext,
-  token: string,
-  overrides: Record<string, unknown> = {},
-): Promise<Json> {
-  const response = await ctx.request("POST", "/v1/orders", {
-    token,
-    body: orderBody(overrides),
-  });
-  assert.equal(response.status, 201);
-  return await response.json();
-}
 
 async function patch(
   ctx: TestContext,
@@ -84,36 +54,8 @@ async function history(
   return (await response.json()).events;
 }
 
-async function expectProblem(
-  response: Response,
-  status: number,
-  detail?: RegExp,
-): Promise<Json> {
-  const body = await response.json();
-  assert.equal(response.status, status, JSON.stringify(body));
-  assert.equal(
-    response.headers.get("content-type"),
-    "application/problem+json",
-  );
-  assert.equal(body.status, status);
-  assert.equal(body.request_id, response.headers.get("x-request-id"));
-  if (detail) assert.match(body.detail, detail);
-  return body;
-}
-
-async function withContext(
-  fn: (ctx: TestContext, who: Callers) => Promise<void>,
-): Promise<void> {
-  const ctx = await createTestContext();
-  try {
-    await fn(ctx, await callers(ctx));
-  } finally {
-    ctx.close();
-  }
-}
-
 Deno.test("PATCH /v1/orders/:id lets the owner change the shipping address", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     ctx.clock.advance(60_000);
     const response = await patch(ctx, created.id, who.owner, {
@@ -145,7 +87,7 @@ Deno.test("PATCH /v1/orders/:id lets the owner change the shipping address", () 
   }));
 
 Deno.test("PATCH /v1/orders/:id ignores every field but status and shipping_address", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     const response = await patch(ctx, created.id, who.admin, {
       id: crypto.randomUUID(),
@@ -168,7 +110,7 @@ Deno.test("PATCH /v1/orders/:id ignores every field but status and shipping_addr
   }));
 
 Deno.test("PATCH /v1/orders/:id without a change returns the order unchanged, with no new version or audit entry", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     const bodies: [string, unknown][] = [
       ["an empty object", {}],
@@ -201,7 +143,7 @@ Deno.test("PATCH /v1/orders/:id without a change returns the order unchanged, wi
   }));
 
 Deno.test("PATCH /v1/orders/:id with status and address makes one version and one audit entry", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     const response = await patch(ctx, created.id, who.admin, {
       status: "processing",
@@ -225,7 +167,7 @@ Deno.test("PATCH /v1/orders/:id with status and address makes one version and on
   }));
 
 Deno.test("PATCH /v1/orders/:id moves an order forward one step at a time", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     let version = 1;
     for (const status of ["processing", "shipped", "delivered"]) {
@@ -251,127 +193,125 @@ Deno.test("PATCH /v1/orders/:id moves an order forward one step at a time", () =
     );
   }));
 
-Deno.test("PATCH /v1/orders/:id refuses forbidden moves and changes", async (t) => {
-  const ctx = await createTestContext();
-  const who = await callers(ctx);
-  const cases: {
-    name: string;
-    path: string[];
-    token: keyof Callers;
-    body: Record<string, unknown>;
-    status: number;
-    detail?: RegExp;
-  }[] = [
-    {
-      name: "skipping a status",
-      path: [],
-      token: "fulfillment",
-      body: { status: "shipped" },
-      status: 400,
-      detail: /from pending to shipped/,
-    },
-    {
-      name: "moving backward",
-      path: ["processing"],
-      token: "admin",
-      body: { status: "pending" },
-      status: 400,
-    },
-    {
-      name: "any status change to a delivered order",
-      path: ["processing", "shipped", "delivered"],
-      token: "admin",
-      body: { status: "shipped" },
-      status: 400,
-      detail: /order is delivered/,
-    },
-    {
-      name: "setting the status of a delivered order again",
-      path: ["processing", "shipped", "delivered"],
-      token: "fulfillment",
-      body: { status: "delivered" },
-      status: 400,
-    },
-    {
-      name: "reopening a cancelled order",
-      path: ["cancelled"],
-      token: "admin",
-      body: { status: "pending" },
-      status: 400,
-    },
-    {
-      name: "the address of a cancelled order",
-      path: ["cancelled"],
-      token: "owner",
-      body: { shipping_address: "9 Late Ln" },
-      status: 400,
-      detail: /order is cancelled/,
-    },
-    {
-      name: "the address of a shipped order",
-      path: ["processing", "shipped"],
-      token: "admin",
-      body: { shipping_address: "9 Late Ln" },
-      status: 400,
-    },
-    {
-      name: "a valid status with an address that may no longer change",
-      path: ["processing", "shipped"],
-      token: "admin",
-      body: { status: "delivered", shipping_address: "9 Late Ln" },
-      status: 400,
-    },
-    {
-      name: "the owner moving the status forward",
-      path: [],
-      token: "owner",
-      body: { status: "processing" },
-      status: 403,
-    },
-    {
-      name: "another user changing the address",
-      path: [],
-      token: "other",
-      body: { shipping_address: "9 Late Ln" },
-      status: 403,
-    },
-    {
-      name: "another user sending nothing to change",
-      path: [],
-      token: "other",
-      body: {},
-      status: 403,
-    },
-    {
-      name: "fulfillment changing the address",
-      path: [],
-      token: "fulfillment",
-      body: { shipping_address: "9 Late Ln" },
-      status: 403,
-    },
-    {
-      name: "fulfillment cancelling",
-      path: [],
-      token: "fulfillment",
-      body: { status: "cancelled" },
-      status: 403,
-    },
-    {
-      name: "a forbidden field together with a bad move (403 wins)",
-      path: [],
-      token: "fulfillment",
-      body: { status: "delivered", shipping_address: "9 Late Ln" },
-      status: 403,
-    },
-    {
-      name: "the owner moving a terminal order (rights before status)",
-      path: ["processing", "shipped", "delivered"],
-      token: "owner",
-      body: { status: "shipped" },
-      status: 403,
-    },
-  ];
-  try {
+Deno.test("PATCH /v1/orders/:id refuses forbidden moves and changes", (t) =>
+  withTestContext(async (ctx, who) => {
+    const cases: {
+      name: string;
+      path: string[];
+      token: keyof Callers;
+      body: Record<string, unknown>;
+      status: number;
+      detail?: RegExp;
+    }[] = [
+      {
+        name: "skipping a status",
+        path: [],
+        token: "fulfillment",
+        body: { status: "shipped" },
+        status: 400,
+        detail: /from pending to shipped/,
+      },
+      {
+        name: "moving backward",
+        path: ["processing"],
+        token: "admin",
+        body: { status: "pending" },
+        status: 400,
+      },
+      {
+        name: "any status change to a delivered order",
+        path: ["processing", "shipped", "delivered"],
+        token: "admin",
+        body: { status: "shipped" },
+        status: 400,
+        detail: /order is delivered/,
+      },
+      {
+        name: "setting the status of a delivered order again",
+        path: ["processing", "shipped", "delivered"],
+        token: "fulfillment",
+        body: { status: "delivered" },
+        status: 400,
+      },
+      {
+        name: "reopening a cancelled order",
+        path: ["cancelled"],
+        token: "admin",
+        body: { status: "pending" },
+        status: 400,
+      },
+      {
+        name: "the address of a cancelled order",
+        path: ["cancelled"],
+        token: "owner",
+        body: { shipping_address: "9 Late Ln" },
+        status: 400,
+        detail: /order is cancelled/,
+      },
+      {
+        name: "the address of a shipped order",
+        path: ["processing", "shipped"],
+        token: "admin",
+        body: { shipping_address: "9 Late Ln" },
+        status: 400,
+      },
+      {
+        name: "a valid status with an address that may no longer change",
+        path: ["processing", "shipped"],
+        token: "admin",
+        body: { status: "delivered", shipping_address: "9 Late Ln" },
+        status: 400,
+      },
+      {
+        name: "the owner moving the status forward",
+        path: [],
+        token: "owner",
+        body: { status: "processing" },
+        status: 403,
+      },
+      {
+        name: "another user changing the address",
+        path: [],
+        token: "other",
+        body: { shipping_address: "9 Late Ln" },
+        status: 403,
+      },
+      {
+        name: "another user sending nothing to change",
+        path: [],
+        token: "other",
+        body: {},
+        status: 403,
+      },
+      {
+        name: "fulfillment changing the address",
+        path: [],
+        token: "fulfillment",
+        body: { shipping_address: "9 Late Ln" },
+        status: 403,
+      },
+      {
+        name: "fulfillment cancelling",
+        path: [],
+        token: "fulfillment",
+        body: { status: "cancelled" },
+        status: 403,
+      },
+      {
+        name: "a forbidden field together with a bad move (403 wins)",
+        path: [],
+        token: "fulfillment",
+        body: { status: "delivered", shipping_address: "9 Late Ln" },
+        status: 403,
+      },
+      {
+        name: "the owner moving a terminal order (rights before status)",
+        path: ["processing", "shipped", "delivered"],
+        token: "owner",
+        body: { status: "shipped" },
+        status: 403,
+      },
+    ];
     for (const c of cases) {
       await t.step(`${c.name} → ${c.status}`, async () => {
         const created = await createOrder(ctx, who.owner);
@@ -383,32 +323,27 @@ Deno.test("PATCH /v1/orders/:id refuses forbidden moves and changes", async (t) 
         assert.deepEqual(after, before, "nothing was written");
       });
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("PATCH /v1/orders/:id validates the body", async (t) => {
-  const ctx = await createTestContext();
-  const who = await callers(ctx);
-  const created = await createOrder(ctx, who.owner);
-  const cases: [string, unknown, number, string | undefined][] = [
-    ["an unknown status", { status: "returned" }, 400, "status"],
-    ["a status of another type", { status: 1 }, 400, "status"],
-    ["a null status", { status: null }, 400, "status"],
-    ["an empty address", { shipping_address: "  <p></p> " }, 422, undefined],
-    ["an address of another type", { shipping_address: 5 }, 422, undefined],
-    [
-      "a too long address",
-      { shipping_address: "a".repeat(501) },
-      422,
-      undefined,
-    ],
-    ["an array", [{ status: "processing" }], 422, undefined],
-    ["a string", "processing", 422, undefined],
-    ["null", null, 422, undefined],
-  ];
-  try {
+Deno.test("PATCH /v1/orders/:id validates the body", (t) =>
+  withTestContext(async (ctx, who) => {
+    const created = await createOrder(ctx, who.owner);
+    const cases: [string, unknown, number, string | undefined][] = [
+      ["an unknown status", { status: "returned" }, 400, "status"],
+      ["a status of another type", { status: 1 }, 400, "status"],
+      ["a null status", { status: null }, 400, "status"],
+      ["an empty address", { shipping_address: "  <p></p> " }, 422, undefined],
+      ["an address of another type", { shipping_address: 5 }, 422, undefined],
+      [
+        "a too long address",
+        { shipping_address: "a".repeat(501) },
+        422,
+        undefined,
+      ],
+      ["an array", [{ status: "processing" }], 422, undefined],
+      ["a string", "processing", 422, undefined],
+      ["null", null, 422, undefined],
+    ];
     for (const [name, body, status, path] of cases) {
       await t.step(`${name} → ${status}`, async () => {
         const response = await patch(
@@ -446,13 +381,10 @@ Deno.test("PATCH /v1/orders/:id validates the body", async (t) => {
         415,
       );
     });
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("PATCH /v1/orders/:id answers 404 for unknown and non-UUID ids, and matches ids case-insensitively", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     for (const id of [crypto.randomUUID(), "not-a-uuid", "1", "%00"]) {
       await expectProblem(
         await patch(ctx, id, who.admin, { status: "processing" }),
@@ -468,7 +400,7 @@ Deno.test("PATCH /v1/orders/:id answers 404 for unknown and non-UUID ids, and ma
   }));
 
 Deno.test("PATCH /v1/orders/:id checks validation before existence and ownership", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     await expectProblem(
       await patch(ctx, crypto.randomUUID(), who.owner, { status: "nope" }),
       400,
@@ -489,7 +421,7 @@ Deno.test("PATCH /v1/orders/:id checks validation before existence and ownership
   }));
 
 Deno.test("PATCH /v1/orders/:id with If-Match applies only to the version it names", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     const first = await patch(ctx, created.id, who.owner, {
       shipping_address: "2 Side St",
@@ -512,7 +444,7 @@ Deno.test("PATCH /v1/orders/:id with If-Match applies only to the version it nam
   }));
 
 Deno.test("PATCH /v1/orders/:id checks If-Match before anything else about the body", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     for (
       const body of [{ status: "nope" }, { shipping_address: "" }, [1], "{"]
@@ -546,23 +478,21 @@ Deno.test("PATCH /v1/orders/:id checks If-Match before anything else about the b
     );
   }));
 
-Deno.test("PATCH /v1/orders/:id reads If-Match as a list of strong entity tags", async (t) => {
-  const ctx = await createTestContext();
-  const who = await callers(ctx);
-  const cases: [string, number][] = [
-    ['"1"', 200],
-    ["*", 200],
-    ['"9", "1"', 200],
-    [' "1" ', 200],
-    ['W/"1"', 412],
-    ['"01"', 412],
-    ['"abc"', 412],
-    ["1", 400],
-    ['"1', 400],
-    [",", 400],
-    ['"1" "2"', 400],
-  ];
-  try {
+Deno.test("PATCH /v1/orders/:id reads If-Match as a list of strong entity tags", (t) =>
+  withTestContext(async (ctx, who) => {
+    const cases: [string, number][] = [
+      ['"1"', 200],
+      ["*", 200],
+      ['"9", "1"', 200],
+      [' "1" ', 200],
+      ['W/"1"', 412],
+      ['"01"', 412],
+      ['"abc"', 412],
+      ["1", 400],
+      ['"1', 400],
+      [",", 400],
+      ['"1" "2"', 400],
+    ];
     for (const [header, status] of cases) {
       await t.step(`If-Match: ${header} → ${status}`, async () => {
         const created = await createOrder(ctx, who.owner);
@@ -582,13 +512,10 @@ Deno.test("PATCH /v1/orders/:id reads If-Match as a list of strong entity tags",
         }
       });
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("POST /v1/orders/:id/cancel cancels a pending or processing order and records the reason", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const pending = await createOrder(ctx, who.owner);
     ctx.clock.advance(5000);
     const response = await ctx.request(
@@ -637,7 +564,7 @@ Deno.test("POST /v1/orders/:id/cancel cancels a pending or processing order and 
   }));
 
 Deno.test("POST /v1/orders/:id/cancel accepts no body, an empty body or an empty object", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const variants: { body?: string; headers?: Record<string, string> }[] = [
       {},
       { body: "", headers: { "Content-Type": "application/json" } },
@@ -661,7 +588,7 @@ Deno.test("POST /v1/orders/:id/cancel accepts no body, an empty body or an empty
   }));
 
 Deno.test("POST /v1/orders/:id/cancel treats an empty body without a media type as no body", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     // What fetch sends for a bodiless POST: `Content-Length: 0`, no type.
     const response = await ctx.app.request(`/v1/orders/${created.id}/cancel`, {
@@ -673,18 +600,21 @@ Deno.test("POST /v1/orders/:id/cancel treats an empty body without a media type 
     assert.equal((await response.json()).status, "cancelled");
   }));
 
-Deno.test("POST /v1/orders/:id/cancel refuses what PATCH with status cancelled refuses", async (t) => {
-  const ctx = await createTestContext();
-  const who = await callers(ctx);
-  const cases: [string, string[], keyof Callers, number, RegExp?][] = [
-    ["a shipped order", ["processing", "shipped"], "owner", 400, /shipped/],
-    ["a delivered order", ["processing", "shipped", "delivered"], "admin", 400],
-    ["an order already cancelled", ["cancelled"], "owner", 400, /already/],
-    ["by fulfillment", [], "fulfillment", 403],
-    ["by fulfillment, already cancelled", ["cancelled"], "fulfillment", 403],
-    ["by another user", [], "other", 403],
-  ];
-  try {
+Deno.test("POST /v1/orders/:id/cancel refuses what PATCH with status cancelled refuses", (t) =>
+  withTestContext(async (ctx, who) => {
+    const cases: [string, string[], keyof Callers, number, RegExp?][] = [
+      ["a shipped order", ["processing", "shipped"], "owner", 400, /shipped/],
+      [
+        "a delivered order",
+        ["processing", "shipped", "delivered"],
+        "admin",
+        400,
+      ],
+      ["an order already cancelled", ["cancelled"], "owner", 400, /already/],
+      ["by fulfillment", [], "fulfillment", 403],
+      ["by fulfillment, already cancelled", ["cancelled"], "fulfillment", 403],
+      ["by another user", [], "other", 403],
+    ];
     for (const [name, path, token, status, detail] of cases) {
       await t.step(`${name} → ${status}`, async () => {
         const created = await createOrder(ctx, who.owner);
@@ -715,27 +645,22 @@ Deno.test("POST /v1/orders/:id/cancel refuses what PATCH with status cancelled r
         assert.equal(events[1].action, "order.cancelled");
       },
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("POST /v1/orders/:id/cancel validates its optional body", async (t) => {
-  const ctx = await createTestContext();
-  const who = await callers(ctx);
-  const created = await createOrder(ctx, who.owner);
-  const cases: [string, string, number][] = [
-    [
-      "a reason over 500 characters",
-      JSON.stringify({ reason: "r".repeat(501) }),
-      422,
-    ],
-    ["a reason of another type", '{"reason":5}', 422],
-    ["an array", "[]", 422],
-    ["a string", '"why"', 422],
-    ["malformed JSON", "{", 400],
-  ];
-  try {
+Deno.test("POST /v1/orders/:id/cancel validates its optional body", (t) =>
+  withTestContext(async (ctx, who) => {
+    const created = await createOrder(ctx, who.owner);
+    const cases: [string, string, number][] = [
+      [
+        "a reason over 500 characters",
+        JSON.stringify({ reason: "r".repeat(501) }),
+        422,
+      ],
+      ["a reason of another type", '{"reason":5}', 422],
+      ["an array", "[]", 422],
+      ["a string", '"why"', 422],
+      ["malformed JSON", "{", 400],
+    ];
     for (const [name, body, status] of cases) {
       await t.step(`${name} → ${status}`, async () => {
         await expectProblem(
@@ -770,13 +695,10 @@ Deno.test("POST /v1/orders/:id/cancel validates its optional body", async (t) =>
         assert.equal(events[1].changes.cancellation_reason.to, "r".repeat(500));
       },
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("POST /v1/orders/:id/cancel honours If-Match", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const created = await createOrder(ctx, who.owner);
     await expectProblem(
       await ctx.request("POST", `/v1/orders/${created.id}/cancel`, {
@@ -795,7 +717,7 @@ Deno.test("POST /v1/orders/:id/cancel honours If-Match", () =>
   }));
 
 Deno.test("order changes and history require authentication", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const id = crypto.randomUUID();
     const requests: [string, string, unknown][] = [
       ["PATCH", `/v1/orders/${id}`, { status: "processing" }],
@@ -813,7 +735,7 @@ Deno.test("order changes and history require authentication", () =>
   }));
 
 Deno.test("an order answers 405 with PATCH among the allowed methods", () =>
-  withContext(async (ctx, who) => {
+  withTestContext(async (ctx, who) => {
     const response = await ctx.request(
       "DELETE",
       `/v1/orders/${crypto.randomUUID()}`,
