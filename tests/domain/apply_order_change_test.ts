@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { verifyAuditLog } from "../../db/audit_verifier.ts";
-import { type Database, openDatabase } from "../../db/client.ts";
-import { applyMigrations } from "../../db/migrate.ts";
+import { type Database } from "../../db/client.ts";
+
 import { createOrderStore } from "../../db/order_store.ts";
 import {
   applyOrderChange,
@@ -24,7 +24,7 @@ import { newOrder, type Order } from "../../domain/order.ts";
 import type { OrderChange } from "../../domain/order_change.ts";
 import type { OrderStore } from "../../domain/ports.ts";
 import type { Principal } from "../../domain/principal.ts";
-import { testClock } from "../fixtures/mod.ts";
+import { testClock, withMigratedDatabase } from "../fixtures/mod.ts";
 
 const OWNER: Principal = { userId: 42, roles: ["user"] };
 const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
@@ -42,9 +42,7 @@ interface Fixture {
   ): Promise<Order>;
 }
 
-async function fixture(): Promise<Fixture> {
-  const database = await openDatabase(":memory:");
-  await applyMigrations(database.db);
+function fixture(database: Database): Fixture {
   const store = createOrderStore(database.db);
   const clock = testClock();
   let requests = 0;
@@ -103,14 +101,9 @@ async function assertChainHolds(f: Fixture): Promise<void> {
   assert.equal(verification.broken, undefined);
 }
 
-/** Runs `fn` on a fresh fixture and closes its database afterwards. */
-async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const f = await fixture();
-  try {
-    await fn(f);
-  } finally {
-    f.database.close();
-  }
+/** Runs `fn` on a fixture over a fresh database. */
+function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  return withMigratedDatabase((database) => fn(fixture(database)));
 }
 
 /** The owner's change of an order through `store`, as request `owner-1`. */

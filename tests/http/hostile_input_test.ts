@@ -11,9 +11,11 @@ import {
 } from "../../domain/text.ts";
 import {
   countRows,
-  createTestContext,
+  createOrder,
+  expectProblem,
   orderBody,
   type TestContext,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
 /** JSON text nested `depth` levels deep inside `wrap` (`[`…`]` or `{"a":`…`}`). */
@@ -31,15 +33,6 @@ async function post(
   return await ctx.request("POST", path, { token, body, headers });
 }
 
-async function problem(response: Response, status: number) {
-  assert.equal(response.status, status);
-  assert.equal(
-    response.headers.get("content-type"),
-    "application/problem+json",
-  );
-  return await response.json();
-}
-
 Deno.test("nestingDepth counts arrays and objects, not brackets inside strings", () => {
   assert.equal(nestingDepth('"[[["'), 0);
   assert.equal(nestingDepth('{"a":[1,{"b":"]]]"}]}'), 3);
@@ -47,15 +40,9 @@ Deno.test("nestingDepth counts arrays and objects, not brackets inside strings",
   assert.equal(nestingDepth(nested(100_000, "[", "]")), 100_000);
 });
 
-Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it, on every body-taking route", async (t) => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
-    const created = await (await ctx.request("POST", "/v1/orders", {
-      token: owner,
-      body: orderBody(),
-    })).json();
+Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it, on every body-taking route", (t) =>
+  withTestContext(async (ctx, { owner, admin }) => {
+    const created = await createOrder(ctx, owner);
     const deep = nested(5000, '{"a":', "}");
     const shapes: [string, string][] = [
       ["the top level", nested(5000, "[", "]")],
@@ -82,7 +69,7 @@ Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it
               body,
               key ? { "Idempotency-Key": key } : {},
             );
-            const body400 = await problem(response, 400);
+            const body400 = await expectProblem(response, 400);
             assert.equal(
               body400.detail,
               "The request body is nested deeper than 32 levels",
@@ -103,7 +90,7 @@ Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it
           token,
           body: `{"shipping_address":${deep}}`,
         });
-        await problem(response, 400);
+        await expectProblem(response, 400);
       }
     });
     await t.step("32 levels are still read (and then validated)", async () => {
@@ -119,20 +106,12 @@ Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it
     });
     assert.equal(await countRows(ctx, "orders"), 2);
     assert.equal(await countRows(ctx, "idempotency_keys"), 0);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 const CONTROL_CHARACTERS = ["\u0000", "\u0001", "\u001b", "\u007f", "\u0085"];
 
-Deno.test("a control character other than tab, LF or CR in any text field is a 422 with the field's path", async (t) => {
-  const ctx = await createTestContext({
-    reviewPolicy: { thresholdCents: 1n, velocityOrders: 1_000_000 },
-  });
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
+Deno.test("a control character other than tab, LF or CR in any text field is a 422 with the field's path", (t) =>
+  withTestContext(async (ctx, { owner, admin }) => {
     const item = {
       product_id: "sku",
       product_name: "Mug",
@@ -141,41 +120,31 @@ Deno.test("a control character other than tab, LF or CR in any text field is a 4
     };
     for (const control of CONTROL_CHARACTERS) {
       const code = control.codePointAt(0)!.toString(16).padStart(4, "0");
-      const created = await (await ctx.request("POST", "/v1/orders", {
-        token: owner,
-        body: orderBody(),
-      })).json();
+      const created = await createOrder(ctx, owner);
       const cases: [string, string, string, unknown, string][] = [
-        [
+        ...([
+          [
+            { items: [{ ...item, product_id: `sku${control}` }] },
+            "items[0].product_id",
+          ],
+          [
+            { items: [{ ...item, product_name: control }] },
+            "items[0].product_name",
+          ],
+          [
+            { items: [item, { ...item, product_name: `Tea${control}` }] },
+            "items[1].product_name",
+          ],
+          [{ shipping_address: `1 Main${control} St` }, "shipping_address"],
+        ] as const).map((
+          [overrides, field],
+        ): [string, string, string, unknown, string] => [
           "POST",
           "/v1/orders",
           owner,
-          orderBody({ items: [{ ...item, product_id: `sku${control}` }] }),
-          "items[0].product_id",
-        ],
-        [
-          "POST",
-          "/v1/orders",
-          owner,
-          orderBody({ items: [{ ...item, product_name: control }] }),
-          "items[0].product_name",
-        ],
-        [
-          "POST",
-          "/v1/orders",
-          owner,
-          orderBody({
-            items: [item, { ...item, product_name: `Tea${control}` }],
-          }),
-          "items[1].product_name",
-        ],
-        [
-          "POST",
-          "/v1/orders",
-          owner,
-          orderBody({ shipping_address: `1 Main${control} St` }),
-          "shipping_address",
-        ],
+          orderBody(overrides),
+          field,
+        ]),
         ["PATCH", `/v1/orders/${created.id}`, owner, {
           shipping_address: `2${control} Side St`,
         }, "shipping_address"],
@@ -192,7 +161,7 @@ Deno.test("a control character other than tab, LF or CR in any text field is a 4
           `U+${code} in ${method} ${path.replace(created.id, "{id}")} ${field}`,
           async () => {
             const response = await ctx.request(method, path, { token, body });
-            const details = await problem(response, 422);
+            const details = await expectProblem(response, 422);
             assert.deepEqual(details.errors, [
               { path: field, message: CONTROL_CHARACTER_MESSAGE },
             ]);
@@ -204,15 +173,12 @@ Deno.test("a control character other than tab, LF or CR in any text field is a 4
       })).json();
       assert.deepEqual(read, created, "a refused change changed nothing");
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }, {
+    reviewPolicy: { thresholdCents: 1n, velocityOrders: 1_000_000 },
+  }));
 
-Deno.test("tab, LF and CR are kept, and what a 201 says is exactly what later reads return", async () => {
-  const ctx = await createTestContext();
-  try {
-    const owner = await ctx.token(42);
+Deno.test("tab, LF and CR are kept, and what a 201 says is exactly what later reads return", () =>
+  withTestContext(async (ctx, { owner }) => {
     const response = await ctx.request("POST", "/v1/orders", {
       token: owner,
       body: orderBody({
@@ -246,60 +212,42 @@ Deno.test("tab, LF and CR are kept, and what a 201 says is exactly what later re
       history.events[0].changes.items.to[0].product_name,
       "Mug\r\nLarge",
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("a string or key that is not well-formed Unicode is a 422 with its path, before anything stores or hashes it", async (t) => {
-  const ctx = await createTestContext({
-    reviewPolicy: { thresholdCents: 1n, velocityOrders: 1_000_000 },
-  });
-  try {
-    const owner = await ctx.token(42);
-    const admin = await ctx.token(9, ["admin"]);
-    const created = await (await ctx.request("POST", "/v1/orders", {
-      token: owner,
-      body: orderBody(),
-    })).json();
+Deno.test("a string or key that is not well-formed Unicode is a 422 with its path, before anything stores or hashes it", (t) =>
+  withTestContext(async (ctx, { owner, admin }) => {
+    const created = await createOrder(ctx, owner);
     const item =
       '{"product_id":"a","product_name":"M","quantity":1,"price":"1"}';
-    const cases: [string, string, string, string, string][] = [
+    const creations: [string, string][] = [
       [
-        "POST",
-        "/v1/orders",
-        owner,
         `{"items":[{"product_id":"a","product_name":"\\ud800","quantity":1,"price":"1"}],"shipping_address":"x"}`,
         "items[0].product_name",
       ],
       [
-        "POST",
-        "/v1/orders",
-        owner,
         `{"items":[{"product_id":"\\udfff","product_name":"M","quantity":1,"price":"1"}],"shipping_address":"x"}`,
         "items[0].product_id",
       ],
       [
-        "POST",
-        "/v1/orders",
-        owner,
         `{"items":[${item}],"shipping_address":"1 Main \\ud83d St"}`,
         "shipping_address",
       ],
       [
-        "POST",
-        "/v1/orders",
-        owner,
         `{"items":[${item}],"shipping_address":"x","note":["\\udc00"]}`,
         "note[0]",
       ],
-      [
+      [`{"items":[${item}],"shipping_address":"x","\\ud800":1}`, "body"],
+    ];
+    const cases: [string, string, string, string, string][] = [
+      ...creations.map((
+        [body, field],
+      ): [string, string, string, string, string] => [
         "POST",
         "/v1/orders",
         owner,
-        `{"items":[${item}],"shipping_address":"x","\\ud800":1}`,
-        "body",
-      ],
+        body,
+        field,
+      ]),
       [
         "PATCH",
         `/v1/orders/${created.id}`,
@@ -332,7 +280,7 @@ Deno.test("a string or key that is not well-formed Unicode is a 422 with its pat
               body,
               headers,
             });
-            const details = await problem(response, 422);
+            const details = await expectProblem(response, 422);
             assert.equal(details.errors.length, 1);
             assert.equal(details.errors[0].path, field);
             assert.match(details.errors[0].message, /well-formed Unicode/);
@@ -358,7 +306,6 @@ Deno.test("a string or key that is not well-formed Unicode is a 422 with its pat
       token: owner,
     })).json();
     assert.deepEqual(read, emoji);
-  } finally {
-    ctx.close();
-  }
-});
+  }, {
+    reviewPolicy: { thresholdCents: 1n, velocityOrders: 1_000_000 },
+  }));

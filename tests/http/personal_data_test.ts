@@ -10,6 +10,7 @@ import {
   countRows,
   createOrder,
   expectJson,
+  getJson,
   type Json,
   orderBody,
   type TestContext,
@@ -39,15 +40,6 @@ function erase(
   });
 }
 
-/** A GET that must answer 200, and its body. */
-async function read(
-  ctx: TestContext,
-  path: string,
-  token: string,
-): Promise<Json> {
-  return await expectJson(await ctx.request("GET", path, { token }), 200);
-}
-
 /** Cancels an order as `token`, so nothing it holds stops an erasure. */
 async function cancel(
   ctx: TestContext,
@@ -65,7 +57,7 @@ async function cancel(
 
 /** The `events` of user 42's export, as `token` reads it. */
 async function exportedEvents(ctx: TestContext, token: string): Promise<Json> {
-  return (await read(ctx, "/v1/users/42/export", token)).events;
+  return (await getJson(ctx, "/v1/users/42/export", token)).events;
 }
 
 /** User 42's data key and its wrapped form, read before it is destroyed. */
@@ -141,8 +133,8 @@ Deno.test("GET /v1/users/:id/export returns every order of the user with its his
       );
       for (const { history, ...order } of body.orders) {
         const path = `/v1/orders/${order.id}`;
-        assert.deepEqual(order, await read(ctx, path, owner));
-        const { events } = await read(ctx, `${path}/history`, owner);
+        assert.deepEqual(order, await getJson(ctx, path, owner));
+        const { events } = await getJson(ctx, `${path}/history`, owner);
         assert.deepEqual(history, events);
       }
       assert.equal(body.orders[1].shipping_address, "3 New Rd");
@@ -157,7 +149,11 @@ Deno.test("GET /v1/users/:id/export returns every order of the user with its his
       ],
     );
 
-    const empty = await read(ctx, "/v1/users/77/export", await ctx.token(77));
+    const empty = await getJson(
+      ctx,
+      "/v1/users/77/export",
+      await ctx.token(77),
+    );
     assert.deepEqual(empty.orders, []);
   }));
 
@@ -232,7 +228,7 @@ Deno.test("DELETE /v1/users/:id/personal-data answers 409 while an order is pend
       );
     }
     assert.equal(
-      (await read(ctx, `/v1/orders/${order.id}`, owner)).shipping_address,
+      (await getJson(ctx, `/v1/orders/${order.id}`, owner)).shipping_address,
       ADDRESS,
       "the 409s destroyed nothing",
     );
@@ -253,9 +249,9 @@ Deno.test("after an erasure the orders keep their financial record and read ship
     await cancel(ctx, cancelled.id, owner, "too slow");
     const untouched = await createOrder(ctx, await ctx.token(43));
     const order = (id: string, token = owner) =>
-      read(ctx, `/v1/orders/${id}`, token);
+      getJson(ctx, `/v1/orders/${id}`, token);
     const history = (id: string) =>
-      read(ctx, `/v1/orders/${id}/history`, admin);
+      getJson(ctx, `/v1/orders/${id}/history`, admin);
     const before = {
       orders: [await order(delivered.id), await order(cancelled.id)],
       histories: [await history(delivered.id), await history(cancelled.id)],
@@ -293,14 +289,14 @@ Deno.test("after an erasure the orders keep their financial record and read ship
       (await history(cancelled.id)).events[1].changes.cancellation_reason,
       { from: null, to: null },
     );
-    const list = await read(ctx, "/v1/orders", owner);
+    const list = await getJson(ctx, "/v1/orders", owner);
     assert.deepEqual(
       list.orders.map((
         o: Json,
       ) => [o.shipping_address, o.personal_data_erased]),
       [[null, true], [null, true]],
     );
-    const exported = await read(ctx, "/v1/users/42/export", owner);
+    const exported = await getJson(ctx, "/v1/users/42/export", owner);
     assert.deepEqual(
       exported.orders.map((o: Json) => o.history[0].changes.shipping_address),
       [{ from: null, to: null }, { from: null, to: null }],
@@ -419,7 +415,7 @@ Deno.test("GET /v1/users/:id/export shows the user's own erasure as one user.per
     }
     // Another user's export does not show it.
     assert.deepEqual(
-      (await read(ctx, "/v1/users/43/export", admin)).events,
+      (await getJson(ctx, "/v1/users/43/export", admin)).events,
       [],
     );
   }));
@@ -471,7 +467,7 @@ Deno.test("orders created after an erasure get a new data key and read normally"
       200,
     );
     assert.equal(updated.shipping_address, "6 Newer St");
-    const exported = await read(ctx, "/v1/users/42/export", owner);
+    const exported = await getJson(ctx, "/v1/users/42/export", owner);
     assert.deepEqual(
       exported.orders.map((o: Json) => [o.id, o.shipping_address]),
       [[fresh.id, "6 Newer St"], [old.id, null]],
@@ -489,7 +485,7 @@ Deno.test("orders created after an erasure get a new data key and read normally"
     );
     assert.deepEqual(chain.rows.map((r) => r.chain_seq), [1, 2]);
     assert.equal(
-      (await read(ctx, `/v1/orders/${fresh.id}`, owner)).shipping_address,
+      (await getJson(ctx, `/v1/orders/${fresh.id}`, owner)).shipping_address,
       null,
     );
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);

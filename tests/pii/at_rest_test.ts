@@ -7,9 +7,13 @@
 import assert from "node:assert/strict";
 import { verifyAuditLog } from "../../db/audit_verifier.ts";
 import {
-  createTestContext,
+  createOrder,
+  expectJson,
+  getJson,
   orderBody,
   type TestContext,
+  withDatabaseFile,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
 const FIRST = "4242 Privacy Lane, Springfield";
@@ -19,11 +23,6 @@ const OTHER = "99 Elsewhere Road, Ogdenville";
 const REASON = "Moving to 12 Hidden Court next week";
 /** Not personal data: it is stored as it is, which shows the scan works. */
 const PRODUCT = "Distinctive Plain-Text Mug";
-
-async function json(response: Response, status: number) {
-  assert.equal(response.status, status);
-  return await response.json();
-}
 
 /** Orders of two users, created, changed, replayed and cancelled. */
 async function writeOrders(ctx: TestContext): Promise<string[]> {
@@ -38,7 +37,7 @@ async function writeOrders(ctx: TestContext): Promise<string[]> {
       price: "5.00",
     }],
   });
-  const created = await json(
+  const created = await expectJson(
     await ctx.request("POST", "/v1/orders", {
       token: owner,
       body,
@@ -53,7 +52,7 @@ async function writeOrders(ctx: TestContext): Promise<string[]> {
   });
   assert.equal(replay.headers.get("idempotent-replayed"), "true");
   assert.deepEqual(await replay.json(), created);
-  const updated = await json(
+  const updated = await expectJson(
     await ctx.request("PATCH", `/v1/orders/${created.id}`, {
       token: owner,
       body: { shipping_address: SECOND },
@@ -61,14 +60,14 @@ async function writeOrders(ctx: TestContext): Promise<string[]> {
     200,
   );
   assert.equal(updated.shipping_address, SECOND);
-  await json(
+  await expectJson(
     await ctx.request("POST", `/v1/orders/${created.id}/cancel`, {
       token: owner,
       body: { reason: REASON },
     }),
     200,
   );
-  const forOther = await json(
+  const forOther = await expectJson(
     await ctx.request("POST", "/v1/orders", {
       token: admin,
       body: orderBody({ shipping_address: OTHER, user_id: 43 }),
@@ -79,35 +78,32 @@ async function writeOrders(ctx: TestContext): Promise<string[]> {
   return [created.id, forOther.id];
 }
 
-Deno.test("the database file and its WAL never contain a shipping address or a cancellation reason in plain text", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const url = `file:${dir}/orders.db`;
-    const ctx = await createTestContext({ url });
-    const [id] = await writeOrders(ctx);
-    // Everything reads back in plain text through the API.
-    const history = await json(
-      await ctx.request("GET", `/v1/orders/${id}/history`, {
-        token: await ctx.token(42),
-      }),
-      200,
-    );
-    assert.deepEqual(
-      history.events.map((e: { changes: { shipping_address?: unknown } }) =>
-        e.changes.shipping_address
-      ),
-      [
-        { from: null, to: FIRST },
-        { from: FIRST, to: SECOND },
-        undefined,
-      ],
-    );
-    assert.deepEqual(history.events[2].changes.cancellation_reason, {
-      from: null,
-      to: REASON,
-    });
-    assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
-    ctx.close();
+Deno.test("the database file and its WAL never contain a shipping address or a cancellation reason in plain text", () =>
+  withDatabaseFile("orders-at-rest-", async (url, dir) => {
+    await withTestContext(async (ctx) => {
+      const [id] = await writeOrders(ctx);
+      // Everything reads back in plain text through the API.
+      const history = await getJson(
+        ctx,
+        `/v1/orders/${id}/history`,
+        await ctx.token(42),
+      );
+      assert.deepEqual(
+        history.events.map((e: { changes: { shipping_address?: unknown } }) =>
+          e.changes.shipping_address
+        ),
+        [
+          { from: null, to: FIRST },
+          { from: FIRST, to: SECOND },
+          undefined,
+        ],
+      );
+      assert.deepEqual(history.events[2].changes.cancellation_reason, {
+        from: null,
+        to: REASON,
+      });
+      assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
+    }, { url });
 
     const files = [];
     for await (const entry of Deno.readDir(dir)) files.push(entry.name);
@@ -125,14 +121,10 @@ Deno.test("the database file and its WAL never contain a shipping address or a c
         assert.ok(!text.includes(address), `${file} contains "${address}"`);
       }
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("every stored address is a ciphertext: order rows, audit changes, stored responses", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("every stored address is a ciphertext: order rows, audit changes, stored responses", () =>
+  withTestContext(async (ctx) => {
     await writeOrders(ctx);
     const db = ctx.database.client;
     const orders = await db.execute("SELECT shipping_address FROM orders");
@@ -159,36 +151,16 @@ Deno.test("every stored address is a ciphertext: order rows, audit changes, stor
       assert.match(String(row.a), /^enc:v1:/);
     }
     assert.equal(await ctx.personalDataStore.countPlainAuditEntries(), 0);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("a ciphertext moved to another order does not decrypt, and the 500 reveals nothing", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("a ciphertext moved to another order does not decrypt, and the 500 reveals nothing", () =>
+  withTestContext(async (ctx) => {
     const owner = await ctx.token(42);
-    const first = await json(
-      await ctx.request("POST", "/v1/orders", {
-        token: owner,
-        body: orderBody({ shipping_address: FIRST }),
-      }),
-      201,
-    );
-    const second = await json(
-      await ctx.request("POST", "/v1/orders", {
-        token: owner,
-        body: orderBody({ shipping_address: SECOND }),
-      }),
-      201,
-    );
-    const other = await json(
-      await ctx.request("POST", "/v1/orders", {
-        token: await ctx.token(43),
-        body: orderBody({ shipping_address: OTHER }),
-      }),
-      201,
-    );
+    const first = await createOrder(ctx, owner, { shipping_address: FIRST });
+    const second = await createOrder(ctx, owner, { shipping_address: SECOND });
+    const other = await createOrder(ctx, await ctx.token(43), {
+      shipping_address: OTHER,
+    });
     const copy = (from: string, to: string) =>
       ctx.database.client.execute({
         sql: `UPDATE orders SET shipping_address =
@@ -200,10 +172,7 @@ Deno.test("a ciphertext moved to another order does not decrypt, and the 500 rev
     await assert.rejects(() => copy(first.id, other.id), /not live/);
     // Read the first order, so its ciphertext is among the values the data
     // key remembers decrypting: the copy must still fail.
-    await json(
-      await ctx.request("GET", `/v1/orders/${first.id}`, { token: owner }),
-      200,
-    );
+    await getJson(ctx, `/v1/orders/${first.id}`, owner);
     // The same user's other order: stored, but bound to its own row.
     await copy(first.id, second.id);
     const response = await ctx.request("GET", `/v1/orders/${second.id}`, {
@@ -215,40 +184,24 @@ Deno.test("a ciphertext moved to another order does not decrypt, and the 500 rev
       assert.ok(!text.includes(address));
       assert.ok(!JSON.stringify(ctx.logs).includes(address));
     }
-    const intact = await json(
-      await ctx.request("GET", `/v1/orders/${first.id}`, { token: owner }),
-      200,
-    );
+    const intact = await getJson(ctx, `/v1/orders/${first.id}`, owner);
     assert.equal(intact.shipping_address, FIRST);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("an address that looks like a ciphertext is encrypted and read back like any other", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("an address that looks like a ciphertext is encrypted and read back like any other", () =>
+  withTestContext(async (ctx) => {
     const owner = await ctx.token(42);
-    const order = await json(
-      await ctx.request("POST", "/v1/orders", {
-        token: owner,
-        body: orderBody({ shipping_address: "enc:v1:abc:xyz" }),
-      }),
-      201,
-    );
-    await json(
+    const order = await createOrder(ctx, owner, {
+      shipping_address: "enc:v1:abc:xyz",
+    });
+    await expectJson(
       await ctx.request("PATCH", `/v1/orders/${order.id}`, {
         token: owner,
         body: { shipping_address: "enc:v1:def:uvw" },
       }),
       200,
     );
-    const history = await json(
-      await ctx.request("GET", `/v1/orders/${order.id}/history`, {
-        token: owner,
-      }),
-      200,
-    );
+    const history = await getJson(ctx, `/v1/orders/${order.id}/history`, owner);
     assert.deepEqual(
       history.events.map((e: { changes: { shipping_address: unknown } }) =>
         e.changes.shipping_address
@@ -264,7 +217,4 @@ Deno.test("an address that looks like a ciphertext is encrypted and read back li
     for (const row of stored.rows) {
       assert.ok(!String(row.changes).includes("enc:v1:abc:xyz"));
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }));

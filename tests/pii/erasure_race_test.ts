@@ -21,31 +21,27 @@ import {
 } from "../../pii/erasure.ts";
 import { KEY_CACHE_TTL_MS } from "../../pii/keyring.ts";
 import {
-  createTestContext,
-  orderBody,
+  createOrder,
+  expectJson,
+  type Json,
   type TestContext,
+  withDatabaseFile,
+  withTestContext,
 } from "../fixtures/mod.ts";
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
 
 const OWNER: Principal = { userId: 42, roles: ["user"] };
 
 async function create(ctx: TestContext, address: string): Promise<Json> {
-  const response = await ctx.request("POST", "/v1/orders", {
-    token: await ctx.token(42),
-    body: orderBody({ shipping_address: address }),
+  return await createOrder(ctx, await ctx.token(42), {
+    shipping_address: address,
   });
-  assert.equal(response.status, 201, await response.clone().text());
-  return await response.json();
 }
 
 async function read(ctx: TestContext, id: string): Promise<Json> {
   const response = await ctx.request("GET", `/v1/orders/${id}`, {
     token: await ctx.token(42),
   });
-  assert.equal(response.status, 200);
-  return await response.json();
+  return await expectJson(response, 200);
 }
 
 async function cancel(ctx: TestContext, id: string): Promise<void> {
@@ -56,6 +52,21 @@ async function cancel(ctx: TestContext, id: string): Promise<void> {
   await response.body?.cancel();
 }
 
+/** User 42's order at "1 Old St", cancelled, so nothing stops an erasure. */
+async function cancelledOrder(ctx: TestContext): Promise<Json> {
+  const old = await create(ctx, "1 Old St");
+  await cancel(ctx, old.id);
+  return old;
+}
+
+/** User 42 erases their data through `ctx`'s app. */
+async function erase(ctx: TestContext): Promise<void> {
+  const erased = await ctx.request("DELETE", "/v1/users/42/personal-data", {
+    token: await ctx.token(42),
+  });
+  assert.equal(erased.status, 204);
+}
+
 async function liveKeys(ctx: TestContext): Promise<unknown[]> {
   const result = await ctx.database.client.execute(
     "SELECT key_id FROM user_keys WHERE user_id = 42 AND destroyed_at IS NULL",
@@ -63,19 +74,44 @@ async function liveKeys(ctx: TestContext): Promise<unknown[]> {
   return result.rows.map((row) => row.key_id);
 }
 
-Deno.test("an order written under a key another instance just destroyed is written again under a new key", async () => {
-  const dir = await Deno.makeTempDir();
-  // Two instances of the service over one database, each with its own cache.
-  const a = await createTestContext({ url: `file:${dir}/orders.db` });
-  const b = await createTestContext({ url: `file:${dir}/orders.db` });
-  try {
-    const old = await create(a, "1 Old St");
-    await cancel(a, old.id);
+/** The number of entries in user 42's audit chain. */
+async function userChainLength(ctx: TestContext): Promise<unknown> {
+  const events = await ctx.database.client.execute(
+    "SELECT count(*) AS n FROM audit_log WHERE chain_id = 'user:42'",
+  );
+  return events.rows[0]?.n;
+}
+
+/** An eraser over `ctx`'s store, with its own `destroyKey`. */
+function eraserWith(
+  ctx: TestContext,
+  destroyKey: ErasureStore["destroyKey"],
+) {
+  return createPersonalDataEraser({
+    store: { ...ctx.personalDataStore, destroyKey },
+    keyring: ctx.keyring,
+    clock: ctx.clock,
+  });
+}
+
+/** Two instances of the service over one database file, each with its own cache. */
+function withTwoInstances(
+  fn: (a: TestContext, b: TestContext) => Promise<void>,
+): Promise<void> {
+  return withDatabaseFile(
+    "orders-erasure-",
+    (url) =>
+      withTestContext((a) => withTestContext((b) => fn(a, b), { url }), {
+        url,
+      }),
+  );
+}
+
+Deno.test("an order written under a key another instance just destroyed is written again under a new key", () =>
+  withTwoInstances(async (a, b) => {
+    const old = await cancelledOrder(a);
     const [destroyed] = await liveKeys(a);
-    const erased = await b.request("DELETE", "/v1/users/42/personal-data", {
-      token: await b.token(42),
-    });
-    assert.equal(erased.status, 204);
+    await erase(b);
     // B, which erased, forgot the key at once; A may still show the order
     // from its cache (for at most KEY_CACHE_TTL_MS, below).
     assert.equal((await read(b, old.id)).shipping_address, null);
@@ -96,24 +132,12 @@ Deno.test("an order written under a key another instance just destroyed is writt
     // Having been refused, A forgot the destroyed key too.
     assert.equal((await read(a, old.id)).shipping_address, null);
     assert.equal((await verifyAuditLog(a.database.db)).broken, undefined);
-  } finally {
-    a.close();
-    b.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("another instance stops showing an erased address within KEY_CACHE_TTL_MS", async () => {
-  const dir = await Deno.makeTempDir();
-  const a = await createTestContext({ url: `file:${dir}/orders.db` });
-  const b = await createTestContext({ url: `file:${dir}/orders.db` });
-  try {
-    const old = await create(a, "1 Old St");
-    await cancel(a, old.id);
-    const erased = await b.request("DELETE", "/v1/users/42/personal-data", {
-      token: await b.token(42),
-    });
-    assert.equal(erased.status, 204);
+Deno.test("another instance stops showing an erased address within KEY_CACHE_TTL_MS", () =>
+  withTwoInstances(async (a, b) => {
+    const old = await cancelledOrder(a);
+    await erase(b);
     a.clock.advance(KEY_CACHE_TTL_MS - 1);
     assert.equal((await read(a, old.id)).shipping_address, "1 Old St");
     a.clock.advance(1);
@@ -123,31 +147,16 @@ Deno.test("another instance stops showing an erased address within KEY_CACHE_TTL
       [null, true],
     );
     assert.equal((await verifyAuditLog(a.database.db)).broken, undefined);
-  } finally {
-    a.close();
-    b.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("an order created between the erasure's check and its write stops the erasure with 409", async () => {
-  const ctx = await createTestContext();
-  try {
-    const old = await create(ctx, "1 Old St");
-    await cancel(ctx, old.id);
+Deno.test("an order created between the erasure's check and its write stops the erasure with 409", () =>
+  withTestContext(async (ctx) => {
+    const old = await cancelledOrder(ctx);
     let competing: Json;
-    const store: ErasureStore = {
-      ...ctx.personalDataStore,
-      async destroyKey(key, entry) {
-        // The worst moment: after every check, right before the write.
-        competing ??= await create(ctx, "3 Race St");
-        return await ctx.personalDataStore.destroyKey(key, entry);
-      },
-    };
-    const eraser = createPersonalDataEraser({
-      store,
-      keyring: ctx.keyring,
-      clock: ctx.clock,
+    const eraser = eraserWith(ctx, async (key, entry) => {
+      // The worst moment: after every check, right before the write.
+      competing ??= await create(ctx, "3 Race St");
+      return await ctx.personalDataStore.destroyKey(key, entry);
     });
     await assert.rejects(
       () => eraser.erase(42, { actor: OWNER, requestId: "race" }),
@@ -158,10 +167,7 @@ Deno.test("an order created between the erasure's check and its write stops the 
     assert.equal((await liveKeys(ctx)).length, 1);
     assert.equal((await read(ctx, competing.id)).shipping_address, "3 Race St");
     assert.equal((await read(ctx, old.id)).shipping_address, "1 Old St");
-    const events = await ctx.database.client.execute(
-      "SELECT count(*) AS n FROM audit_log WHERE chain_id = 'user:42'",
-    );
-    assert.equal(events.rows[0]?.n, 0);
+    assert.equal(await userChainLength(ctx), 0);
 
     // Once that order is done, the erasure goes through.
     await cancel(ctx, competing.id);
@@ -170,41 +176,28 @@ Deno.test("an order created between the erasure's check and its write stops the 
       "erased",
     );
     assert.equal((await read(ctx, competing.id)).shipping_address, null);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("an erasure whose chain position was taken meanwhile is written at the next one", async () => {
-  const ctx = await createTestContext();
-  try {
-    const old = await create(ctx, "1 Old St");
-    await cancel(ctx, old.id);
+Deno.test("an erasure whose chain position was taken meanwhile is written at the next one", () =>
+  withTestContext(async (ctx) => {
+    await cancelledOrder(ctx);
     let attempts = 0;
-    const store: ErasureStore = {
-      ...ctx.personalDataStore,
-      async destroyKey(key, entry) {
-        if (attempts++ === 0) {
-          // Another writer appends to the user's chain first.
-          const other = await sealAuditEntry({
-            ...entry,
-            action: "account.tokens_revoked",
-            changes: {},
-            requestId: "other",
-          }, {
-            chainId: userChainId(42),
-            chainSeq: entry.chainSeq,
-            prevHash: entry.prevHash,
-          });
-          await ctx.database.db.insert(auditLog).values(auditToRow(other));
-        }
-        return await ctx.personalDataStore.destroyKey(key, entry);
-      },
-    };
-    const eraser = createPersonalDataEraser({
-      store,
-      keyring: ctx.keyring,
-      clock: ctx.clock,
+    const eraser = eraserWith(ctx, async (key, entry) => {
+      if (attempts++ === 0) {
+        // Another writer appends to the user's chain first.
+        const other = await sealAuditEntry({
+          ...entry,
+          action: "account.tokens_revoked",
+          changes: {},
+          requestId: "other",
+        }, {
+          chainId: userChainId(42),
+          chainSeq: entry.chainSeq,
+          prevHash: entry.prevHash,
+        });
+        await ctx.database.db.insert(auditLog).values(auditToRow(other));
+      }
+      return await ctx.personalDataStore.destroyKey(key, entry);
     });
     assert.equal(
       await eraser.erase(42, { actor: OWNER, requestId: "erase" }),
@@ -219,20 +212,14 @@ Deno.test("an erasure whose chain position was taken meanwhile is written at the
       [2, "user.personal_data_erased"],
     ]);
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("two erasures at once: one destroys the key, the other changes nothing", async () => {
-  const ctx = await createTestContext();
-  try {
-    const old = await create(ctx, "1 Old St");
-    await cancel(ctx, old.id);
-    const token = await ctx.token(42);
+Deno.test("two erasures at once: one destroys the key, the other changes nothing", () =>
+  withTestContext(async (ctx, { owner }) => {
+    await cancelledOrder(ctx);
     const responses = await Promise.all(
       [1, 2, 3].map(() =>
-        ctx.request("DELETE", "/v1/users/42/personal-data", { token })
+        ctx.request("DELETE", "/v1/users/42/personal-data", { token: owner })
       ),
     );
     assert.deepEqual(responses.map((r) => r.status), [204, 204, 204]);
@@ -242,12 +229,6 @@ Deno.test("two erasures at once: one destroys the key, the other changes nothing
       ).sort(),
       ["erased", "unchanged", "unchanged"],
     );
-    const events = await ctx.database.client.execute(
-      "SELECT count(*) AS n FROM audit_log WHERE chain_id = 'user:42'",
-    );
-    assert.equal(events.rows[0]?.n, 1);
+    assert.equal(await userChainLength(ctx), 1);
     assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
-  } finally {
-    ctx.close();
-  }
-});
+  }));

@@ -5,8 +5,8 @@
  * such.
  */
 import assert from "node:assert/strict";
-import { type Database, openDatabase } from "../../db/client.ts";
-import { applyMigrations } from "../../db/migrate.ts";
+import { type Database } from "../../db/client.ts";
+
 import {
   createPersonalDataStore,
   type PersonalDataStore,
@@ -23,7 +23,11 @@ import {
   KEY_CACHE_MAX_ENTRIES,
   KEY_CACHE_TTL_MS,
 } from "../../pii/keyring.ts";
-import { TEST_PII_KEY, testClock } from "../fixtures/mod.ts";
+import {
+  TEST_PII_KEY,
+  testClock,
+  withMigratedDatabase,
+} from "../fixtures/mod.ts";
 
 const OTHER_PII_KEY = btoa("another-test-pii-master-key-0002");
 
@@ -33,14 +37,38 @@ interface Fixture {
   clock: ReturnType<typeof testClock>;
 }
 
-async function fixture(): Promise<Fixture> {
-  const database = await openDatabase(":memory:");
-  await applyMigrations(database.db);
+function fixture(database: Database): Fixture {
   return {
     database,
     store: createPersonalDataStore(database.db, { embedded: true }),
     clock: testClock(),
   };
+}
+
+/** Runs `fn` on a fixture over a fresh database. */
+function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  return withMigratedDatabase((database) => fn(fixture(database)));
+}
+
+/**
+ * A keyring on the fixture's clock over `store` (the fixture's by default),
+ * with the test master key unless `masters` names others.
+ */
+async function keyringOf(
+  f: Fixture,
+  options: {
+    store?: DataKeyStore;
+    masters?: { current: string; previous?: string };
+    maxCachedKeys?: number;
+  } = {},
+) {
+  const { store = f.store, masters = { current: TEST_PII_KEY }, ...rest } =
+    options;
+  return createKeyring(store, {
+    masters: await importMasterKeys(masters),
+    clock: f.clock,
+    ...rest,
+  });
 }
 
 /** The real store, counting the reads that reach the database. */
@@ -56,9 +84,8 @@ function counting(store: DataKeyStore): DataKeyStore & { reads(): number } {
 
 const context = { userId: 42, record: "order:x", field: "shipping_address" };
 
-Deno.test("two instances creating a user's first key at once agree on one live key", async () => {
-  const f = await fixture();
-  try {
+Deno.test("two instances creating a user's first key at once agree on one live key", () =>
+  withFixture(async (f) => {
     const masters = await importMasterKeys({ current: TEST_PII_KEY });
     const a = createKeyring(f.store, { masters, clock: f.clock });
     const b = createKeyring(f.store, { masters, clock: f.clock });
@@ -83,14 +110,10 @@ Deno.test("two instances creating a user's first key at once agree on one live k
       String(rows.rows[0]?.wrapped_key),
       new RegExp(`^${masters[0]?.id}\\.`),
     );
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("a second live key for the same user is refused by the database", async () => {
-  const f = await fixture();
-  try {
+Deno.test("a second live key for the same user is refused by the database", () =>
+  withFixture(async (f) => {
     await f.database.client.execute(
       "INSERT INTO user_keys VALUES ('k1', 42, 'm.x', 0, NULL)",
     );
@@ -117,19 +140,12 @@ Deno.test("a second live key for the same user is refused by the database", asyn
     await f.database.client.execute(
       "INSERT INTO user_keys VALUES ('k2', 42, 'm.y', 0, NULL)",
     );
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
-Deno.test("unwrapped keys are cached for at most KEY_CACHE_TTL_MS", async () => {
-  const f = await fixture();
-  try {
+Deno.test("unwrapped keys are cached for at most KEY_CACHE_TTL_MS", () =>
+  withFixture(async (f) => {
     const store = counting(f.store);
-    const keyring = createKeyring(store, {
-      masters: await importMasterKeys({ current: TEST_PII_KEY }),
-      clock: f.clock,
-    });
+    const keyring = await keyringOf(f, { store });
     const { keyId } = await keyring.liveKey(42);
     const reads = store.reads();
     await keyring.liveKey(42);
@@ -143,21 +159,13 @@ Deno.test("unwrapped keys are cached for at most KEY_CACHE_TTL_MS", async () => 
     keyring.forget(42);
     await keyring.keys([keyId]);
     assert.equal(store.reads(), reads + 2, "read again once forgotten");
-  } finally {
-    f.database.close();
-  }
-});
+  }));
 
 Deno.test("the cache keeps at most its bound of keys, dropping the oldest", async () => {
   assert.ok(KEY_CACHE_MAX_ENTRIES <= 1000);
-  const f = await fixture();
-  try {
+  await withFixture(async (f) => {
     const store = counting(f.store);
-    const keyring = createKeyring(store, {
-      masters: await importMasterKeys({ current: TEST_PII_KEY }),
-      clock: f.clock,
-      maxCachedKeys: 3,
-    });
+    const keyring = await keyringOf(f, { store, maxCachedKeys: 3 });
     const ids: string[] = [];
     for (let user = 1; user <= 4; user++) {
       ids.push((await keyring.liveKey(user)).keyId);
@@ -167,18 +175,12 @@ Deno.test("the cache keeps at most its bound of keys, dropping the oldest", asyn
     assert.equal(store.reads(), reads, "the 3 newest are cached");
     await keyring.keys(ids.slice(0, 1));
     assert.equal(store.reads(), reads + 1, "the oldest was dropped");
-  } finally {
-    f.database.close();
-  }
+  });
 });
 
-Deno.test("keys() reports destroyed keys, and refuses unknown ids and foreign master keys", async () => {
-  const f = await fixture();
-  try {
-    const keyring = createKeyring(f.store, {
-      masters: await importMasterKeys({ current: TEST_PII_KEY }),
-      clock: f.clock,
-    });
+Deno.test("keys() reports destroyed keys, and refuses unknown ids and foreign master keys", () =>
+  withFixture(async (f) => {
+    const keyring = await keyringOf(f);
     const live = await keyring.liveKey(42);
     const destroyed = await keyring.liveKey(43);
     await f.database.client.execute({
@@ -199,24 +201,16 @@ Deno.test("keys() reports destroyed keys, and refuses unknown ids and foreign ma
     assert.notEqual(next.keyId, destroyed.keyId);
 
     await assert.rejects(() => keyring.keys(["no-such-key"]), DecryptionError);
-    const foreign = createKeyring(f.store, {
-      masters: await importMasterKeys({ current: OTHER_PII_KEY }),
-      clock: f.clock,
+    const foreign = await keyringOf(f, {
+      masters: { current: OTHER_PII_KEY },
     });
     await assert.rejects(() => foreign.keys([live.keyId]), DecryptionError);
     // With the old master key as the previous one, it unwraps.
-    const rotating = createKeyring(f.store, {
-      masters: await importMasterKeys({
-        current: OTHER_PII_KEY,
-        previous: TEST_PII_KEY,
-      }),
-      clock: f.clock,
+    const rotating = await keyringOf(f, {
+      masters: { current: OTHER_PII_KEY, previous: TEST_PII_KEY },
     });
     assert.equal(
       (await rotating.keys([live.keyId])).get(live.keyId)?.state,
       "live",
     );
-  } finally {
-    f.database.close();
-  }
-});
+  }));

@@ -9,15 +9,18 @@ import assert from "node:assert/strict";
 import { verifyAuditLog } from "../../db/audit_verifier.ts";
 import { createOrderStore } from "../../db/order_store.ts";
 import {
+  createOrder,
   createTestContext,
+  expectJson,
+  getJson,
+  type Json,
   orderBody,
   runTool,
   TEST_PII_KEY,
   type TestContext,
+  withDatabaseFile,
+  withTestContext,
 } from "../fixtures/mod.ts";
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
 
 /** An app as it was before encryption: the database store, unwrapped. */
 function legacyApp(base: TestContext): Promise<TestContext> {
@@ -25,11 +28,6 @@ function legacyApp(base: TestContext): Promise<TestContext> {
     url: ":memory:",
     store: createOrderStore(base.database.db),
   });
-}
-
-async function expectJson(response: Response, status: number): Promise<Json> {
-  assert.equal(response.status, status, await response.clone().text());
-  return await response.json();
 }
 
 async function runEncryptExisting(
@@ -42,23 +40,14 @@ async function runEncryptExisting(
   return result;
 }
 
-Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leaves the audit log as written", async () => {
-  const dir = await Deno.makeTempDir();
-  const url = `file:${dir}/orders.db`;
-  try {
+Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leaves the audit log as written", () =>
+  withDatabaseFile("orders-plain-text-", async (url) => {
     const base = await createTestContext({ url });
     const legacy = await legacyApp(base);
     const owner = await legacy.token(42);
     const body = orderBody({ shipping_address: "1 Legacy Ln" });
     const idempotent = { "Idempotency-Key": "legacy" };
-    const first = await expectJson(
-      await legacy.request("POST", "/v1/orders", {
-        token: owner,
-        body,
-        headers: idempotent,
-      }),
-      201,
-    );
+    const first = await createOrder(legacy, owner, body, idempotent);
     await expectJson(
       await legacy.request("PATCH", `/v1/orders/${first.id}`, {
         token: owner,
@@ -66,13 +55,9 @@ Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leav
       }),
       200,
     );
-    await expectJson(
-      await legacy.request("POST", "/v1/orders", {
-        token: await legacy.token(43),
-        body: orderBody({ shipping_address: "3 Legacy Ln" }),
-      }),
-      201,
-    );
+    await createOrder(legacy, await legacy.token(43), {
+      shipping_address: "3 Legacy Ln",
+    });
     const plain = await base.database.client.execute(
       "SELECT count(*) AS n FROM orders WHERE shipping_address LIKE '%Legacy Ln'",
     );
@@ -92,8 +77,7 @@ Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leav
       /Encrypted 0 order addresses and 0 stored responses/,
     );
 
-    const ctx = await createTestContext({ url });
-    try {
+    await withTestContext(async (ctx) => {
       const rows = await ctx.database.client.execute(
         "SELECT shipping_address FROM orders",
       );
@@ -105,25 +89,14 @@ Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leav
       );
       assert.match(String(response.rows[0]?.a), /^enc:v1:/);
       // Everything reads as before, through the encrypting store.
-      const read = await expectJson(
-        await ctx.request("GET", `/v1/orders/${first.id}`, { token: owner }),
-        200,
-      );
+      const read = await getJson(ctx, `/v1/orders/${first.id}`, owner);
       assert.equal(read.shipping_address, "2 Legacy Ln");
-      const replay = await expectJson(
-        await ctx.request("POST", "/v1/orders", {
-          token: owner,
-          body,
-          headers: idempotent,
-        }),
-        201,
-      );
+      const replay = await createOrder(ctx, owner, body, idempotent);
       assert.deepEqual(replay, first);
-      const history = await expectJson(
-        await ctx.request("GET", `/v1/orders/${first.id}/history`, {
-          token: owner,
-        }),
-        200,
+      const history = await getJson(
+        ctx,
+        `/v1/orders/${first.id}/history`,
+        owner,
       );
       assert.deepEqual(
         history.events.map((e: Json) => e.changes.shipping_address),
@@ -133,39 +106,25 @@ Deno.test("pii:encrypt-existing encrypts plain-text rows and responses, and leav
         }],
       );
       assert.equal((await verifyAuditLog(ctx.database.db)).broken, undefined);
-    } finally {
-      ctx.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    }, { url });
+  }));
 
-Deno.test("an erasure encrypts the user's remaining plain-text rows first, so it reaches them too", async () => {
-  const base = await createTestContext();
-  try {
+Deno.test("an erasure encrypts the user's remaining plain-text rows first, so it reaches them too", () =>
+  withTestContext(async (base) => {
     const legacy = await legacyApp(base);
     const owner = await legacy.token(42);
-    const order = await expectJson(
-      await legacy.request("POST", "/v1/orders", {
-        token: owner,
-        body: orderBody({ shipping_address: "1 Legacy Ln" }),
-      }),
-      201,
-    );
+    const order = await createOrder(legacy, owner, {
+      shipping_address: "1 Legacy Ln",
+    });
     await expectJson(
       await legacy.request("POST", `/v1/orders/${order.id}/cancel`, {
         token: owner,
       }),
       200,
     );
-    const other = await expectJson(
-      await legacy.request("POST", "/v1/orders", {
-        token: await legacy.token(43),
-        body: orderBody({ shipping_address: "3 Legacy Ln" }),
-      }),
-      201,
-    );
+    const other = await createOrder(legacy, await legacy.token(43), {
+      shipping_address: "3 Legacy Ln",
+    });
     legacy.close();
     const erased = await base.request("DELETE", "/v1/users/42/personal-data", {
       token: owner,
@@ -177,21 +136,17 @@ Deno.test("an erasure encrypts the user's remaining plain-text rows first, so it
       args: [order.id],
     });
     assert.match(String(stored.rows[0]?.shipping_address), /^enc:v1:/);
-    const read = await expectJson(
-      await base.request("GET", `/v1/orders/${order.id}`, { token: owner }),
-      200,
-    );
+    const read = await getJson(base, `/v1/orders/${order.id}`, owner);
     assert.deepEqual(
       [read.shipping_address, read.personal_data_erased],
       [null, true],
     );
     // The audit entry written in plain text before encryption stays in the
     // append-only log, but the API shows it erased like the rest.
-    const history = await expectJson(
-      await base.request("GET", `/v1/orders/${order.id}/history`, {
-        token: owner,
-      }),
-      200,
+    const history = await getJson(
+      base,
+      `/v1/orders/${order.id}/history`,
+      owner,
     );
     assert.deepEqual(history.events[0].changes.shipping_address, {
       from: null,
@@ -205,7 +160,4 @@ Deno.test("an erasure encrypts the user's remaining plain-text rows first, so it
     });
     assert.equal(untouched.rows[0]?.shipping_address, "3 Legacy Ln");
     assert.equal((await verifyAuditLog(base.database.db)).broken, undefined);
-  } finally {
-    base.close();
-  }
-});
+  }));
