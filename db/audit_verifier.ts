@@ -11,6 +11,7 @@
 import {
   and,
   asc,
+  count,
   eq,
   gt,
   isNotNull,
@@ -49,8 +50,30 @@ export interface AuditVerification {
   readonly broken: BrokenEntry | undefined;
 }
 
+/** How far a verification has got. */
+export interface AuditProgress {
+  /** Entries verified so far, and the chains they belong to. */
+  readonly entries: number;
+  readonly chains: number;
+  /** Entries in the log, counted when the walk began (again if it grew past that). */
+  readonly total: number;
+}
+
+/** Options of `verifyAuditLog`. */
+export interface VerifyAuditLogOptions {
+  /** Rows read at a time (500). */
+  readonly pageSize?: number | undefined;
+  /** Called each time another `progressEvery` entries are verified. */
+  readonly onProgress?: ((progress: AuditProgress) => void) | undefined;
+  /** Entries between two `onProgress` calls (10,000). */
+  readonly progressEvery?: number | undefined;
+}
+
 /** How many rows are read at a time. */
 const PAGE_SIZE = 500;
+
+/** How many entries are verified between two progress reports. */
+const PROGRESS_EVERY = 10_000;
 
 /**
  * Walks every chain in (chain id, seq) order and reports the first broken
@@ -59,9 +82,13 @@ const PAGE_SIZE = 500;
  */
 export async function verifyAuditLog(
   db: Db,
-  options: { pageSize?: number } = {},
+  options: VerifyAuditLogOptions = {},
 ): Promise<AuditVerification> {
   const pageSize = options.pageSize ?? PAGE_SIZE;
+  const { onProgress } = options;
+  const progressEvery = options.progressEvery ?? PROGRESS_EVERY;
+  // Counted only for a caller that shows progress: one more query.
+  let total = onProgress ? await countEntries(db) : 0;
   let chains = 0;
   let entries = 0;
   let previous: { chainId: string; chainSeq: number; hash: string } | undefined;
@@ -94,6 +121,10 @@ export async function verifyAuditLog(
       }
       entries++;
       previous = row;
+      if (onProgress && entries % progressEvery === 0) {
+        if (entries > total) total = await countEntries(db);
+        onProgress({ entries, chains, total });
+      }
     }
     if (rows.length < pageSize) break;
   }
@@ -102,6 +133,12 @@ export async function verifyAuditLog(
     broken = earlier(broken, await check(db));
   }
   return { chains, entries, broken };
+}
+
+/** The number of entries in the log. */
+async function countEntries(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(auditLog);
+  return row?.n ?? 0;
 }
 
 async function checkEntry(

@@ -58,7 +58,28 @@ export interface PlainTextEncryption {
   readonly responses: number;
 }
 
+/** How far an encryption pass has got. */
+export interface PlainTextProgress extends PlainTextEncryption {
+  /** Plain-text rows handled so far: order rows, then stored responses. */
+  readonly rows: number;
+}
+
+/** Options of `encryptPlainPersonalData`. */
+export interface PlainTextOptions {
+  /** Only this user's orders (and the stored responses of them). */
+  readonly userId?: number | undefined;
+  /** Rows read at a time (200). */
+  readonly pageSize?: number | undefined;
+  /** Called each time another `progressEvery` rows are handled. */
+  readonly onProgress?: ((progress: PlainTextProgress) => void) | undefined;
+  /** Rows between two `onProgress` calls (1,000). */
+  readonly progressEvery?: number | undefined;
+}
+
 const PAGE_SIZE = 200;
+
+/** How many rows are handled between two progress reports. */
+const PROGRESS_EVERY = 1_000;
 
 /**
  * Encrypts every plain-text address in order rows and stored responses
@@ -67,11 +88,20 @@ const PAGE_SIZE = 200;
 export async function encryptPlainPersonalData(
   store: PlainTextStore,
   keyring: Keyring,
-  options: { userId?: number | undefined; pageSize?: number } = {},
+  options: PlainTextOptions = {},
 ): Promise<PlainTextEncryption> {
   const limit = options.pageSize ?? PAGE_SIZE;
+  const { onProgress } = options;
+  const progressEvery = options.progressEvery ?? PROGRESS_EVERY;
   let orders = 0;
   let responses = 0;
+  let handledRows = 0;
+  function handled(): void {
+    handledRows++;
+    if (onProgress && handledRows % progressEvery === 0) {
+      onProgress({ rows: handledRows, orders, responses });
+    }
+  }
 
   let afterId: string | undefined;
   for (;;) {
@@ -92,6 +122,7 @@ export async function encryptPlainPersonalData(
       );
       if (replaced) orders++;
       afterId = row.id;
+      handled();
     }
     if (rows.length < limit) break;
   }
@@ -111,6 +142,7 @@ export async function encryptPlainPersonalData(
         typeof id !== "string" || typeof userId !== "number" ||
         typeof address !== "string"
       ) {
+        handled();
         continue;
       }
       const replaced = await withLiveKey(
@@ -130,6 +162,7 @@ export async function encryptPlainPersonalData(
           ),
       );
       if (replaced) responses++;
+      handled();
     }
     if (rows.length < limit) break;
   }

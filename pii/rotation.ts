@@ -35,7 +35,28 @@ export interface RotationReport {
   readonly skipped: number;
 }
 
+/** How far a rotation has got. */
+export interface RotationProgress extends RotationReport {
+  /** Keys handled so far (re-wrapped, unreadable or skipped). */
+  readonly done: number;
+  /** Keys to handle: those not wrapped by the current key when it began. */
+  readonly total: number;
+}
+
+/** Options of `rewrapDataKeys`. */
+export interface RewrapOptions {
+  /** Keys read at a time (200). */
+  readonly pageSize?: number | undefined;
+  /** Called each time another `progressEvery` keys are handled. */
+  readonly onProgress?: ((progress: RotationProgress) => void) | undefined;
+  /** Keys between two `onProgress` calls (1,000). */
+  readonly progressEvery?: number | undefined;
+}
+
 const PAGE_SIZE = 200;
+
+/** How many keys are handled between two progress reports. */
+const PROGRESS_EVERY = 1_000;
 
 /**
  * Re-wraps every live data key under `masters[0]`, unwrapping with any of
@@ -44,11 +65,17 @@ const PAGE_SIZE = 200;
 export async function rewrapDataKeys(
   store: RotationStore,
   masters: readonly MasterKey[],
-  options: { pageSize?: number } = {},
+  options: RewrapOptions = {},
 ): Promise<RotationReport> {
   const current = masters[0];
   if (!current) throw new Error("A rotation needs the current master key");
   const limit = options.pageSize ?? PAGE_SIZE;
+  const { onProgress } = options;
+  const progressEvery = options.progressEvery ?? PROGRESS_EVERY;
+  // Counted only for a caller that shows progress: one more query.
+  const total = onProgress
+    ? await store.countKeysNotWrappedBy([current.id])
+    : 0;
   let rewrapped = 0;
   let unreadable = 0;
   let skipped = 0;
@@ -64,6 +91,10 @@ export async function rewrapDataKeys(
       if (outcome === "rewrapped") rewrapped++;
       else if (outcome === "unreadable") unreadable++;
       else skipped++;
+      const done = rewrapped + unreadable + skipped;
+      if (onProgress && done % progressEvery === 0) {
+        onProgress({ done, total, rewrapped, unreadable, skipped });
+      }
     }
     if (keys.length < limit) break;
   }

@@ -6,19 +6,25 @@
  * written and is only counted. On an embedded database the file is then
  * checkpointed and vacuumed so the old plain text does not linger in free
  * pages. Safe while the service runs, and safe to run again. `--dev`
- * accepts the dev key (for a `deno task dev` database).
+ * accepts the dev key (for a `deno task dev` database). A line on stderr
+ * every 1,000 plain-text rows (`--progress-every N`) shows how far it got.
  */
 import { sql } from "drizzle-orm";
-import { openExistingDatabase, piiKeysOrExit } from "./task_environment.ts";
+import {
+  piiKeysOrExit,
+  progressEveryOrExit,
+  runTask,
+} from "./task_environment.ts";
 import { createPersonalDataStore } from "../db/personal_data_store.ts";
 import { importMasterKeys } from "../pii/cipher.ts";
 import { createKeyring } from "../pii/keyring.ts";
 import { encryptPlainPersonalData } from "../pii/plain_text.ts";
 
-const keys = piiKeysOrExit("Cannot encrypt");
+const CANNOT = "Cannot encrypt";
+const keys = piiKeysOrExit(CANNOT);
+const progressEvery = progressEveryOrExit(CANNOT);
 
-const database = await openExistingDatabase("Cannot encrypt");
-try {
+await runTask(CANNOT, async (database) => {
   const store = createPersonalDataStore(database.db, {
     embedded: database.embedded,
   });
@@ -26,7 +32,13 @@ try {
     masters: await importMasterKeys(keys),
     clock: { now: () => Date.now() },
   });
-  const { orders, responses } = await encryptPlainPersonalData(store, keyring);
+  const { orders, responses } = await encryptPlainPersonalData(store, keyring, {
+    progressEvery,
+    onProgress: (progress) =>
+      console.error(
+        `pii:encrypt-existing: ${progress.rows} plain-text rows handled, ${progress.orders} order addresses and ${progress.responses} stored responses encrypted…`,
+      ),
+  });
   const plainAudit = await store.countPlainAuditEntries();
   if (database.embedded) {
     await database.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
@@ -40,6 +52,4 @@ try {
       `${plainAudit} audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see README, "Personal data")`,
     );
   }
-} finally {
-  database.close();
-}
+});

@@ -3,23 +3,35 @@
  * under PII_ENCRYPTION_KEY, unwrapping each with that key or with
  * PII_ENCRYPTION_KEY_PREVIOUS. Data keys and encrypted fields do not change.
  * Safe while the service runs, and safe to run again. `--dev` accepts the
- * dev key as the current one (for a `deno task dev` database).
+ * dev key as the current one (for a `deno task dev` database). A line on
+ * stderr every 1,000 keys (`--progress-every N`) shows how far it got.
  */
-import { openExistingDatabase, piiKeysOrExit } from "./task_environment.ts";
+import {
+  piiKeysOrExit,
+  progressEveryOrExit,
+  runTask,
+} from "./task_environment.ts";
 import { createPersonalDataStore } from "../db/personal_data_store.ts";
 import { importMasterKeys } from "../pii/cipher.ts";
 import { rewrapDataKeys } from "../pii/rotation.ts";
 
-const keys = piiKeysOrExit("Cannot rotate");
+const CANNOT = "Cannot rotate";
+const keys = piiKeysOrExit(CANNOT);
+const progressEvery = progressEveryOrExit(CANNOT);
 const masters = await importMasterKeys(keys);
 const current = masters[0]!;
 
-const database = await openExistingDatabase("Cannot rotate");
-try {
+await runTask(CANNOT, async (database) => {
   const store = createPersonalDataStore(database.db, {
     embedded: database.embedded,
   });
-  const report = await rewrapDataKeys(store, masters);
+  const report = await rewrapDataKeys(store, masters, {
+    progressEvery,
+    onProgress: (progress) =>
+      console.error(
+        `pii:rotate: ${progress.done} of ${progress.total} data keys handled, ${progress.rewrapped} re-wrapped…`,
+      ),
+  });
   const remaining = await store.countKeysNotWrappedBy([current.id]);
   console.log(
     `Re-wrapped ${report.rewrapped} data keys under master key ${current.id}; ${remaining} live data keys are still wrapped by another master key`,
@@ -30,6 +42,4 @@ try {
     );
     Deno.exitCode = 1;
   }
-} finally {
-  database.close();
-}
+});
