@@ -5,6 +5,7 @@
  * serve `/readyz`.
  */
 import assert from "node:assert/strict";
+import { commandSucceeds } from "../fixtures/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -63,18 +64,7 @@ Deno.test("the Dockerfile builds a small non-root image that runs deno task star
   }
 });
 
-const dockerAnswers = await (async () => {
-  try {
-    const { success } = await new Deno.Command("docker", {
-      args: ["info"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-})();
+const dockerAnswers = await commandSucceeds("docker", { args: ["info"] });
 
 Deno.test({
   name: "the image builds and its health check passes (needs a Docker daemon)",

@@ -9,11 +9,10 @@ import assert from "node:assert/strict";
 import { signToken } from "../../auth/sign_token.ts";
 import { openDatabase } from "../../db/client.ts";
 import {
-  httpClient,
+  bearerClient,
   type HttpReply,
   orderBody,
-  startServer,
-  withDatabaseFile,
+  withServerOnFile,
 } from "../fixtures/mod.ts";
 
 const SECRET = "a-real-jwt-secret-for-the-pii-logs-test-0123456789";
@@ -25,25 +24,16 @@ const ADDRESSES = [
 /** An address too long to be valid: refused, and not echoed either. */
 const TOO_LONG = `78 Overlong Street ${"x".repeat(500)}`;
 
-Deno.test("a run that creates, updates, exports and erases logs no address", () =>
-  withDatabaseFile("orders-pii-logs-", async (url) => {
-    const server = await startServer({
-      DATABASE_URL: url,
-      JWT_SECRET: SECRET,
-      LOG_LEVEL: "debug",
-    });
-    const responses: string[] = [];
-    try {
+Deno.test("a run that creates, updates, exports and erases logs no address", async () => {
+  const responses: string[] = [];
+  const env = { JWT_SECRET: SECRET, LOG_LEVEL: "debug" };
+  const server = await withServerOnFile(
+    "orders-pii-logs-",
+    env,
+    async (server, url) => {
       const owner = await signToken(SECRET, { sub: 42 });
       const admin = await signToken(SECRET, { sub: 9, roles: ["admin"] });
-      const http = httpClient(server.url);
-      const call = (
-        method: string,
-        path: string,
-        token: string,
-        body?: unknown,
-        headers: Record<string, string> = {},
-      ): Promise<HttpReply> => http(method, path, { token, body, headers });
+      const call = bearerClient(server.url);
       /** A call whose answer must not contain an address. */
       const quiet = async (
         ...args: Parameters<typeof call>
@@ -153,37 +143,35 @@ Deno.test("a run that creates, updates, exports and erases logs no address", () 
         (await quiet("GET", `/v1/orders/${first.id}/history`, admin)).status,
         200,
       );
-    } finally {
-      await server.stop();
-    }
+      return server;
+    },
+  );
 
-    const logs = server.output();
-    const events = logs.trim().split("\n").map((line) =>
-      JSON.parse(line).event
+  const logs = server.output();
+  const events = logs.trim().split("\n").map((line) => JSON.parse(line).event);
+  for (
+    const event of [
+      "server.listening",
+      "http.unhandled_error",
+      "personal_data.exported",
+      "personal_data.erased",
+    ]
+  ) {
+    assert.ok(events.includes(event), `the run logged ${event}`);
+  }
+  for (const address of [...ADDRESSES, TOO_LONG]) {
+    // Any distinctive part of an address, not only all of it.
+    const part = address.slice(0, 14);
+    assert.ok(!logs.includes(part), `stdout contains "${part}"`);
+    assert.ok(
+      !server.errorOutput().includes(part),
+      `stderr contains "${part}"`,
     );
-    for (
-      const event of [
-        "server.listening",
-        "http.unhandled_error",
-        "personal_data.exported",
-        "personal_data.erased",
-      ]
-    ) {
-      assert.ok(events.includes(event), `the run logged ${event}`);
-    }
-    for (const address of [...ADDRESSES, TOO_LONG]) {
-      // Any distinctive part of an address, not only all of it.
-      const part = address.slice(0, 14);
-      assert.ok(!logs.includes(part), `stdout contains "${part}"`);
+    for (const text of responses) {
       assert.ok(
-        !server.errorOutput().includes(part),
-        `stderr contains "${part}"`,
+        !text.includes(part),
+        `a response contains "${part}": ${text}`,
       );
-      for (const text of responses) {
-        assert.ok(
-          !text.includes(part),
-          `a response contains "${part}": ${text}`,
-        );
-      }
     }
-  }));
+  }
+});

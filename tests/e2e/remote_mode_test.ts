@@ -8,10 +8,11 @@
 import assert from "node:assert/strict";
 import { signToken } from "../../auth/sign_token.ts";
 import {
+  bearerClient,
   orderBody,
   type RunningServer,
   runTool,
-  startServer,
+  withServer,
 } from "../fixtures/mod.ts";
 import {
   type LibsqlHttpServer,
@@ -64,37 +65,9 @@ async function migrate(database: LibsqlHttpServer): Promise<void> {
   assert.equal(migrated.code, 0, migrated.stderr);
 }
 
-function client(server: RunningServer) {
-  return async function call(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<{ status: number; headers: Headers; body: Json }> {
-    const response = await fetch(server.url + path, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        ...(body !== undefined && { "Content-Type": "application/json" }),
-        ...headers,
-      },
-      ...(body !== undefined && {
-        body: typeof body === "string" ? body : JSON.stringify(body),
-      }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: text ? JSON.parse(text) : undefined,
-    };
-  };
-}
-
 /** The contract's main flows against one running service. */
 async function contractFlows(server: RunningServer): Promise<void> {
-  const call = client(server);
+  const call = bearerClient(server.url);
   const owner = await signToken(SECRET, { sub: 42 });
   const admin = await signToken(SECRET, { sub: 9, roles: ["admin"] });
   const fulfillment = await signToken(SECRET, {
@@ -195,6 +168,13 @@ async function contractFlows(server: RunningServer): Promise<void> {
   );
 }
 
+/** The status `GET /readyz` answers with. */
+async function readyStatus(server: RunningServer): Promise<number> {
+  const ready = await fetch(`${server.url}/readyz`);
+  await ready.body?.cancel();
+  return ready.status;
+}
+
 async function assertAuditVerifies(database: LibsqlHttpServer): Promise<void> {
   const verified = await runTool("audit_verify.ts", {
     env: { DATABASE_URL: database.url, DATABASE_AUTH_TOKEN: DB_TOKEN },
@@ -204,31 +184,17 @@ async function assertAuditVerifies(database: LibsqlHttpServer): Promise<void> {
 
 Deno.test("remote mode: an unmigrated remote database is not ready; after db:migrate the contract's flows work without FFI", async () => {
   await withRemoteDatabase(async (database) => {
-    const unmigrated = await startServer(serviceEnv(database), {
-      denoFlags: EDGE_FLAGS,
-    });
-    try {
-      const ready = await fetch(`${unmigrated.url}/readyz`);
-      await ready.body?.cancel();
-      assert.equal(ready.status, 503);
-    } finally {
-      await unmigrated.stop();
-    }
+    await withServer(serviceEnv(database), async (unmigrated) => {
+      assert.equal(await readyStatus(unmigrated), 503);
+    }, { denoFlags: EDGE_FLAGS });
 
     await migrate(database);
-    const server = await startServer(serviceEnv(database), {
-      denoFlags: EDGE_FLAGS,
-    });
-    try {
-      const ready = await fetch(`${server.url}/readyz`);
-      await ready.body?.cancel();
-      assert.equal(ready.status, 200);
+    await withServer(serviceEnv(database), async (server) => {
+      assert.equal(await readyStatus(server), 200);
       const before = database.pipelineRequests();
       await contractFlows(server);
       assert.ok(database.pipelineRequests() > before);
-    } finally {
-      await server.stop();
-    }
+    }, { denoFlags: EDGE_FLAGS });
     await assertAuditVerifies(database);
   });
 });
@@ -239,21 +205,18 @@ redisTest(
     await withRemoteDatabase(async (database) => {
       await migrate(database);
       await using bridge = await startUpstashBridge();
-      const server = await startServer({
+      await withServer({
         ...serviceEnv(database),
         UPSTASH_REDIS_REST_URL: bridge.url,
         UPSTASH_REDIS_REST_TOKEN: bridge.token,
-      }, { denoFlags: EDGE_FLAGS });
-      try {
+      }, async (server) => {
         assert.match(
           server.output(),
           /"event":"ratelimit.configured".*"backend":"upstash"/,
         );
         await contractFlows(server);
         assert.ok(bridge.commands.length > 0, "the limits went to Redis");
-      } finally {
-        await server.stop();
-      }
+      }, { denoFlags: EDGE_FLAGS });
       await assertAuditVerifies(database);
     });
   },

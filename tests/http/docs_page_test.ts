@@ -5,7 +5,7 @@ import {
   SWAGGER_UI_ASSETS,
   SWAGGER_UI_VERSION,
 } from "../../routes/openapi/docs_page.ts";
-import { createTestContext } from "../fixtures/mod.ts";
+import { withTestContext } from "../fixtures/mod.ts";
 
 async function digest(
   algorithm: "SHA-256" | "SHA-384",
@@ -25,9 +25,8 @@ function directives(policy: string): Map<string, string[]> {
   );
 }
 
-Deno.test("GET /docs serves Swagger UI under its own Content-Security-Policy", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("GET /docs serves Swagger UI under its own Content-Security-Policy", () =>
+  withTestContext(async (ctx) => {
     const res = await ctx.request("GET", "/docs");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
@@ -84,14 +83,10 @@ Deno.test("GET /docs serves Swagger UI under its own Content-Security-Policy", a
     assert.equal(res.headers.get("x-frame-options"), "DENY");
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     assert.equal(res.headers.get("cache-control"), "no-store");
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("every other route keeps Content-Security-Policy default-src 'none'", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("every other route keeps Content-Security-Policy default-src 'none'", () =>
+  withTestContext(async (ctx) => {
     for (
       const path of ["/healthz", "/openapi.json", "/v1/orders", "/docs/", "/x"]
     ) {
@@ -103,10 +98,7 @@ Deno.test("every other route keeps Content-Security-Policy default-src 'none'", 
         path,
       );
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("the page's Subresource Integrity matches swagger-ui-dist as published on npm", async () => {
   const dist = getSwaggerUiDistPath() as string;
@@ -124,9 +116,8 @@ Deno.test("the page's Subresource Integrity matches swagger-ui-dist as published
   }
 });
 
-Deno.test("the service serves the page's script and style itself, byte for byte as pinned", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("the service serves the page's script and style itself, byte for byte as pinned", () =>
+  withTestContext(async (ctx) => {
     for (const asset of Object.values(SWAGGER_UI_ASSETS)) {
       const res = await ctx.request("GET", asset.url);
       assert.equal(res.status, 200, asset.url);
@@ -139,7 +130,4 @@ Deno.test("the service serves the page's script and style itself, byte for byte 
         asset.url,
       );
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }));

@@ -26,8 +26,9 @@ import {
   createTestContext,
   orderBody,
   PERMISSIVE_RATE_LIMIT,
+  type RequestOptions,
   testClock,
-  type TestContext,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
 type Json = Record<string, unknown>;
@@ -114,9 +115,8 @@ function openApiPath(honoPath: string): string {
   return honoPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 }
 
-Deno.test("the document lists exactly the routes the app serves, and nothing else", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("the document lists exactly the routes the app serves, and nothing else", () =>
+  withTestContext((ctx) => {
     const served = new Set(
       ctx.app.routes.filter((route) => route.method !== "ALL").map((route) =>
         `${route.method} ${openApiPath(route.path)}`
@@ -133,14 +133,10 @@ Deno.test("the document lists exactly the routes the app serves, and nothing els
     assert.deepEqual(undocumented, [], "Routes missing from the document");
     assert.deepEqual(phantom, [], "Documented routes the app does not serve");
     assert.ok(served.size >= 10);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("GET /openapi.json serves the document without authentication", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("GET /openapi.json serves the document without authentication", () =>
+  withTestContext(async (ctx) => {
     const res = await ctx.request("GET", "/openapi.json");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
@@ -155,10 +151,7 @@ Deno.test("GET /openapi.json serves the document without authentication", async 
     // Built once: a second request serves the same text.
     const again = await ctx.request("GET", "/openapi.json");
     assert.deepEqual(await again.json(), document);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("the document describes the bearer JWT scheme, the headers and every problem type", () => {
   const components = DOCUMENT.components as Record<string, Json>;
@@ -444,7 +437,7 @@ Deno.test("real responses of every operation match the document", async () => {
     method: string,
     path: string,
     route: string,
-    options: Parameters<TestContext["request"]>[2] = {},
+    options: RequestOptions = {},
   ): Promise<Response> {
     const res = await ctx.request(method, path, options);
     const copy = res.clone();
@@ -455,6 +448,11 @@ Deno.test("real responses of every operation match the document", async () => {
       seen,
     );
     return copy;
+  }
+  /** A checked call of one operation on an order, `id` by default. */
+  function operation(method: string, route: string, defaultId: string) {
+    return (options: RequestOptions, id = defaultId) =>
+      call(method, route.replace("{id}", id), route, options);
   }
   try {
     // POST /v1/orders
@@ -472,7 +470,7 @@ Deno.test("real responses of every operation match the document", async () => {
     });
     assert.equal(replay.headers.get("idempotent-replayed"), "true");
     const create = (
-      options: Parameters<TestContext["request"]>[2],
+      options: RequestOptions,
     ) => call("POST", "/v1/orders", "/v1/orders", options);
     await create({ token: owner, body: orderBody({ items: [] }) });
     await create({ token: owner, body: "{" });
@@ -528,10 +526,7 @@ Deno.test("real responses of every operation match the document", async () => {
     await call("GET", `/v1/orders/${missing}`, one, { token: owner });
 
     // PATCH /v1/orders/{id}
-    const patch = (
-      options: Parameters<TestContext["request"]>[2],
-      id = order.id,
-    ) => call("PATCH", `/v1/orders/${id}`, one, options);
+    const patch = operation("PATCH", one, order.id);
     await patch({ token: owner, body: { status: "bogus" } });
     await patch({ token: owner, body: { status: "shipped" } });
     await patch({ token: other, body: { status: "processing" } });
@@ -556,11 +551,7 @@ Deno.test("real responses of every operation match the document", async () => {
     assert.equal(moved.status, 200);
 
     // POST /v1/orders/{id}/cancel
-    const cancelRoute = "/v1/orders/{id}/cancel";
-    const cancel = (
-      options: Parameters<TestContext["request"]>[2],
-      id = order.id,
-    ) => call("POST", `/v1/orders/${id}/cancel`, cancelRoute, options);
+    const cancel = operation("POST", "/v1/orders/{id}/cancel", order.id);
     await cancel({ token: fulfillment });
     await cancel({ token: owner }, missing);
     await cancel({ token: owner, headers: { "If-Match": '"1"' } });
@@ -606,11 +597,7 @@ Deno.test("real responses of every operation match the document", async () => {
     assert.equal(blocked.status, 409);
 
     // POST /v1/orders/{id}/review
-    const reviewRoute = "/v1/orders/{id}/review";
-    const review = (
-      options: Parameters<TestContext["request"]>[2],
-      id = held.id,
-    ) => call("POST", `/v1/orders/${id}/review`, reviewRoute, options);
+    const review = operation("POST", "/v1/orders/{id}/review", held.id);
     const approve = { decision: "approve", note: "Confirmed by phone" };
     await review({ token: fulfillment, body: approve });
     await review({ token: other, body: approve });
