@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { createTestContext, orderBody } from "../fixtures/mod.ts";
+import {
+  createTestContext,
+  orderBody,
+  withTestContext,
+} from "../fixtures/mod.ts";
 
 const SECURITY_HEADERS: Record<string, RegExp> = {
   "strict-transport-security": /max-age=\d+/,
@@ -10,163 +14,156 @@ const SECURITY_HEADERS: Record<string, RegExp> = {
   "cache-control": /^no-store$/,
 };
 
-Deno.test("every response carries the security headers, no-store and a request id", async (t) => {
-  const ctx = await createTestContext();
-  const token = await ctx.token(42);
-  const cases: [string, () => Promise<Response>][] = [
-    ["healthz", () => ctx.request("GET", "/healthz")],
-    [
-      "201",
-      () => ctx.request("POST", "/v1/orders", { token, body: orderBody() }),
-    ],
-    ["401", () => ctx.request("GET", "/v1/orders")],
-    ["404", () => ctx.request("GET", "/nowhere")],
-    ["422", () => ctx.request("GET", "/v1/orders?limit=0", { token })],
-  ];
-  for (const [name, send] of cases) {
-    await t.step(name, async () => {
-      const response = await send();
-      for (const [header, pattern] of Object.entries(SECURITY_HEADERS)) {
-        assert.match(response.headers.get(header) ?? "", pattern, header);
+Deno.test("every response carries the security headers, no-store and a request id", (t) =>
+  withTestContext(async (ctx) => {
+    const token = await ctx.token(42);
+    const cases: [string, () => Promise<Response>][] = [
+      ["healthz", () => ctx.request("GET", "/healthz")],
+      [
+        "201",
+        () => ctx.request("POST", "/v1/orders", { token, body: orderBody() }),
+      ],
+      ["401", () => ctx.request("GET", "/v1/orders")],
+      ["404", () => ctx.request("GET", "/nowhere")],
+      ["422", () => ctx.request("GET", "/v1/orders?limit=0", { token })],
+    ];
+    for (const [name, send] of cases) {
+      await t.step(name, async () => {
+        const response = await send();
+        for (const [header, pattern] of Object.entries(SECURITY_HEADERS)) {
+          assert.match(response.headers.get(header) ?? "", pattern, header);
+        }
+        assert.match(
+          response.headers.get("x-request-id") ?? "",
+          /^[A-Za-z0-9._-]{1,64}$/,
+        );
+        await response.body?.cancel();
+      });
+    }
+  }));
+
+Deno.test("X-Request-Id is echoed only when well formed", () =>
+  withTestContext(async (ctx) => {
+    const echo = await ctx.request("GET", "/healthz", {
+      headers: { "X-Request-Id": "abc.DEF-123_x" },
+    });
+    assert.equal(echo.headers.get("x-request-id"), "abc.DEF-123_x");
+    for (const bad of ["a b", "x".repeat(65), "<script>", "id=1", "é"]) {
+      const response = await ctx.request("GET", "/v1/orders", {
+        headers: { "X-Request-Id": bad },
+      });
+      const id = response.headers.get("x-request-id");
+      assert.notEqual(id, bad);
+      assert.match(id ?? "", /^[0-9a-f-]{36}$/);
+      assert.equal((await response.json()).request_id, id);
+    }
+  }));
+
+Deno.test("unknown routes answer 404 and known routes with other methods 405, as problem+json", () =>
+  withTestContext(async (ctx) => {
+    const token = await ctx.token(42);
+    const missing = await ctx.request("GET", "/v1/customers", { token });
+    assert.equal(missing.status, 404);
+    assert.equal(
+      missing.headers.get("content-type"),
+      "application/problem+json",
+    );
+    const root = await ctx.request("GET", "/");
+    assert.equal(root.status, 404);
+    assert.equal((await root.json()).status, 404);
+    const wrong = await ctx.request("DELETE", "/v1/orders", { token });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get("allow"), "GET, HEAD, POST");
+    assert.equal(wrong.headers.get("content-type"), "application/problem+json");
+    const put = await ctx.request("PUT", `/v1/orders/${crypto.randomUUID()}`, {
+      token,
+      body: {},
+    });
+    assert.equal(put.status, 405);
+    assert.match(put.headers.get("allow") ?? "", /GET/);
+    const healthPost = await ctx.request("POST", "/healthz");
+    assert.equal(healthPost.status, 405);
+  }));
+
+Deno.test("POST /v1/orders answers 400 for malformed JSON and 415 for a non-JSON body", () =>
+  withTestContext(async (ctx, { owner }) => {
+    const order = JSON.stringify(orderBody());
+    const type = (value: string) => ({ "Content-Type": value });
+    const cases: [string, Record<string, string>, BodyInit | null, number][] = [
+      ["malformed JSON", type("application/json"), '{"items": [', 400],
+      ["no body", type("application/json"), null, 400],
+      ["text/plain", type("text/plain"), order, 415],
+      ["no Content-Type", {}, new Blob([order]), 415],
+      [
+        "JSON with a charset",
+        type("application/json; charset=utf-8"),
+        order,
+        201,
+      ],
+    ];
+    for (const [name, headers, body, status] of cases) {
+      const response = await ctx.app.request("/v1/orders", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${owner}`, ...headers },
+        body,
+      });
+      assert.equal(response.status, status, name);
+      if (status >= 400) {
+        assert.equal(
+          response.headers.get("content-type"),
+          "application/problem+json",
+          name,
+        );
       }
-      assert.match(
-        response.headers.get("x-request-id") ?? "",
-        /^[A-Za-z0-9._-]{1,64}$/,
-      );
       await response.body?.cancel();
+    }
+  }));
+
+Deno.test("bodies over 64 KiB answer 413 with or without Content-Length", () =>
+  withTestContext(async (ctx) => {
+    const token = await ctx.token(42);
+    const headers = {
+      Authorization: `Bearer ${token}`,
+      "Content-Type": "application/json",
+    };
+    const json = JSON.stringify(orderBody());
+    const atLimit = json + " ".repeat(65536 - json.length);
+    const ok = await ctx.app.request("/v1/orders", {
+      method: "POST",
+      headers,
+      body: atLimit,
     });
-  }
-  ctx.close();
-});
-
-Deno.test("X-Request-Id is echoed only when well formed", async () => {
-  const ctx = await createTestContext();
-  const echo = await ctx.request("GET", "/healthz", {
-    headers: { "X-Request-Id": "abc.DEF-123_x" },
-  });
-  assert.equal(echo.headers.get("x-request-id"), "abc.DEF-123_x");
-  for (const bad of ["a b", "x".repeat(65), "<script>", "id=1", "é"]) {
-    const response = await ctx.request("GET", "/v1/orders", {
-      headers: { "X-Request-Id": bad },
+    assert.equal(ok.status, 201);
+    const declared = await ctx.app.request("/v1/orders", {
+      method: "POST",
+      headers: { ...headers, "Content-Length": "65537" },
+      body: atLimit + " ",
     });
-    const id = response.headers.get("x-request-id");
-    assert.notEqual(id, bad);
-    assert.match(id ?? "", /^[0-9a-f-]{36}$/);
-    assert.equal((await response.json()).request_id, id);
-  }
-  ctx.close();
-});
-
-Deno.test("unknown routes answer 404 and known routes with other methods 405, as problem+json", async () => {
-  const ctx = await createTestContext();
-  const token = await ctx.token(42);
-  const missing = await ctx.request("GET", "/v1/customers", { token });
-  assert.equal(missing.status, 404);
-  assert.equal(missing.headers.get("content-type"), "application/problem+json");
-  const root = await ctx.request("GET", "/");
-  assert.equal(root.status, 404);
-  assert.equal((await root.json()).status, 404);
-  const wrong = await ctx.request("DELETE", "/v1/orders", { token });
-  assert.equal(wrong.status, 405);
-  assert.equal(wrong.headers.get("allow"), "GET, HEAD, POST");
-  assert.equal(wrong.headers.get("content-type"), "application/problem+json");
-  const put = await ctx.request("PUT", `/v1/orders/${crypto.randomUUID()}`, {
-    token,
-    body: {},
-  });
-  assert.equal(put.status, 405);
-  assert.match(put.headers.get("allow") ?? "", /GET/);
-  const healthPost = await ctx.request("POST", "/healthz");
-  assert.equal(healthPost.status, 405);
-  ctx.close();
-});
-
-Deno.test("POST /v1/orders answers 400 for malformed JSON and 415 for a non-JSON body", async () => {
-  const ctx = await createTestContext();
-  const token = await ctx.token(42);
-  const headers = { Authorization: `Bearer ${token}` };
-  const malformed = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers: { ...headers, "Content-Type": "application/json" },
-    body: '{"items": [',
-  });
-  assert.equal(malformed.status, 400);
-  assert.equal(
-    malformed.headers.get("content-type"),
-    "application/problem+json",
-  );
-  const empty = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers: { ...headers, "Content-Type": "application/json" },
-  });
-  assert.equal(empty.status, 400);
-  const textPlain = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers: { ...headers, "Content-Type": "text/plain" },
-    body: JSON.stringify(orderBody()),
-  });
-  assert.equal(textPlain.status, 415);
-  const missingType = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers,
-    body: new Blob([JSON.stringify(orderBody())]),
-  });
-  assert.equal(missingType.status, 415);
-  const withCharset = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers: { ...headers, "Content-Type": "application/json; charset=utf-8" },
-    body: JSON.stringify(orderBody()),
-  });
-  assert.equal(withCharset.status, 201);
-  ctx.close();
-});
-
-Deno.test("bodies over 64 KiB answer 413 with or without Content-Length", async () => {
-  const ctx = await createTestContext();
-  const token = await ctx.token(42);
-  const headers = {
-    Authorization: `Bearer ${token}`,
-    "Content-Type": "application/json",
-  };
-  const json = JSON.stringify(orderBody());
-  const atLimit = json + " ".repeat(65536 - json.length);
-  const ok = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers,
-    body: atLimit,
-  });
-  assert.equal(ok.status, 201);
-  const declared = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers: { ...headers, "Content-Length": "65537" },
-    body: atLimit + " ",
-  });
-  assert.equal(declared.status, 413);
-  assert.equal(
-    declared.headers.get("content-type"),
-    "application/problem+json",
-  );
-  const bytes = new TextEncoder().encode(atLimit + " ");
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (let offset = 0; offset < bytes.length; offset += 4096) {
-        controller.enqueue(bytes.slice(offset, offset + 4096));
-      }
-      controller.close();
-    },
-  });
-  const chunked = await ctx.app.request("/v1/orders", {
-    method: "POST",
-    headers,
-    body: stream,
-  });
-  assert.equal(chunked.status, 413);
-  const [row] = await ctx.database.client.execute(
-    "SELECT count(*) AS n FROM orders",
-  ).then((r) => r.rows);
-  assert.equal(Number(row?.n), 1);
-  ctx.close();
-});
+    assert.equal(declared.status, 413);
+    assert.equal(
+      declared.headers.get("content-type"),
+      "application/problem+json",
+    );
+    const bytes = new TextEncoder().encode(atLimit + " ");
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let offset = 0; offset < bytes.length; offset += 4096) {
+          controller.enqueue(bytes.slice(offset, offset + 4096));
+        }
+        controller.close();
+      },
+    });
+    const chunked = await ctx.app.request("/v1/orders", {
+      method: "POST",
+      headers,
+      body: stream,
+    });
+    assert.equal(chunked.status, 413);
+    const [row] = await ctx.database.client.execute(
+      "SELECT count(*) AS n FROM orders",
+    ).then((r) => r.rows);
+    assert.equal(Number(row?.n), 1);
+  }));
 
 Deno.test("CORS headers are sent only to configured origins", async () => {
   const open = await createTestContext({

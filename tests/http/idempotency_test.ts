@@ -95,12 +95,8 @@ Deno.test("POST /v1/orders answers 422 when a key is reused with a different bod
   const token = await ctx.token(42);
   await withServer(ctx, async (url) => {
     assert.equal((await post(url, token, orderBody(), "key-1")).status, 201);
-    const other = await post(
-      url,
-      token,
-      orderBody({ shipping_address: "2 Elm St" }),
-      "key-1",
-    );
+    const elsewhere = orderBody({ shipping_address: "2 Elm St" });
+    const other = await post(url, token, elsewhere, "key-1");
     assert.equal(other.status, 422);
     assert.equal(other.headers.get("content-type"), "application/problem+json");
     assert.equal(await countRows(ctx, "orders"), 1);
@@ -186,12 +182,8 @@ Deno.test("POST /v1/orders leaves the key free when the first attempt fails", as
   });
   const token = await ctx.token(42);
   await withServer(ctx, async (url) => {
-    const invalid = await post(
-      url,
-      token,
-      orderBody({ shipping_address: "" }),
-      "retry-me",
-    );
+    const noAddress = orderBody({ shipping_address: "" });
+    const invalid = await post(url, token, noAddress, "retry-me");
     assert.equal(invalid.status, 422);
     await invalid.body?.cancel();
     const failed = await post(url, token, orderBody(), "retry-me");

@@ -23,6 +23,7 @@ import type { RateLimitPolicy } from "../../routes/env.ts";
 import { RATE_LIMIT_BUDGET_MS } from "../../routes/rate_limit.ts";
 import {
   createTestContext,
+  expectStatus,
   orderBody,
   PERMISSIVE_RATE_LIMIT,
   type TestContext,
@@ -185,6 +186,17 @@ function exceeded(ctx: TestContext, limit: RateLimitName) {
   );
 }
 
+/** The users whose requests went over `limit`, one entry per refusal. */
+function usersOver(ctx: TestContext, limit: RateLimitName): unknown[] {
+  return exceeded(ctx, limit).map((l) => l.user_id);
+}
+
+/** A look-up of an order that does not exist: a 404. */
+async function lookUpUnknownOrder(ctx: TestContext, token: string) {
+  const path = `/v1/orders/${crypto.randomUUID()}`;
+  await expectStatus(await ctx.request("GET", path, { token }), 404);
+}
+
 function defineLimitTests(backend: Backend): void {
   const test = (name: string, fn: () => Promise<void>) =>
     backend.test(`[${backend.name}] ${name}`, fn);
@@ -195,11 +207,12 @@ function defineLimitTests(backend: Backend): void {
     const alice = await ctx.token(1);
     const seen = [];
     for (let i = 0; i < 3; i++) {
-      const response = await ctx.request("GET", "/v1/orders", {
-        token: alice,
-      });
-      assert.equal(response.status, 200);
-      await response.body?.cancel();
+      const response = await expectStatus(
+        await ctx.request("GET", "/v1/orders", {
+          token: alice,
+        }),
+        200,
+      );
       seen.push(headersOf(response));
     }
     assert.deepEqual(seen.map((s) => [s.limit, s.remaining]), [
@@ -213,25 +226,24 @@ function defineLimitTests(backend: Backend): void {
     const refused = await ctx.request("GET", "/v1/orders", { token: alice });
     const retryAfter = await assertRateLimited(refused, backend, 3);
 
-    const bob = await ctx.request("GET", "/v1/orders", {
-      token: await ctx.token(2),
-    });
-    assert.equal(bob.status, 200);
-    await bob.body?.cancel();
+    const bob = await expectStatus(
+      await ctx.request("GET", "/v1/orders", {
+        token: await ctx.token(2),
+      }),
+      200,
+    );
     assert.deepEqual(
       [headersOf(bob).limit, headersOf(bob).remaining],
       ["3", "2"],
     );
-    assert.deepEqual(
-      exceeded(ctx, "requests").map((l) => l.user_id),
-      [1],
-    );
+    assert.deepEqual(usersOver(ctx, "requests"), [1]);
 
     if (backend.exactRetryAfter !== undefined) {
       ctx.clock.advance(retryAfter * 1000);
-      const later = await ctx.request("GET", "/v1/orders", { token: alice });
-      assert.equal(later.status, 200);
-      await later.body?.cancel();
+      await expectStatus(
+        await ctx.request("GET", "/v1/orders", { token: alice }),
+        200,
+      );
     }
   });
 
@@ -240,12 +252,13 @@ function defineLimitTests(backend: Backend): void {
     const { ctx } = h;
     const alice = await ctx.token(1);
     for (let i = 0; i < 2; i++) {
-      const created = await ctx.request("POST", "/v1/orders", {
-        token: alice,
-        body: orderBody(),
-      });
-      assert.equal(created.status, 201);
-      await created.body?.cancel();
+      await expectStatus(
+        await ctx.request("POST", "/v1/orders", {
+          token: alice,
+          body: orderBody(),
+        }),
+        201,
+      );
     }
     // Over the limit, even an invalid body is refused with 429, not 422.
     const refused = await ctx.request("POST", "/v1/orders", {
@@ -267,15 +280,14 @@ function defineLimitTests(backend: Backend): void {
       String(PERMISSIVE_RATE_LIMIT.limit),
     );
 
-    const bob = await ctx.request("POST", "/v1/orders", {
-      token: await ctx.token(2),
-      body: orderBody(),
-    });
-    assert.equal(bob.status, 201);
-    await bob.body?.cancel();
-    assert.deepEqual(exceeded(ctx, "order_creation").map((l) => l.user_id), [
-      1,
-    ]);
+    await expectStatus(
+      await ctx.request("POST", "/v1/orders", {
+        token: await ctx.token(2),
+        body: orderBody(),
+      }),
+      201,
+    );
+    assert.deepEqual(usersOver(ctx, "order_creation"), [1]);
   });
 
   test("look-ups ending in 403 or 404 are limited per user; then every look-up is 429", async () => {
@@ -296,11 +308,12 @@ function defineLimitTests(backend: Backend): void {
 
     // Successful look-ups never count.
     for (let i = 0; i < 5; i++) {
-      const own = await ctx.request("GET", `/v1/orders/${malloryOrder}`, {
-        token: mallory,
-      });
-      assert.equal(own.status, 200);
-      await own.body?.cancel();
+      await expectStatus(
+        await ctx.request("GET", `/v1/orders/${malloryOrder}`, {
+          token: mallory,
+        }),
+        200,
+      );
     }
     const misses = [
       `/v1/orders/${aliceOrder}`,
@@ -328,18 +341,17 @@ function defineLimitTests(backend: Backend): void {
     await assertRateLimited(below, backend, 3);
 
     // Listing is not a look-up of one order, and Alice is unaffected.
-    const listed = await ctx.request("GET", "/v1/orders", { token: mallory });
-    assert.equal(listed.status, 200);
-    await listed.body?.cancel();
-    const aliceReads = await ctx.request("GET", `/v1/orders/${aliceOrder}`, {
-      token: alice,
-    });
-    assert.equal(aliceReads.status, 200);
-    await aliceReads.body?.cancel();
-    assert.deepEqual(exceeded(ctx, "lookup_misses").map((l) => l.user_id), [
-      2,
-      2,
-    ]);
+    await expectStatus(
+      await ctx.request("GET", "/v1/orders", { token: mallory }),
+      200,
+    );
+    await expectStatus(
+      await ctx.request("GET", `/v1/orders/${aliceOrder}`, {
+        token: alice,
+      }),
+      200,
+    );
+    assert.deepEqual(usersOver(ctx, "lookup_misses"), [2, 2]);
   });
 
   test("failed authentication is limited per client address; a valid token is still served", async () => {
@@ -366,19 +378,21 @@ function defineLimitTests(backend: Backend): void {
     });
     await assertRateLimited(refused, backend, 3);
 
-    const elsewhere = await ctx.request("GET", "/v1/orders", {
-      token: "still-guessing",
-      remoteAddress: "203.0.113.9",
-    });
-    assert.equal(elsewhere.status, 401);
-    await elsewhere.body?.cancel();
+    await expectStatus(
+      await ctx.request("GET", "/v1/orders", {
+        token: "still-guessing",
+        remoteAddress: "203.0.113.9",
+      }),
+      401,
+    );
 
-    const valid = await ctx.request("GET", "/v1/orders", {
-      token: await ctx.token(1),
-      remoteAddress: attacker,
-    });
-    assert.equal(valid.status, 200);
-    await valid.body?.cancel();
+    await expectStatus(
+      await ctx.request("GET", "/v1/orders", {
+        token: await ctx.token(1),
+        remoteAddress: attacker,
+      }),
+      200,
+    );
 
     assert.equal(exceeded(ctx, "auth_failures").length, 1);
     // Logs never hold a raw client address.
@@ -453,19 +467,15 @@ redisTest(
     });
     assert.equal(created.status, 201);
     const id = (await created.json()).id;
-    const read = await ctx.request("GET", `/v1/orders/${id}`, { token: alice });
-    assert.equal(read.status, 200);
-    await read.body?.cancel();
-    const missing = await ctx.request(
-      "GET",
-      `/v1/orders/${crypto.randomUUID()}`,
-      { token: alice },
+    await expectStatus(
+      await ctx.request("GET", `/v1/orders/${id}`, { token: alice }),
+      200,
     );
-    assert.equal(missing.status, 404);
-    await missing.body?.cancel();
-    const badToken = await ctx.request("GET", "/v1/orders", { token: "bad" });
-    assert.equal(badToken.status, 401);
-    await badToken.body?.cancel();
+    await lookUpUnknownOrder(ctx, alice);
+    await expectStatus(
+      await ctx.request("GET", "/v1/orders", { token: "bad" }),
+      401,
+    );
 
     const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
     assert.deepEqual(
@@ -498,13 +508,7 @@ redisTest(
     try {
       const asked = bridge.commands.length;
       // Meets three limiter calls: requests, the misses check, the miss count.
-      const response = await ctx.request(
-        "GET",
-        `/v1/orders/${crypto.randomUUID()}`,
-        { token: alice },
-      );
-      assert.equal(response.status, 404);
-      await response.body?.cancel();
+      await lookUpUnknownOrder(ctx, alice);
       const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
       assert.deepEqual(degraded.map((l) => [l.limit, l.reason]), [
         ["requests", "timeout"],
@@ -529,9 +533,10 @@ redisTest(
     });
     const { ctx, bridge } = h;
     const alice = await ctx.token(1);
-    const before = await ctx.request("GET", "/v1/orders", { token: alice });
-    assert.equal(before.status, 200);
-    await before.body?.cancel();
+    await expectStatus(
+      await ctx.request("GET", "/v1/orders", { token: alice }),
+      200,
+    );
 
     await bridge?.stopRedis();
 
@@ -579,12 +584,14 @@ Deno.test("a failing rate-limit store never turns into a 500: fail-open serves, 
         });
         assert.equal(created.status, 201);
         const id = (await created.json()).id;
-        const read = await ctx.request("GET", `/v1/orders/${id}`, { token });
-        assert.equal(read.status, 200);
-        await read.body?.cancel();
-        const bad = await ctx.request("GET", "/v1/orders", { token: "bad" });
-        assert.equal(bad.status, 401);
-        await bad.body?.cancel();
+        await expectStatus(
+          await ctx.request("GET", `/v1/orders/${id}`, { token }),
+          200,
+        );
+        await expectStatus(
+          await ctx.request("GET", "/v1/orders", { token: "bad" }),
+          401,
+        );
         assert.ok(
           ctx.logs.some((l) => l.event === "ratelimit.degraded"),
         );

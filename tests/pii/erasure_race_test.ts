@@ -25,8 +25,8 @@ import {
   expectJson,
   type Json,
   type TestContext,
-  withDatabaseFile,
   withTestContext,
+  withTwoInstances,
 } from "../fixtures/mod.ts";
 
 const OWNER: Principal = { userId: 42, roles: ["user"] };
@@ -92,19 +92,6 @@ function eraserWith(
     keyring: ctx.keyring,
     clock: ctx.clock,
   });
-}
-
-/** Two instances of the service over one database file, each with its own cache. */
-function withTwoInstances(
-  fn: (a: TestContext, b: TestContext) => Promise<void>,
-): Promise<void> {
-  return withDatabaseFile(
-    "orders-erasure-",
-    (url) =>
-      withTestContext((a) => withTestContext((b) => fn(a, b), { url }), {
-        url,
-      }),
-  );
 }
 
 Deno.test("an order written under a key another instance just destroyed is written again under a new key", () =>
