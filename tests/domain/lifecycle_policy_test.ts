@@ -15,6 +15,9 @@ import type { Principal } from "../../domain/principal.ts";
 
 const OWNER_ID = 42;
 const ORDER_ID = "5b0c2c6e-8f3a-4a44-9d0b-3f1c1c1e2a10";
+const OWNER: Principal = { userId: OWNER_ID, roles: ["user"] };
+const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
+const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
 
 /** The moves API.md allows, nothing else. */
 const ALLOWED_MOVES = new Set([
@@ -79,7 +82,7 @@ const ADMIN_LIKE_STATUS = [
 const CALLERS: readonly Caller[] = [
   {
     name: "user (owner)",
-    principal: { userId: OWNER_ID, roles: ["user"] },
+    principal: OWNER,
     status: [
       ".FFF.",
       "F.FF.",
@@ -99,7 +102,7 @@ const CALLERS: readonly Caller[] = [
   },
   {
     name: "fulfillment",
-    principal: { userId: 8, roles: ["fulfillment", "user"] },
+    principal: FULFILLMENT,
     status: [
       "..BBF",
       "B..BF",
@@ -112,7 +115,7 @@ const CALLERS: readonly Caller[] = [
   },
   {
     name: "admin",
-    principal: { userId: 9, roles: ["admin", "user"] },
+    principal: ADMIN,
     status: ADMIN_LIKE_STATUS,
     address: "..BBB",
     history: ".",
@@ -188,31 +191,28 @@ Deno.test("decideOrderAction follows the roles table of API.md", async (t) => {
 });
 
 Deno.test("decideOrderAction explains refusals with the order and its status", () => {
-  const admin: Principal = { userId: 9, roles: ["admin", "user"] };
   const order = { id: ORDER_ID, userId: OWNER_ID };
-  assert.deepEqual(
-    decideOrderAction(admin, { ...order, status: "shipped" }, {
-      kind: "set_status",
-      to: "cancelled",
-    }),
-    {
-      allowed: false,
-      code: "bad_request",
-      reason: `Cannot cancel order "${ORDER_ID}": order is shipped`,
-    },
-  );
-  assert.deepEqual(
-    decideOrderAction(admin, { ...order, status: "pending" }, {
-      kind: "set_status",
-      to: "shipped",
-    }),
-    {
-      allowed: false,
-      code: "bad_request",
-      reason:
-        `Cannot move order "${ORDER_ID}" from pending to shipped: the next status may be processing or cancelled`,
-    },
-  );
+  const refusals: [OrderStatus, OrderStatus, string][] = [
+    [
+      "shipped",
+      "cancelled",
+      `Cannot cancel order "${ORDER_ID}": order is shipped`,
+    ],
+    [
+      "pending",
+      "shipped",
+      `Cannot move order "${ORDER_ID}" from pending to shipped: the next status may be processing or cancelled`,
+    ],
+  ];
+  for (const [status, to, reason] of refusals) {
+    assert.deepEqual(
+      decideOrderAction(ADMIN, { ...order, status }, {
+        kind: "set_status",
+        to,
+      }),
+      { allowed: false, code: "bad_request", reason },
+    );
+  }
 });
 
 Deno.test("a held order moves forward only after approval; cancelling and rights are unaffected", async (t) => {
@@ -227,51 +227,15 @@ Deno.test("a held order moves forward only after approval; cancelling and rights
     review: { ...held.review, state: "approved" as const },
   };
   const cases: [string, Principal, OrderStatus, string, string][] = [
-    [
-      "fulfillment",
-      { userId: 8, roles: ["fulfillment", "user"] },
-      "processing",
-      "conflict",
-      ".",
-    ],
-    [
-      "admin",
-      { userId: 9, roles: ["admin", "user"] },
-      "processing",
-      "conflict",
-      ".",
-    ],
-    [
-      "admin skipping",
-      { userId: 9, roles: ["admin", "user"] },
-      "shipped",
-      "bad_request",
-      "bad_request",
-    ],
-    [
-      "owner moving",
-      { userId: OWNER_ID, roles: ["user"] },
-      "processing",
-      "forbidden",
-      "forbidden",
-    ],
-    [
-      "owner cancelling",
-      { userId: OWNER_ID, roles: ["user"] },
-      "cancelled",
-      ".",
-      ".",
-    ],
-    [
-      "admin cancelling",
-      { userId: 9, roles: ["admin", "user"] },
-      "cancelled",
-      ".",
-      ".",
-    ],
+    ["fulfillment", FULFILLMENT, "processing", "conflict", "."],
+    ["admin", ADMIN, "processing", "conflict", "."],
+    ["admin skipping", ADMIN, "shipped", "bad_request", "bad_request"],
+    ["owner moving", OWNER, "processing", "forbidden", "forbidden"],
+    ["owner cancelling", OWNER, "cancelled", ".", "."],
+    ["admin cancelling", ADMIN, "cancelled", ".", "."],
     [
       "fulfillment cancelling",
-      { userId: 8, roles: ["fulfillment", "user"] },
+      FULFILLMENT,
       "cancelled",
       "forbidden",
       "forbidden",

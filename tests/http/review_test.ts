@@ -12,34 +12,19 @@ import {
   VELOCITY_WINDOW_MS,
 } from "../../domain/review.ts";
 import {
-  createTestContext,
+  type Callers,
+  type Json,
   orderBody,
-  serveApp,
   type TestContext,
+  withServedApp,
+  withTestContext,
+  withTwoInstances,
 } from "../fixtures/mod.ts";
 
 const OWNER = 42;
 
-// deno-lint-ignore no-explicit-any
-type Json = any; // response bodies are checked field by field
-
-interface Callers {
-  owner: string;
-  other: string;
-  fulfillment: string;
-  admin: string;
-  ownerAdmin: string;
-}
-
-async function callers(ctx: TestContext): Promise<Callers> {
-  return {
-    owner: await ctx.token(OWNER),
-    other: await ctx.token(7),
-    fulfillment: await ctx.token(8, ["fulfillment"]),
-    admin: await ctx.token(9, ["admin"]),
-    ownerAdmin: await ctx.token(OWNER, ["admin"]),
-  };
-}
+/** The usual callers, and the owner holding the admin role too. */
+type ReviewCallers = Callers & { ownerAdmin: string };
 
 /** A body whose total is `price` (one item of quantity 1). */
 function bodyOfTotal(price: string, overrides: Record<string, unknown> = {}) {
@@ -78,19 +63,31 @@ async function create(
   return reply.body;
 }
 
-async function withContext(
-  fn: (ctx: TestContext, who: Callers) => Promise<void>,
-  options: { url?: string } = {},
+/** An order's history (at `path`) as `token` sees it. */
+async function historyOf(
+  ctx: TestContext,
+  path: string,
+  token: string,
+): Promise<Json> {
+  const history = await call(ctx, "GET", `${path}/history`, token);
+  assert.equal(history.status, 200);
+  return history.body;
+}
+
+function seqAndAction(event: Json): [number, string] {
+  return [event.seq, event.action];
+}
+
+/**
+ * Runs `fn` on an app that holds orders by the default review policy, with
+ * the usual callers and the owner as an admin.
+ */
+function withReviewContext(
+  fn: (ctx: TestContext, who: ReviewCallers) => Promise<void>,
 ): Promise<void> {
-  const ctx = await createTestContext({
-    reviewPolicy: DEFAULT_REVIEW_POLICY,
-    ...options,
-  });
-  try {
-    await fn(ctx, await callers(ctx));
-  } finally {
-    ctx.close();
-  }
+  return withTestContext(async (ctx, who) => {
+    await fn(ctx, { ...who, ownerAdmin: await ctx.token(OWNER, ["admin"]) });
+  }, { reviewPolicy: DEFAULT_REVIEW_POLICY });
 }
 
 Deno.test("reviewHoldFor: the threshold is inclusive and exact; velocity counts earlier own orders", () => {
@@ -113,7 +110,7 @@ Deno.test("reviewHoldFor: the threshold is inclusive and exact; velocity counts 
 });
 
 Deno.test("an order of at least REVIEW_THRESHOLD is held; only admin and fulfillment see the review", () =>
-  withContext(async (ctx, who) => {
+  withReviewContext(async (ctx, who) => {
     const below = await create(ctx, who.owner, bodyOfTotal("9999.99"));
     assert.equal("review" in below, false);
     const created = await create(ctx, who.owner, bodyOfTotal("10000.00"));
@@ -147,7 +144,7 @@ Deno.test("an order of at least REVIEW_THRESHOLD is held; only admin and fulfill
   }));
 
 Deno.test("the 6th order a user creates themself within 10 minutes is held for velocity; others' orders and replays do not count", () =>
-  withContext(async (ctx, who) => {
+  withReviewContext(async (ctx, who) => {
     // Orders an admin creates for the user do not count.
     for (let i = 0; i < 3; i++) {
       await create(ctx, who.admin, orderBody({ user_id: OWNER }));
@@ -203,7 +200,7 @@ Deno.test("the 6th order a user creates themself within 10 minutes is held for v
   }));
 
 Deno.test("a held order cannot move to processing until an admin approves it", () =>
-  withContext(async (ctx, who) => {
+  withReviewContext(async (ctx, who) => {
     const created = await create(ctx, who.owner, bodyOfTotal("10000"));
     const path = `/v1/orders/${created.id}`;
     for (const token of [who.fulfillment, who.admin]) {
@@ -246,9 +243,8 @@ Deno.test("a held order cannot move to processing until an admin approves it", (
     assert.equal(moved.body.version, 3);
     assert.equal(moved.body.review.state, "approved");
 
-    const history = await call(ctx, "GET", `${path}/history`, who.admin);
-    const events = history.body.events;
-    assert.deepEqual(events.map((e: Json) => [e.seq, e.action]), [
+    const { events } = await historyOf(ctx, path, who.admin);
+    assert.deepEqual(events.map(seqAndAction), [
       [1, "order.created"],
       [2, "order.review_approved"],
       [3, "order.updated"],
@@ -267,20 +263,20 @@ Deno.test("a held order cannot move to processing until an admin approves it", (
     assert.deepEqual(events[1].actor, { user_id: 9, roles: ["admin", "user"] });
 
     // The owner's view of the history shows no review.
-    const ownerHistory = await call(ctx, "GET", `${path}/history`, who.owner);
-    const ownerEvents = ownerHistory.body.events;
-    assert.deepEqual(ownerEvents.map((e: Json) => [e.seq, e.action]), [
+    const ownerHistory = await historyOf(ctx, path, who.owner);
+    const ownerEvents = ownerHistory.events;
+    assert.deepEqual(ownerEvents.map(seqAndAction), [
       [1, "order.created"],
       [2, "order.updated"],
       [3, "order.updated"],
     ]);
     assert.equal("review" in ownerEvents[0].changes, false);
     assert.deepEqual(ownerEvents[1].changes, {});
-    assert.doesNotMatch(JSON.stringify(ownerHistory.body), /review|Called/);
+    assert.doesNotMatch(JSON.stringify(ownerHistory), /review|Called/);
   }));
 
 Deno.test("rejecting a held order cancels it; deciding twice or on an unheld order is 409", () =>
-  withContext(async (ctx, who) => {
+  withReviewContext(async (ctx, who) => {
     const created = await create(ctx, who.owner, bodyOfTotal("10000"));
     const path = `/v1/orders/${created.id}`;
     const rejected = await call(ctx, "POST", `${path}/review`, who.admin, {
@@ -342,7 +338,7 @@ Deno.test("rejecting a held order cancels it; deciding twice or on an unheld ord
   }));
 
 Deno.test("POST /v1/orders/:id/review: 422 for a bad decision, 404 unknown, 403 for anyone but an admin", () =>
-  withContext(async (ctx, who) => {
+  withReviewContext(async (ctx, who) => {
     const created = await create(ctx, who.owner, bodyOfTotal("10000"));
     const path = `/v1/orders/${created.id}/review`;
     for (
@@ -391,7 +387,7 @@ Deno.test("POST /v1/orders/:id/review: 422 for a bad decision, 404 unknown, 403 
   }));
 
 Deno.test("the owner and an admin may still cancel a held order; then there is nothing to decide", () =>
-  withContext(async (ctx, who) => {
+  withReviewContext(async (ctx, who) => {
     for (const token of [who.owner, who.admin]) {
       const created = await create(ctx, who.owner, bodyOfTotal("10000"));
       const path = `/v1/orders/${created.id}`;
@@ -414,166 +410,114 @@ Deno.test("the owner and an admin may still cancel a held order; then there is n
     assert.equal(byFulfillment.status, 403);
   }));
 
-Deno.test("a processing move that reads the order while its approval is being written is refused", async () => {
+Deno.test("a processing move that reads the order while its approval is being written is refused", () =>
   // The move comes through another instance on the same database: within
   // one instance, changes to one order wait for each other.
-  const dir = await Deno.makeTempDir({ prefix: "orders-review-read-" });
-  const url = `file:${dir}/orders.db`;
-  const base = await createTestContext({
-    url,
-    reviewPolicy: DEFAULT_REVIEW_POLICY,
-  });
-  const other = await createTestContext({
-    url,
-    reviewPolicy: DEFAULT_REVIEW_POLICY,
-  });
-  let during: (() => Promise<void>) | undefined;
-  const store: OrderStore = {
-    ...base.store,
-    async updateOrder(order, entry, prevHash) {
-      const run = during;
-      during = undefined;
-      await run?.();
-      return await base.store.updateOrder(order, entry, prevHash);
-    },
-  };
-  const ctx = await createTestContext({
-    reviewPolicy: DEFAULT_REVIEW_POLICY,
-    store,
-    accounts: base.accounts,
-  });
-  try {
-    const who = await callers(ctx);
-    const created = await create(ctx, who.owner, bodyOfTotal("10000"));
-    const path = `/v1/orders/${created.id}`;
-    let racing: { status: number; body: Json } | undefined;
-    during = async () => {
-      racing = await call(other, "PATCH", path, who.fulfillment, {
+  withTwoInstances(async (base, other) => {
+    let during: (() => Promise<void>) | undefined;
+    const store: OrderStore = {
+      ...base.store,
+      async updateOrder(order, entry, prevHash) {
+        const run = during;
+        during = undefined;
+        await run?.();
+        return await base.store.updateOrder(order, entry, prevHash);
+      },
+    };
+    await withTestContext(async (ctx, who) => {
+      const created = await create(ctx, who.owner, bodyOfTotal("10000"));
+      const path = `/v1/orders/${created.id}`;
+      let racing: { status: number; body: Json } | undefined;
+      during = async () => {
+        racing = await call(other, "PATCH", path, who.fulfillment, {
+          status: "processing",
+        });
+      };
+      const approved = await call(ctx, "POST", `${path}/review`, who.admin, {
+        decision: "approve",
+      });
+      assert.equal(approved.status, 200);
+      assert.equal(racing?.status, 409, "not before the approval is written");
+      const after = await call(ctx, "PATCH", path, who.fulfillment, {
         status: "processing",
       });
-    };
-    const approved = await call(ctx, "POST", `${path}/review`, who.admin, {
-      decision: "approve",
+      assert.equal(after.status, 200);
+    }, {
+      reviewPolicy: DEFAULT_REVIEW_POLICY,
+      store,
+      accounts: base.accounts,
     });
-    assert.equal(approved.status, 200);
-    assert.equal(racing?.status, 409, "not before the approval is written");
-    const after = await call(ctx, "PATCH", path, who.fulfillment, {
-      status: "processing",
-    });
-    assert.equal(after.status, 200);
-  } finally {
-    ctx.close();
-    other.close();
-    base.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }, { reviewPolicy: DEFAULT_REVIEW_POLICY }));
 
-Deno.test("racing approve or reject against processing over real HTTP never lets an order through unapproved", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "orders-review-race-" });
-  const ctx = await createTestContext({
-    url: `file:${dir}/orders.db`,
-    reviewPolicy: DEFAULT_REVIEW_POLICY,
-  });
-  const server = serveApp(ctx);
-  const who = await callers(ctx);
-  async function send(
-    method: string,
-    path: string,
-    token: string,
-    body: unknown,
-  ): Promise<{ status: number; body: Json }> {
-    const response = await fetch(server.url + path, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        "Content-Type": "application/json",
-      },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, body: await response.json() };
-  }
-  try {
-    const rounds = 12;
-    const ids: string[] = [];
-    for (let i = 0; i < rounds; i++) {
-      ids.push((await create(ctx, who.owner, bodyOfTotal("10000"))).id);
-    }
-    const outcomes = await Promise.all(ids.map(async (id, i) => {
-      const decision = i % 3 === 2 ? "reject" : "approve";
-      const [decided, moved] = await Promise.all([
-        send("POST", `/v1/orders/${id}/review`, who.admin, { decision }),
-        send("PATCH", `/v1/orders/${id}`, who.fulfillment, {
-          status: "processing",
-        }),
-      ]);
-      return { id, decision, decided, moved };
-    }));
-    for (const { id, decision, decided, moved } of outcomes) {
-      assert.equal(decided.status, 200, JSON.stringify(decided.body));
-      const history = await call(
-        ctx,
-        "GET",
-        `/v1/orders/${id}/history`,
-        who.admin,
-      );
-      const actions = history.body.events.map((e: Json) => e.action);
-      if (decision === "reject") {
-        // Before the rejection: held (409); after: cancelled (400).
-        assert.ok([409, 400].includes(moved.status), String(moved.status));
-        assert.deepEqual(actions, ["order.created", "order.review_rejected"]);
-      } else if (moved.status === 200) {
-        assert.deepEqual(actions, [
-          "order.created",
-          "order.review_approved",
-          "order.updated",
-        ]);
-      } else {
-        assert.equal(moved.status, 409);
-        assert.deepEqual(actions, ["order.created", "order.review_approved"]);
+Deno.test("racing approve or reject against processing over real HTTP never lets an order through unapproved", () =>
+  withServedApp(
+    { reviewPolicy: DEFAULT_REVIEW_POLICY },
+    async (ctx, send, who) => {
+      const rounds = 12;
+      const ids: string[] = [];
+      for (let i = 0; i < rounds; i++) {
+        ids.push((await create(ctx, who.owner, bodyOfTotal("10000"))).id);
       }
-    }
-    const verified = await verifyAuditLog(ctx.database.db);
-    assert.equal(verified.broken, undefined);
-  } finally {
-    await server.close();
-    ctx.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      const outcomes = await Promise.all(ids.map(async (id, i) => {
+        const decision = i % 3 === 2 ? "reject" : "approve";
+        const [decided, moved] = await Promise.all([
+          send("POST", `/v1/orders/${id}/review`, {
+            token: who.admin,
+            body: { decision },
+          }),
+          send("PATCH", `/v1/orders/${id}`, {
+            token: who.fulfillment,
+            body: { status: "processing" },
+          }),
+        ]);
+        return { id, decision, decided, moved };
+      }));
+      for (const { id, decision, decided, moved } of outcomes) {
+        assert.equal(decided.status, 200, JSON.stringify(decided.body));
+        const history = await call(
+          ctx,
+          "GET",
+          `/v1/orders/${id}/history`,
+          who.admin,
+        );
+        const actions = history.body.events.map((e: Json) => e.action);
+        if (decision === "reject") {
+          // Before the rejection: held (409); after: cancelled (400).
+          assert.ok([409, 400].includes(moved.status), String(moved.status));
+          assert.deepEqual(actions, ["order.created", "order.review_rejected"]);
+        } else if (moved.status === 200) {
+          assert.deepEqual(actions, [
+            "order.created",
+            "order.review_approved",
+            "order.updated",
+          ]);
+        } else {
+          assert.equal(moved.status, 409);
+          assert.deepEqual(actions, ["order.created", "order.review_approved"]);
+        }
+      }
+      const verified = await verifyAuditLog(ctx.database.db);
+      assert.equal(verified.broken, undefined);
+    },
+  ));
 
-Deno.test("concurrent creations cannot all slip under the velocity rule", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "orders-velocity-race-" });
-  const ctx = await createTestContext({
-    url: `file:${dir}/orders.db`,
-    reviewPolicy: DEFAULT_REVIEW_POLICY,
-  });
-  const server = serveApp(ctx);
-  try {
-    const who = await callers(ctx);
-    const replies = await Promise.all(
-      Array.from({ length: 12 }, async (_, i) => {
-        const response = await fetch(server.url + "/v1/orders", {
-          method: "POST",
-          headers: {
-            Authorization: `Bearer ${who.owner}`,
-            "Content-Type": "application/json",
-            ...(i % 2 === 0 && { "Idempotency-Key": `race-${i}` }),
-          },
-          body: JSON.stringify(orderBody()),
-        });
-        return { status: response.status, body: await response.json() };
-      }),
-    );
-    assert.ok(replies.every((r) => r.status === 201));
-    const list = await call(ctx, "GET", "/v1/orders?limit=100", who.admin);
-    const held = list.body.orders.filter((o: Json) => o.review);
-    assert.equal(list.body.orders.length, 12);
-    // Exactly the orders after the first five are held, as if in a row.
-    assert.equal(held.length, 12 - DEFAULT_REVIEW_POLICY.velocityOrders);
-  } finally {
-    await server.close();
-    ctx.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test("concurrent creations cannot all slip under the velocity rule", () =>
+  withServedApp(
+    { reviewPolicy: DEFAULT_REVIEW_POLICY },
+    async (ctx, send, who) => {
+      const replies = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          send("POST", "/v1/orders", {
+            token: who.owner,
+            body: orderBody(),
+            ...(i % 2 === 0 && { headers: { "Idempotency-Key": `race-${i}` } }),
+          })),
+      );
+      assert.ok(replies.every((r) => r.status === 201));
+      const list = await call(ctx, "GET", "/v1/orders?limit=100", who.admin);
+      const held = list.body.orders.filter((o: Json) => o.review);
+      assert.equal(list.body.orders.length, 12);
+      // Exactly the orders after the first five are held, as if in a row.
+      assert.equal(held.length, 12 - DEFAULT_REVIEW_POLICY.velocityOrders);
+    },
+  ));
