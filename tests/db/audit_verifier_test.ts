@@ -16,6 +16,7 @@ import {
   orderBody,
   runTool,
   type TestContext,
+  withTempDir,
   withTestContext,
 } from "../fixtures/mod.ts";
 
@@ -134,9 +135,8 @@ Deno.test("the audit log refuses UPDATE and DELETE in the database itself", () =
     assert.equal(count[0]?.n, 1);
   }));
 
-Deno.test("verifyAuditLog finds the first entry changed or removed behind the service's back", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "audit-verify-" });
-  try {
+Deno.test("verifyAuditLog finds the first entry changed or removed behind the service's back", (t) =>
+  withTempDir("audit-verify-", async (dir) => {
     await t.step(
       "an untouched log verifies",
       () =>
@@ -153,107 +153,93 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
         }),
     );
 
-    const tamperings: {
-      name: string;
-      /** SQL with `$A`/`$B` for the first and second chain ids. */
-      sql: string;
-      chain: 0 | 1;
-      seq: number;
-      reason: RegExp;
-    }[] = [
-      {
-        name: "a changed value in changes",
-        sql:
-          `UPDATE audit_log SET changes = replace(changes, 'processing', 'delivered') WHERE chain_id = '$A' AND chain_seq = 2`,
-        chain: 0,
-        seq: 2,
-        reason: /hash does not match/,
-      },
-      {
-        name: "whitespace added to changes",
-        sql:
-          `UPDATE audit_log SET changes = changes || ' ' WHERE chain_id = '$B' AND chain_seq = 3`,
-        chain: 1,
-        seq: 3,
-        reason: /hash does not match/,
-      },
-      {
-        name: "a different actor",
-        sql:
-          `UPDATE audit_log SET actor_user_id = 1 WHERE chain_id = '$B' AND chain_seq = 1`,
-        chain: 1,
-        seq: 1,
-        reason: /hash does not match/,
-      },
-      {
-        name: "added roles",
-        sql:
-          `UPDATE audit_log SET actor_roles = '["admin","user"]' WHERE chain_id = '$A' AND chain_seq = 3`,
-        chain: 0,
-        seq: 3,
-        reason: /hash does not match/,
-      },
-      {
-        name: "reformatted roles",
-        sql:
-          `UPDATE audit_log SET actor_roles = '[ "user" ]' WHERE chain_id = '$A' AND chain_seq = 1`,
-        chain: 0,
-        seq: 1,
-        reason: /actor_roles/,
-      },
-      {
-        name: "an entry removed from the middle",
-        sql: `DELETE FROM audit_log WHERE chain_id = '$B' AND chain_seq = 2`,
-        chain: 1,
-        seq: 2,
-        reason: /entry 2 is missing/,
-      },
-      {
-        name: "the last entry removed",
-        sql: `DELETE FROM audit_log WHERE chain_id = '$B' AND chain_seq = 4`,
-        chain: 1,
-        seq: 4,
-        reason: /entry 4 is missing: the order is at version 4/,
-      },
-      {
-        name: "a replaced hash",
-        sql: `UPDATE audit_log SET request_id = 'forged', hash = '${
+    const HASH = /hash does not match/;
+    // The name, where the break must be reported (the first or second chain,
+    // and the entry), why, and the SQL with `$A`/`$B` for the chain ids.
+    const tamperings: [string, 0 | 1, number, RegExp, string][] = [
+      [
+        "a changed value in changes",
+        0,
+        2,
+        HASH,
+        `UPDATE audit_log SET changes = replace(changes, 'processing', 'delivered') WHERE chain_id = '$A' AND chain_seq = 2`,
+      ],
+      [
+        "whitespace added to changes",
+        1,
+        3,
+        HASH,
+        `UPDATE audit_log SET changes = changes || ' ' WHERE chain_id = '$B' AND chain_seq = 3`,
+      ],
+      [
+        "a different actor",
+        1,
+        1,
+        HASH,
+        `UPDATE audit_log SET actor_user_id = 1 WHERE chain_id = '$B' AND chain_seq = 1`,
+      ],
+      [
+        "added roles",
+        0,
+        3,
+        HASH,
+        `UPDATE audit_log SET actor_roles = '["admin","user"]' WHERE chain_id = '$A' AND chain_seq = 3`,
+      ],
+      [
+        "reformatted roles",
+        0,
+        1,
+        /actor_roles/,
+        `UPDATE audit_log SET actor_roles = '[ "user" ]' WHERE chain_id = '$A' AND chain_seq = 1`,
+      ],
+      [
+        "an entry removed from the middle",
+        1,
+        2,
+        /entry 2 is missing/,
+        `DELETE FROM audit_log WHERE chain_id = '$B' AND chain_seq = 2`,
+      ],
+      [
+        "the last entry removed",
+        1,
+        4,
+        /entry 4 is missing: the order is at version 4/,
+        `DELETE FROM audit_log WHERE chain_id = '$B' AND chain_seq = 4`,
+      ],
+      [
+        "a replaced hash",
+        0,
+        2,
+        HASH,
+        `UPDATE audit_log SET request_id = 'forged', hash = '${
           "f".repeat(64)
         }' WHERE chain_id = '$A' AND chain_seq = 2`,
-        chain: 0,
-        seq: 2,
-        reason: /hash does not match/,
-      },
-      {
-        name: "a broken link",
-        sql: `UPDATE audit_log SET prev_hash = '${
+      ],
+      [
+        "a broken link",
+        1,
+        2,
+        /prev_hash/,
+        `UPDATE audit_log SET prev_hash = '${
           "0".repeat(64)
         }' WHERE chain_id = '$B' AND chain_seq = 2`,
-        chain: 1,
-        seq: 2,
-        reason: /prev_hash/,
-      },
+      ],
     ];
     for (const [index, tampering] of tamperings.entries()) {
+      const [step, chain, seq, reason, statement] = tampering;
       const name = `tampered-${index}`;
       await t.step(
-        tampering.name,
+        step,
         () =>
           withScenario({ dir, name }, async ({ ctx, url, chains }) => {
             await tamper(
               url,
-              tampering.sql.replaceAll("$A", chains[0]).replaceAll(
-                "$B",
-                chains[1],
-              ),
+              statement.replaceAll("$A", chains[0]).replaceAll("$B", chains[1]),
             );
             const result = await verifyAuditLog(ctx.database.db, {
               pageSize: 3,
             });
-            assertBrokenAt(result, {
-              ...tampering,
-              chainId: chains[tampering.chain],
-            });
+            assertBrokenAt(result, { chainId: chains[chain], seq, reason });
           }),
       );
     }
@@ -336,28 +322,20 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
         assert.match(missing.stderr, /no database/);
       },
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("user chains of account actions verify alongside order chains, and tampering with them is found", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "audit-verify-users-" });
-  try {
+Deno.test("user chains of account actions verify alongside order chains, and tampering with them is found", (t) =>
+  withTempDir("audit-verify-users-", async (dir) => {
     await t.step(
       "a sound log: two order chains and one user chain",
       () =>
         withScenario(
           { dir, name: "users-clean", accountActions: true },
           async ({ ctx }) => {
-            const result = await verifyAuditLog(ctx.database.db, {
-              pageSize: 2,
-            });
-            assert.deepEqual(result, {
-              chains: 3,
-              entries: 10,
-              broken: undefined,
-            });
+            assert.deepEqual(
+              await verifyAuditLog(ctx.database.db, { pageSize: 2 }),
+              { chains: 3, entries: 10, broken: undefined },
+            );
           },
         ),
     );
@@ -386,7 +364,4 @@ Deno.test("user chains of account actions verify alongside order chains, and tam
           },
         ));
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

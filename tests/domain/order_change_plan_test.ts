@@ -115,14 +115,12 @@ Deno.test("planOrderChange keeps every invariant over any sequence of changes", 
         }
         // The entry records exactly what changed, and who changed it.
         const expected: Record<string, unknown> = {};
-        if (next.status !== order.status) {
-          expected.status = { from: order.status, to: next.status };
-        }
-        if (next.shippingAddress !== order.shippingAddress) {
-          expected.shipping_address = {
-            from: order.shippingAddress,
-            to: next.shippingAddress,
-          };
+        const fields = [
+          ["status", order.status, next.status],
+          ["shipping_address", order.shippingAddress, next.shippingAddress],
+        ] as const;
+        for (const [field, from, to] of fields) {
+          if (from !== to) expected[field] = { from, to };
         }
         const cancels = next.status === "cancelled" &&
           order.status !== "cancelled";

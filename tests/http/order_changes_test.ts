@@ -14,6 +14,8 @@ import {
 } from "../fixtures/mod.ts";
 
 const OWNER = 42;
+const SHIPPED = ["processing", "shipped"];
+const DELIVERED = ["processing", "shipped", "delivered"];
 
 async function patch(
   ctx: TestContext,
@@ -205,130 +207,90 @@ Deno.test("PATCH /v1/orders/:id moves an order forward one step at a time", () =
 
 Deno.test("PATCH /v1/orders/:id refuses forbidden moves and changes", (t) =>
   withTestContext(async (ctx, who) => {
-    const cases: {
-      name: string;
-      path: string[];
-      token: keyof Callers;
-      body: Record<string, unknown>;
-      status: number;
-      detail?: RegExp;
-    }[] = [
-      {
-        name: "skipping a status",
-        path: [],
-        token: "fulfillment",
-        body: { status: "shipped" },
-        status: 400,
-        detail: /from pending to shipped/,
-      },
-      {
-        name: "moving backward",
-        path: ["processing"],
-        token: "admin",
-        body: { status: "pending" },
-        status: 400,
-      },
-      {
-        name: "any status change to a delivered order",
-        path: ["processing", "shipped", "delivered"],
-        token: "admin",
-        body: { status: "shipped" },
-        status: 400,
-        detail: /order is delivered/,
-      },
-      {
-        name: "setting the status of a delivered order again",
-        path: ["processing", "shipped", "delivered"],
-        token: "fulfillment",
-        body: { status: "delivered" },
-        status: 400,
-      },
-      {
-        name: "reopening a cancelled order",
-        path: ["cancelled"],
-        token: "admin",
-        body: { status: "pending" },
-        status: 400,
-      },
-      {
-        name: "the address of a cancelled order",
-        path: ["cancelled"],
-        token: "owner",
-        body: { shipping_address: "9 Late Ln" },
-        status: 400,
-        detail: /order is cancelled/,
-      },
-      {
-        name: "the address of a shipped order",
-        path: ["processing", "shipped"],
-        token: "admin",
-        body: { shipping_address: "9 Late Ln" },
-        status: 400,
-      },
-      {
-        name: "a valid status with an address that may no longer change",
-        path: ["processing", "shipped"],
-        token: "admin",
-        body: { status: "delivered", shipping_address: "9 Late Ln" },
-        status: 400,
-      },
-      {
-        name: "the owner moving the status forward",
-        path: [],
-        token: "owner",
-        body: { status: "processing" },
-        status: 403,
-      },
-      {
-        name: "another user changing the address",
-        path: [],
-        token: "other",
-        body: { shipping_address: "9 Late Ln" },
-        status: 403,
-      },
-      {
-        name: "another user sending nothing to change",
-        path: [],
-        token: "other",
-        body: {},
-        status: 403,
-      },
-      {
-        name: "fulfillment changing the address",
-        path: [],
-        token: "fulfillment",
-        body: { shipping_address: "9 Late Ln" },
-        status: 403,
-      },
-      {
-        name: "fulfillment cancelling",
-        path: [],
-        token: "fulfillment",
-        body: { status: "cancelled" },
-        status: 403,
-      },
-      {
-        name: "a forbidden field together with a bad move (403 wins)",
-        path: [],
-        token: "fulfillment",
-        body: { status: "delivered", shipping_address: "9 Late Ln" },
-        status: 403,
-      },
-      {
-        name: "the owner moving a terminal order (rights before status)",
-        path: ["processing", "shipped", "delivered"],
-        token: "owner",
-        body: { status: "shipped" },
-        status: 403,
-      },
+    const late = { shipping_address: "9 Late Ln" };
+    const cases: [string, string[], keyof Callers, Json, number, RegExp?][] = [
+      [
+        "skipping a status",
+        [],
+        "fulfillment",
+        { status: "shipped" },
+        400,
+        /from pending to shipped/,
+      ],
+      ["moving backward", ["processing"], "admin", { status: "pending" }, 400],
+      [
+        "any status change to a delivered order",
+        DELIVERED,
+        "admin",
+        { status: "shipped" },
+        400,
+        /order is delivered/,
+      ],
+      [
+        "setting the status of a delivered order again",
+        DELIVERED,
+        "fulfillment",
+        { status: "delivered" },
+        400,
+      ],
+      [
+        "reopening a cancelled order",
+        ["cancelled"],
+        "admin",
+        { status: "pending" },
+        400,
+      ],
+      [
+        "the address of a cancelled order",
+        ["cancelled"],
+        "owner",
+        late,
+        400,
+        /order is cancelled/,
+      ],
+      ["the address of a shipped order", SHIPPED, "admin", late, 400],
+      [
+        "a valid status with an address that may no longer change",
+        SHIPPED,
+        "admin",
+        { status: "delivered", ...late },
+        400,
+      ],
+      ["the owner moving the status forward", [], "owner", {
+        status: "processing",
+      }, 403],
+      ["another user changing the address", [], "other", late, 403],
+      ["another user sending nothing to change", [], "other", {}, 403],
+      ["fulfillment changing the address", [], "fulfillment", late, 403],
+      [
+        "fulfillment cancelling",
+        [],
+        "fulfillment",
+        { status: "cancelled" },
+        403,
+      ],
+      [
+        "a forbidden field together with a bad move (403 wins)",
+        [],
+        "fulfillment",
+        { status: "delivered", ...late },
+        403,
+      ],
+      [
+        "the owner moving a terminal order (rights before status)",
+        DELIVERED,
+        "owner",
+        { status: "shipped" },
+        403,
+      ],
     ];
-    for (const c of cases) {
-      await t.step(`${c.name} → ${c.status}`, async () => {
+    for (const [name, path, token, body, status, detail] of cases) {
+      await t.step(`${name} → ${status}`, async () => {
         const created = await createOrder(ctx, who.owner);
-        await moveTo(ctx, created.id, who.admin, ...c.path);
+        await moveTo(ctx, created.id, who.admin, ...path);
         const before = await history(ctx, created.id, who.admin);
-        const response = await patch(ctx, created.id, who[c.token], c.body);
-        await expectProblem(response, c.status, c.detail);
+        const response = await patch(ctx, created.id, who[token], body);
+        await expectProblem(response, status, detail);
         const after = await history(ctx, created.id, who.admin);
         assert.deepEqual(after, before, "nothing was written");
       });

@@ -124,6 +124,11 @@ Deno.test("each request logs exactly the security events it should", async (t) =
     // Differs from the real id in its last digit, whatever that digit is.
     const unknownId = id.slice(0, -1) + (id.endsWith("0") ? "1" : "0");
 
+    const moveToProcessing = () =>
+      send(ctx, "PATCH", `/v1/orders/${id}`, {
+        token: fulfillment,
+        body: { status: "processing" },
+      });
     const cases: {
       name: string;
       run: () => ReturnType<typeof send>;
@@ -257,11 +262,7 @@ Deno.test("each request logs exactly the security events it should", async (t) =
       },
       {
         name: "moving the order: order.status_changed",
-        run: () =>
-          send(ctx, "PATCH", `/v1/orders/${id}`, {
-            token: fulfillment,
-            body: { status: "processing" },
-          }),
+        run: moveToProcessing,
         status: 200,
         events: [{
           event: "order.status_changed",
@@ -272,11 +273,7 @@ Deno.test("each request logs exactly the security events it should", async (t) =
       },
       {
         name: "a no-op change: none",
-        run: () =>
-          send(ctx, "PATCH", `/v1/orders/${id}`, {
-            token: fulfillment,
-            body: { status: "processing" },
-          }),
+        run: moveToProcessing,
         status: 200,
         events: [],
       },
