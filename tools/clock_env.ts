@@ -9,7 +9,7 @@
 
 function isClockVariable(name: string): boolean {
   return name === "LD_PRELOAD" || name.startsWith("FAKETIME") ||
-    name === "DONT_FAKE_MONOTONIC";
+    name === "DONT_FAKE_MONOTONIC" || name === "NO_FAKE_STAT";
 }
 
 /** The variables that put a child on this process's clock (none on a real clock). */
