@@ -3,16 +3,19 @@
  * form of an entry and back, the guarded append, the chain head and the
  * "position taken" failure.
  */
-import { asc, desc, eq, getTableName } from "drizzle-orm";
+import { desc, eq, getTableName } from "drizzle-orm";
 import type { InStatement, Row } from "@libsql/client/web";
 import type { AuditEntry, FieldChange } from "../domain/audit.ts";
-import { parseAuditAction } from "../domain/audit.ts";
+import { AUDIT_ACTIONS, parseAuditAction } from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./database.ts";
 import { auditLog, type AuditRow } from "./schema.ts";
 import {
+  enumValue,
   insertRows,
   integerValue,
+  nullableText,
+  selectAs,
   selectList,
   sqlText,
   textValue,
@@ -106,13 +109,42 @@ export function chainHeadQuery(db: Db, chainId: string) {
     .orderBy(desc(auditLog.chainSeq)).limit(1);
 }
 
+/**
+ * Every entry of the chain given as the one argument, oldest first, as fixed
+ * SQL for reads batched with other fixed statements; `readAuditRow` reads
+ * its rows.
+ */
+export const CHAIN_SQL = sqlText`${
+  selectAs(auditLog)
+} WHERE ${auditLog.chainId} = ?
+  ORDER BY ${auditLog.chainSeq}`;
+
+/** The row of a `CHAIN_SQL` result, typed. */
+export function readAuditRow(row: Row): AuditRow {
+  return {
+    seq: integerValue(row.seq),
+    chainId: textValue(row.chainId),
+    chainSeq: integerValue(row.chainSeq),
+    orderId: nullableText(row.orderId),
+    action: enumValue(AUDIT_ACTIONS, row.action),
+    actorUserId: integerValue(row.actorUserId),
+    actorRoles: textValue(row.actorRoles),
+    requestId: textValue(row.requestId),
+    at: integerValue(row.at),
+    changes: textValue(row.changes),
+    prevHash: textValue(row.prevHash),
+    hash: textValue(row.hash),
+  };
+}
+
 /** Every entry of a chain, oldest first. */
 export async function listChain(
   db: Db,
   chainId: string,
 ): Promise<AuditEntry[]> {
-  const rows = await db.select().from(auditLog)
-    .where(eq(auditLog.chainId, chainId))
-    .orderBy(asc(auditLog.chainSeq));
-  return rows.map(rowToAuditEntry);
+  const { rows } = await db.$client.execute({
+    sql: CHAIN_SQL,
+    args: [chainId],
+  });
+  return rows.map((row) => rowToAuditEntry(readAuditRow(row)));
 }

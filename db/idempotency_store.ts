@@ -1,10 +1,10 @@
 /**
- * Idempotency keys of order creations: the claim, the completion written in
- * the same batch as the order, the release and the purge. The claim and the
- * completion run on every keyed creation, so they are fixed SQL built once
- * from the schema.
+ * Idempotency keys of order creations: the look-up, the completed record
+ * written in the same batch as the order, and the purge. The look-up and the
+ * record run on every keyed creation, so they are fixed SQL built once from
+ * the schema.
  */
-import { and, eq, lt } from "drizzle-orm";
+import { lt } from "drizzle-orm";
 import type { InStatement, Row } from "@libsql/client/web";
 import { KEY_STATES } from "../domain/idempotency.ts";
 import type { KeyCompletion, OrderStore } from "../domain/ports.ts";
@@ -27,33 +27,35 @@ import {
 const IN_FLIGHT = literal(keys.state, "in_flight");
 const COMPLETED = literal(keys.state, "completed");
 
-/**
- * Takes a free key, or one whose record is expired (created before the
- * first cutoff) or whose claim was abandoned in flight (before the second).
- */
-const CLAIM_SQL = sqlText`INSERT INTO ${keys}
-    (${keys.userId}, ${keys.key}, ${keys.fingerprint}, ${keys.state}, ${keys.claimToken}, ${keys.createdAt})
-  VALUES (?, ?, ?, ${IN_FLIGHT}, ?, ?)
-  ON CONFLICT (${keys.userId}, ${keys.key}) DO UPDATE SET
-    ${keys.fingerprint} = excluded.${keys.fingerprint}, ${keys.state} = ${IN_FLIGHT},
-    ${keys.claimToken} = excluded.${keys.claimToken}, ${keys.orderId} = NULL,
-    ${keys.responseStatus} = NULL, ${keys.responseBody} = NULL,
-    ${keys.createdAt} = excluded.${keys.createdAt}
-  WHERE ${qualified(keys.createdAt)} < ?
+/** Holds while the key's record (the conflicting row) no longer holds it. */
+const RECORD_EXPIRED = sqlText`${qualified(keys.createdAt)} < ?
     OR (${qualified(keys.state)} = ${IN_FLIGHT}
       AND ${qualified(keys.createdAt)} < ?)`;
 
-const KEY_RECORD_SQL = sqlText`${
+/**
+ * Writes the key's record, completed with the stored 201 of a new order,
+ * when the key is free or its record expired, and `guard` holds.
+ */
+function recordSql(guard: SqlText): SqlText {
+  return sqlText`INSERT INTO ${keys}
+    (${keys.userId}, ${keys.key}, ${keys.fingerprint}, ${keys.state}, ${keys.claimToken},
+     ${keys.orderId}, ${keys.responseStatus}, ${keys.responseBody}, ${keys.createdAt})
+  SELECT ?, ?, ?, ${COMPLETED}, ?, ?, 201, ?, ? WHERE ${guard}
+  ON CONFLICT (${keys.userId}, ${keys.key}) DO UPDATE SET
+    ${keys.fingerprint} = excluded.${keys.fingerprint}, ${keys.state} = ${COMPLETED},
+    ${keys.claimToken} = excluded.${keys.claimToken},
+    ${keys.orderId} = excluded.${keys.orderId}, ${keys.responseStatus} = 201,
+    ${keys.responseBody} = excluded.${keys.responseBody},
+    ${keys.createdAt} = excluded.${keys.createdAt}
+  WHERE ${RECORD_EXPIRED}`;
+}
+
+/** `recordSql` for each guard, by the guard's text: built once each. */
+const recordStatements = new Map<string, SqlText>();
+
+const LIVE_RECORD_SQL = sqlText`${
   selectAs(keys)
-} WHERE ${keys.userId} = ? AND ${keys.key} = ?`;
-
-const COMPLETE_SQL = sqlText`UPDATE ${keys} SET ${keys.state} = ${COMPLETED},
-    ${keys.orderId} = ?, ${keys.responseStatus} = 201, ${keys.responseBody} = ?
-  WHERE ${keys.userId} = ? AND ${keys.key} = ? AND ${keys.claimToken} = ?
-    AND ${keys.state} = ${IN_FLIGHT}`;
-
-/** `COMPLETE_SQL` with a guard, by the guard's text: built once each. */
-const guardedCompletions = new Map<string, SqlText>();
+} WHERE ${keys.userId} = ? AND ${keys.key} = ? AND NOT (${RECORD_EXPIRED})`;
 
 const KEY_NAMES_ORDER_SQL = sqlText`EXISTS (SELECT 1 FROM ${keys}
   WHERE ${keys.userId} = ? AND ${keys.key} = ? AND ${keys.orderId} = ?)`;
@@ -61,40 +63,19 @@ const KEY_NAMES_ORDER_SQL = sqlText`EXISTS (SELECT 1 FROM ${keys}
 /** The idempotency part of the order store. */
 export function createIdempotencyKeyStore(
   db: Db,
-): Pick<
-  OrderStore,
-  "claimIdempotencyKey" | "releaseIdempotencyKey" | "purgeIdempotencyKeys"
-> {
+): Pick<OrderStore, "findIdempotencyKey" | "purgeIdempotencyKeys"> {
   return {
-    async claimIdempotencyKey(claim, cutoffs) {
-      const [, rows] = await db.$client.batch([
-        {
-          sql: CLAIM_SQL,
-          args: [
-            claim.userId,
-            claim.key,
-            claim.fingerprint,
-            claim.claimToken,
-            claim.now,
-            cutoffs.replayCutoff,
-            cutoffs.claimCutoff,
-          ],
-        },
-        { sql: KEY_RECORD_SQL, args: [claim.userId, claim.key] },
-      ], "write");
-      const row = rows!.rows[0];
-      if (!row) throw new Error("Idempotency key vanished while claimed");
-      const record = readKeyRow(row);
-      return record.claimToken === claim.claimToken ? undefined : record;
-    },
-
-    async releaseIdempotencyKey(userId, key, claimToken) {
-      await db.delete(keys).where(and(
-        eq(keys.userId, userId),
-        eq(keys.key, key),
-        eq(keys.claimToken, claimToken),
-        eq(keys.state, "in_flight"),
-      ));
+    async findIdempotencyKey(use) {
+      const { rows } = await db.$client.execute({
+        sql: LIVE_RECORD_SQL,
+        args: [
+          use.userId,
+          use.key,
+          use.cutoffs.replayCutoff,
+          use.cutoffs.claimCutoff,
+        ],
+      });
+      return rows[0] && readKeyRow(rows[0]);
     },
 
     async purgeIdempotencyKeys(cutoff) {
@@ -105,33 +86,41 @@ export function createIdempotencyKeyStore(
 }
 
 /**
- * Completes a claimed key with the stored 201 of `orderId`, only while the
- * claim is still this request's and `guard` (if any) holds.
+ * Writes the key's record, completed with the stored 201 of `orderId`, only
+ * while no live record holds the key and `guard` (if any) holds. The order
+ * id stands for the request in `claim_token`.
  */
-export function completeKey(
+export function recordKey(
   completion: KeyCompletion,
   orderId: string,
   guard?: Guard,
 ): InStatement {
-  const args = [
-    orderId,
-    completion.responseBody,
-    completion.userId,
-    completion.key,
-    completion.claimToken,
-  ];
-  if (!guard) return { sql: COMPLETE_SQL, args };
-  let sql = guardedCompletions.get(guard.sql);
+  const condition = guard?.sql ?? sqlText`1`;
+  let sql = recordStatements.get(condition);
   if (sql === undefined) {
-    sql = sqlText`${COMPLETE_SQL} AND ${guard.sql}`;
-    guardedCompletions.set(guard.sql, sql);
+    sql = recordSql(condition);
+    recordStatements.set(condition, sql);
   }
-  return { sql, args: [...args, ...guard.args] };
+  return {
+    sql,
+    args: [
+      completion.userId,
+      completion.key,
+      completion.fingerprint,
+      orderId,
+      orderId,
+      completion.responseBody,
+      completion.now,
+      ...(guard?.args ?? []),
+      completion.cutoffs.replayCutoff,
+      completion.cutoffs.claimCutoff,
+    ],
+  };
 }
 
 /**
- * Holds when the key names `orderId`: in the batch after `completeKey`,
- * exactly when the completion took effect.
+ * Holds when the key names `orderId`: in the batch after `recordKey`,
+ * exactly when the record was written.
  */
 export function keyNamesOrder(
   completion: KeyCompletion,
@@ -143,7 +132,7 @@ export function keyNamesOrder(
   };
 }
 
-/** A key record read by `KEY_RECORD_SQL` (its columns keyed by field). */
+/** A key record read by `LIVE_RECORD_SQL` (its columns keyed by field). */
 function readKeyRow(row: Row): IdempotencyKeyRow {
   return {
     userId: integerValue(row.userId),

@@ -9,16 +9,19 @@ import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import {
   auditToRow,
   CHAIN_HEAD_SQL,
+  CHAIN_SQL,
   insertAuditIfChanged,
   isChainPositionTaken,
   listChain,
+  readAuditRow,
   readChainHead,
+  rowToAuditEntry,
 } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
 import {
-  completeKey,
   createIdempotencyKeyStore,
   keyNamesOrder,
+  recordKey,
 } from "./idempotency_store.ts";
 import {
   COUNT_OWN_ORDERS_SQL,
@@ -78,15 +81,19 @@ export function createOrderStore(db: Db): OrderStore {
         return written!.rowsAffected === 1;
       }
       // Each insert runs only if the key now names this order, which is true
-      // exactly when the completing update took effect.
+      // exactly when its record was written.
       const claimed = keyNamesOrder(completion, order.id);
       const [completed] = await client.batch([
-        completeKey(completion, order.id, velocity),
+        recordKey(completion, order.id, velocity),
         insertRows(orders, [orderRow], claimed),
         insertRows(orderItems, items, claimed),
         insertRows(auditLog, [auditRow], claimed),
       ], "write");
       return completed!.rowsAffected === 1;
+    },
+
+    prepareWrites() {
+      return Promise.resolve();
     },
 
     async countOwnOrdersSince(userId, since) {
@@ -156,6 +163,19 @@ export function createOrderStore(db: Db): OrderStore {
 
     listOrderHistory(id) {
       return listChain(db, orderChainId(id));
+    },
+
+    async findOrderWithHistory(id) {
+      const [found, chain] = await client.batch([
+        { sql: ORDER_WITH_ITEMS_SQL, args: [id] },
+        { sql: CHAIN_SQL, args: [orderChainId(id)] },
+      ], "read");
+      const first = found!.rows[0];
+      if (!first) return undefined;
+      return {
+        order: rowToOrder(readOrderRow(first), found!.rows.map(readItemRow)),
+        history: chain!.rows.map((row) => rowToAuditEntry(readAuditRow(row))),
+      };
     },
 
     async listOrders(query: OrderQuery): Promise<OrderPage> {

@@ -62,6 +62,12 @@ export interface OrderChangeCommand {
    * about the body, even malformed JSON.
    */
   readonly readChange: () => OrderChange | Promise<OrderChange>;
+  /**
+   * Settles once the request may write (its rate limits' verdict, which may
+   * come while the order is read); rejects when it may not. Awaited before
+   * every write; none by default.
+   */
+  readonly admitted?: () => Promise<void>;
 }
 
 /** What applying a change did. */
@@ -150,6 +156,7 @@ async function applyWithRetries(
     // A chain ahead of the row means another process's change landed
     // between reading the two (a read need not be one snapshot): a lost
     // race, like a write whose version check fails.
+    await command.admitted?.();
     const won = snapshot.lastAuditSeq === order.version &&
       await store.updateOrder(plan.order, plan.draft, snapshot.lastAuditHash);
     if (won) return { order: plan.order, previous: order };

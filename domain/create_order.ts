@@ -1,10 +1,18 @@
 /**
  * Creating an order: the use case behind `POST /v1/orders`. In the
- * contract's order: the `Idempotency-Key` claim (a replay or a refusal ends
- * here, and never counts against the creation limit), the creation limit,
- * validation, ownership, the review hold, and one write of the order, its
- * audit entry and the key's completion. Only a 201 is kept for replays: a
- * request that fails after its claim frees the key.
+ * contract's order: the `Idempotency-Key` look-up (a replay or a refusal
+ * ends here, and never counts against the creation limit), the creation
+ * limit, validation, ownership, the review hold, and one write of the
+ * order, its audit entry and the key's record. Only a 201 is kept for
+ * replays: a request that fails leaves the key free, since its record is
+ * written with the order or not at all.
+ *
+ * Two requests with the same key at once both find it free; their writes
+ * run one after the other, and the second, finding the key taken, answers
+ * as a replay of the first (or 422 for another body) instead of writing.
+ * A retry is thus answered from the first request's record as soon as that
+ * exists, never told to wait: 409 is left for in-flight claims of earlier
+ * versions, until they expire.
  */
 import { orderCreatedEntry } from "./audit.ts";
 import { DomainError } from "./errors.ts";
@@ -18,7 +26,7 @@ import {
 import { newOrder, type Order } from "./order.ts";
 import { parseNewOrder } from "./order_input.ts";
 import { orderOwnerFor } from "./policy.ts";
-import type { Clock, KeyClaim, OrderStore } from "./ports.ts";
+import type { Clock, KeyUse, OrderStore } from "./ports.ts";
 import type { Principal } from "./principal.ts";
 import {
   reviewHoldFor,
@@ -30,7 +38,7 @@ import {
 export interface CreateOrderDeps {
   readonly store: OrderStore;
   readonly clock: Clock;
-  /** A new random id (order ids and claim tokens). */
+  /** A new random id (order ids). */
   readonly newId: () => string;
   readonly reviewPolicy: ReviewPolicy;
 }
@@ -50,6 +58,12 @@ export interface CreateOrderCommand {
   readonly countCreation: () => Promise<void>;
   /** The response body of a created order, as a replay will answer it too. */
   readonly render: (order: Order) => string;
+  /**
+   * Settles once the request may write (its rate limits' verdict, which may
+   * come while the key is looked up); rejects when it may not. Awaited
+   * before the write; none by default.
+   */
+  readonly admitted?: () => Promise<void>;
 }
 
 /** What a creation request got: a new order, or the replay of an earlier one. */
@@ -69,7 +83,7 @@ export type CreateOrderOutcome =
 /**
  * Creates an order, or replays the response of the request that first used
  * the same `Idempotency-Key` with the same body. A key used with another
- * body is a 422; a key still held by a request in flight is a 409.
+ * body is a 422; a key held by an in-flight claim is a 409.
  */
 export async function createOrder(
   deps: CreateOrderDeps,
@@ -77,42 +91,46 @@ export async function createOrder(
 ): Promise<CreateOrderOutcome> {
   const { store } = deps;
   const now = deps.clock.now();
-  const claim = command.idempotencyKey === undefined ? undefined : {
-    userId: command.principal.userId,
-    key: command.idempotencyKey,
-    fingerprint: await requestFingerprint(command.body),
-    claimToken: deps.newId(),
-    now,
-  };
-  if (claim) {
-    const held = await store.claimIdempotencyKey(claim, {
-      replayCutoff: now - REPLAY_WINDOW_MS,
-      claimCutoff: now - CLAIM_TTL_MS,
-    });
-    if (held) return replayOrRefuse(held, claim.fingerprint);
-  }
+  const use: KeyUse | undefined = command.idempotencyKey === undefined
+    ? undefined
+    : {
+      userId: command.principal.userId,
+      key: command.idempotencyKey,
+      fingerprint: await requestFingerprint(command.body),
+      now,
+      cutoffs: {
+        replayCutoff: now - REPLAY_WINDOW_MS,
+        claimCutoff: now - CLAIM_TTL_MS,
+      },
+    };
+  // Validated now, judged after the key and the creation limit, as the
+  // contract orders them: the owner is known early, so what writing their
+  // order needs loads while the key's record and the limits are asked.
+  let draft: Order | undefined;
+  let invalid: unknown;
   try {
-    await command.countCreation();
     const input = parseNewOrder(command.body);
-    const draft = newOrder(input, {
+    draft = newOrder(input, {
       id: deps.newId(),
       userId: orderOwnerFor(command.principal, input.userId),
       now,
       createdBy: command.principal.userId,
     });
-    const { order, body } = await writeNewOrder(deps, command, draft, claim);
-    return { kind: "created", order, status: 201, body };
+    // The write loads it again if this fails.
+    store.prepareWrites(draft.userId).catch(() => {});
   } catch (error) {
-    if (claim) {
-      await store.releaseIdempotencyKey(
-        claim.userId,
-        claim.key,
-        claim.claimToken,
-      )
-        .catch(() => {});
-    }
-    throw error;
+    invalid = error;
   }
+  if (use) {
+    const held = await store.findIdempotencyKey(use);
+    if (held) return replayOrRefuse(held, use.fingerprint);
+  }
+  await command.countCreation();
+  if (draft === undefined) throw invalid;
+  await command.admitted?.();
+  const written = await writeNewOrder(deps, command, draft, use);
+  if ("held" in written) return replayOrRefuse(written.held, use!.fingerprint);
+  return { kind: "created", ...written, status: 201 };
 }
 
 /** Why a key reused with another body is refused (422). */
@@ -145,26 +163,26 @@ function replayOrRefuse(
 
 /**
  * Decides the review hold of a new order and writes it with its audit
- * entry (and the key's completion). Unless the order is already held for
- * velocity, the write re-checks the velocity count in its transaction, so
- * concurrent creations cannot all slip under it; when that check fails,
- * the order is held and written again.
+ * entry (and the key's completion). The first write assumes the owner is
+ * under the velocity rule and checks it in its own transaction, so
+ * concurrent creations cannot all slip under it and the common case costs
+ * no count of its own; when that check fails, the count decides, and the
+ * order is held for velocity and written again.
  */
 async function writeNewOrder(
   deps: CreateOrderDeps,
   command: CreateOrderCommand,
   draft: Order,
-  claim: KeyClaim | undefined,
-): Promise<{ order: Order; body: string }> {
+  use: KeyUse | undefined,
+): Promise<{ order: Order; body: string } | { held: IdempotencyRecord }> {
   const { store, reviewPolicy: policy } = deps;
   const { principal } = command;
   const { userId } = draft;
   // The velocity rule counts only orders users create for themselves.
   const selfCreated = userId === principal.userId;
   const since = draft.createdAt - VELOCITY_WINDOW_MS;
-  let recent = selfCreated
-    ? await store.countOwnOrdersSince(userId, since)
-    : undefined;
+  // Unknown until a guarded write fails: the guard is the count.
+  let recent: number | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     const review = reviewHoldFor(draft, recent, policy);
     const order: Order = review ? { ...draft, review } : draft;
@@ -176,15 +194,18 @@ async function writeNewOrder(
     const written = await store.insertOrder(
       order,
       entry,
-      claim && { ...claim, responseBody: body },
+      use && { ...use, responseBody: body },
       guard,
     );
     if (written) return { order, body };
+    // Another request with the key wrote first, or the guard failed.
+    const held = use && await store.findIdempotencyKey(use);
+    if (held) return { held };
     if (guard === undefined) break;
-    // The guard or the key claim failed: the count tells which.
     recent = await store.countOwnOrdersSince(userId, since);
     if (recent < policy.velocityOrders) break;
   }
+  // The key's record went between the write and the look-up (a purge).
   throw new DomainError(
     "conflict",
     "Another request took over this Idempotency-Key: retry the request",

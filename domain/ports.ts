@@ -22,22 +22,28 @@ export interface OrderPage {
   readonly count: number;
 }
 
-/** A request's claim on an idempotency key. */
-export interface KeyClaim {
+/**
+ * When a key's record stops holding the key: a completed record created
+ * before `replayCutoff`, an in-flight claim (written by versions before
+ * claims and orders were one write) created before `claimCutoff`.
+ */
+export interface KeyCutoffs {
+  readonly replayCutoff: number;
+  readonly claimCutoff: number;
+}
+
+/** A request's use of an idempotency key. */
+export interface KeyUse {
   readonly userId: number;
   readonly key: string;
   readonly fingerprint: string;
-  /** Random; identifies the request holding the claim. */
-  readonly claimToken: string;
   /** Milliseconds since the epoch. */
   readonly now: number;
+  readonly cutoffs: KeyCutoffs;
 }
 
-/** The stored 201 that completes a claim, written with the order. */
-export interface KeyCompletion {
-  readonly userId: number;
-  readonly key: string;
-  readonly claimToken: string;
+/** The key's record written with a new order: its stored 201. */
+export interface KeyCompletion extends KeyUse {
   readonly responseBody: string;
 }
 
@@ -69,9 +75,10 @@ export interface OrderStore {
   /**
    * Writes a new order, its lines and its first audit entry (sealed by the
    * store, over what it stores, as the first of the order's chain). With
-   * a completion, the key record is completed in the same write, and nothing
-   * is written (false) unless the claim is still this request's. With a
-   * guard, nothing is written (false) unless the guard holds at the write.
+   * a completion, the key's completed record is written in the same write,
+   * and nothing is written (false) unless no live record held the key (see
+   * `KeyCutoffs`). With a guard, nothing is written (false) unless the
+   * guard holds at the write.
    */
   insertOrder(
     order: Order,
@@ -85,20 +92,14 @@ export interface OrderStore {
    */
   countOwnOrdersSince(userId: number, since: number): Promise<number>;
   /**
-   * Claims an idempotency key: free keys, keys older than `replayCutoff` and
-   * in-flight claims older than `claimCutoff` are taken. Returns undefined
-   * when claimed, else the record that holds the key.
+   * Readies what writing `userId`'s orders needs, so that the write itself
+   * is one round trip (the encrypting store: the user's data key, created
+   * on first use). Stores nothing personal, so it may run before the
+   * request is admitted.
    */
-  claimIdempotencyKey(
-    claim: KeyClaim,
-    cutoffs: { replayCutoff: number; claimCutoff: number },
-  ): Promise<IdempotencyRecord | undefined>;
-  /** Frees a key this request claimed but did not complete. */
-  releaseIdempotencyKey(
-    userId: number,
-    key: string,
-    claimToken: string,
-  ): Promise<void>;
+  prepareWrites(userId: number): Promise<void>;
+  /** The live record holding the key (see `KeyCutoffs`), if any. */
+  findIdempotencyKey(use: KeyUse): Promise<IdempotencyRecord | undefined>;
   /** Deletes key records created before `cutoff`; returns how many. */
   purgeIdempotencyKeys(cutoff: number): Promise<number>;
   /** The order with this (lowercase) id, if any. */
@@ -122,6 +123,13 @@ export interface OrderStore {
   ): Promise<boolean>;
   /** The audit entries of an order, oldest first. */
   listOrderHistory(id: string): Promise<AuditEntry[]>;
+  /**
+   * The order with this (lowercase) id and its audit entries, oldest first,
+   * read together; undefined when there is no such order.
+   */
+  findOrderWithHistory(
+    id: string,
+  ): Promise<{ order: Order; history: AuditEntry[] } | undefined>;
   /** Orders matching the query, newest first. */
   listOrders(query: OrderQuery): Promise<OrderPage>;
   /**

@@ -118,6 +118,12 @@ export function createMemoryRateLimiter(
         result(success, success ? used + 1 : used, counts, now),
       );
     },
+    refund(identifier) {
+      const stored = entries.get(identifier);
+      // The count sits in the stored window, whichever window it is now.
+      if (stored && stored.current > 0) stored.current -= 1;
+      return Promise.resolve();
+    },
     peek(identifier) {
       const now = options.now();
       const window = Math.floor(now / windowMs);

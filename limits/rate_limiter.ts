@@ -33,6 +33,12 @@ export interface RateLimiter {
    */
   peek(identifier: string): Promise<RateLimitResult>;
   /**
+   * Takes back one request `limit()` counted for `identifier`, for a request
+   * counted ahead of time that turned out not to count. Throws like
+   * `limit()`.
+   */
+  refund(identifier: string): Promise<void>;
+  /**
    * True when the limiter answers from process memory and can never stall,
    * so a request need not arm a timer against it.
    */

@@ -89,6 +89,11 @@ export function createUpstashRateLimiter(
         resetMs: Math.max(0, response.reset - Date.now()),
       };
     },
+    async refund(identifier) {
+      // A negative rate is the library's refund: it lowers the current
+      // window's count without checking the limit.
+      await withTimeout(ratelimit.limit(identifier, { rate: -1 }), timeoutMs);
+    },
     async peek(identifier) {
       const state = await withTimeout(
         ratelimit.getRemaining(identifier),

@@ -11,7 +11,11 @@
  * (encrypted) text and `audit:verify` checks what the database holds, before
  * and after an erasure.
  */
-import { type AuditDraft, orderChainId } from "../domain/audit.ts";
+import {
+  type AuditDraft,
+  type AuditEntry,
+  orderChainId,
+} from "../domain/audit.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import type { DataKey, Keyring } from "./keyring.ts";
 import {
@@ -68,6 +72,22 @@ export function encryptedOrderStore(
     };
   }
 
+  /**
+   * An order's entries as their readers see them. Entries written before
+   * encryption hold plain text; once the owner's data is erased they are
+   * shown as erased too.
+   */
+  async function revealHistory(
+    stored: AuditEntry[],
+    orderErased: () => Promise<boolean>,
+  ): Promise<AuditEntry[]> {
+    const { entries, erased, plain } = await revealEntries(stored, keyring);
+    if (erased || (plain && await orderErased())) {
+      return eraseAddresses(entries);
+    }
+    return entries;
+  }
+
   async function findOrder(id: string) {
     const order = await inner.findOrder(id);
     return order && (await revealOrders([order], keyring))[0];
@@ -96,21 +116,21 @@ export function encryptedOrderStore(
       });
     },
 
+    async prepareWrites(userId) {
+      await keyring.liveKey(userId);
+    },
+
     countOwnOrdersSince(userId, since) {
       return inner.countOwnOrdersSince(userId, since);
     },
 
-    async claimIdempotencyKey(claim, cutoffs) {
-      const record = await inner.claimIdempotencyKey(claim, cutoffs);
+    async findIdempotencyKey(use) {
+      const record = await inner.findIdempotencyKey(use);
       if (!record || record.responseBody === null) return record;
       return {
         ...record,
         responseBody: await revealResponseBody(record.responseBody, keyring),
       };
-    },
-
-    releaseIdempotencyKey(userId, key, claimToken) {
-      return inner.releaseIdempotencyKey(userId, key, claimToken);
     },
 
     purgeIdempotencyKeys(cutoff) {
@@ -143,16 +163,22 @@ export function encryptedOrderStore(
     },
 
     async listOrderHistory(id) {
-      const { entries, erased, plain } = await revealEntries(
+      return await revealHistory(
         await inner.listOrderHistory(id),
-        keyring,
+        async () => (await findOrder(id))?.personalDataErased === true,
       );
-      // Entries written before encryption hold plain text; once the owner's
-      // data is erased they are shown as erased too.
-      if (erased || (plain && (await findOrder(id))?.personalDataErased)) {
-        return eraseAddresses(entries);
-      }
-      return entries;
+    },
+
+    async findOrderWithHistory(id) {
+      const found = await inner.findOrderWithHistory(id);
+      if (!found) return undefined;
+      const [order] = await revealOrders([found.order], keyring);
+      if (!order) return undefined;
+      const history = await revealHistory(
+        found.history,
+        () => Promise.resolve(order.personalDataErased === true),
+      );
+      return { order, history };
     },
 
     async listOrders(query) {

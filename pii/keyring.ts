@@ -35,8 +35,6 @@ export interface DataKeyRecord {
 
 /** Where wrapped data keys are kept. */
 export interface DataKeyStore {
-  /** The user's live (not destroyed) key, if they have one. */
-  findLiveKey(userId: number): Promise<DataKeyRecord | undefined>;
   /** The stored keys among these ids. */
   findKeys(keyIds: readonly string[]): Promise<DataKeyRecord[]>;
   /**
@@ -172,25 +170,34 @@ export function createKeyring(
     }
   }
 
+  /** Loads in progress, by user: concurrent requests share one. */
+  const loading = new Map<number, Promise<DataKey>>();
+
+  /**
+   * Loads the user's live key in one round trip, whether or not they have
+   * one: a new key is offered, and the stored live key (this one, or one
+   * stored earlier) comes back. Cached unless `forget` came meanwhile.
+   */
+  function loadLiveKey(userId: number): Promise<DataKey> {
+    const load: Promise<DataKey> = createLiveKey(userId).then((dataKey) => {
+      if (loading.get(userId) === load) {
+        remember({ state: "live", dataKey });
+        liveIds.set(userId, dataKey.keyId);
+      }
+      return dataKey;
+    }).finally(() => {
+      if (loading.get(userId) === load) loading.delete(userId);
+    });
+    loading.set(userId, load);
+    return load;
+  }
+
   return {
-    async liveKey(userId) {
+    liveKey(userId) {
       const cachedId = liveIds.get(userId);
       const cached = cachedId === undefined ? undefined : states.get(cachedId);
-      if (cached?.state === "live") return cached.dataKey;
-      const record = await store.findLiveKey(userId);
-      let dataKey: DataKey;
-      if (record) {
-        const state = await unwrap(record);
-        if (state.state !== "live") {
-          throw new Error(`The live key of user ${userId} is destroyed`);
-        }
-        dataKey = state.dataKey;
-      } else {
-        dataKey = await createLiveKey(userId);
-      }
-      remember({ state: "live", dataKey });
-      liveIds.set(userId, dataKey.keyId);
-      return dataKey;
+      if (cached?.state === "live") return Promise.resolve(cached.dataKey);
+      return loading.get(userId) ?? loadLiveKey(userId);
     },
 
     async keys(keyIds) {
@@ -219,6 +226,7 @@ export function createKeyring(
     },
 
     forget(userId) {
+      loading.delete(userId);
       liveIds.delete(userId);
       states.deleteWhere((state) =>
         (state.state === "live" ? state.dataKey.userId : state.userId) ===

@@ -24,8 +24,10 @@ import { ordersRoutes } from "./orders.ts";
 import { errorHandler, problemResponse } from "./problem.ts";
 import {
   authFailureLimit,
-  lookupMissLimit,
-  requestRateLimit,
+  orderCreation,
+  orderLookup,
+  userRateLimits,
+  writesAfterAdmission,
 } from "./rate_limit.ts";
 import { requestId } from "./request_id.ts";
 import { usersRoutes } from "./users.ts";
@@ -101,9 +103,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     authenticate(deps.verifier, { onFailure: authFailureLimit(deps) }),
   );
   app.use("/v1/*", accountState(accountCache, deps.logger));
-  app.use("/v1/*", requestRateLimit(deps));
-  // Matches /v1/orders/{id} itself and every route below it.
-  app.use("/v1/orders/:id/*", lookupMissLimit(deps));
+  // Matches /v1/orders/{id} itself and every route below it. Every change
+  // there reads the order first and waits for the limits' verdict before
+  // it writes (`changeOrder` in ./orders.ts).
+  app.use("/v1/orders/:id/*", orderLookup(), writesAfterAdmission());
+  app.use("/v1/orders", orderCreation());
+  app.use("/v1/*", userRateLimits(deps));
   app.route("/v1/orders", ordersRoutes(deps, { metrics }));
   app.route("/v1/users", usersRoutes(deps));
   app.route("/v1/admin", adminRoutes(deps, { accountCache, metrics }));

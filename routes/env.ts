@@ -12,7 +12,7 @@ import type {
 import type { ReviewPolicy } from "../domain/review.ts";
 import type { Logger } from "../logger.ts";
 import type { Context } from "hono";
-import type { RateLimiters } from "../limits/rate_limiter.ts";
+import type { RateLimiters, RateLimitResult } from "../limits/rate_limiter.ts";
 import type {
   SecurityEventFields,
   SecurityEventName,
@@ -72,6 +72,23 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** Set for a request for one order: its 403 and 404 are look-up misses. */
+    orderLookup?: boolean;
+    /**
+     * Set for a request whose handler waits for the rate limits' verdict
+     * before it writes; `verdict` is that wait when the handler runs while
+     * the store judges the request.
+     */
+    admission?: { readonly deferred: true; verdict?: Promise<void> };
+    /**
+     * Set for an order creation; `ahead` is the creation limit's count when
+     * it was asked along with the request limit, `used` whether the handler
+     * got to the point where the contract counts it.
+     */
+    orderCreation?: {
+      ahead?: Promise<RateLimitResult | undefined>;
+      used: boolean;
+    };
     /** Time this request's rate-limit checks have taken so far. */
     rateLimitSpentMs?: number;
     /** The `iat` of the request's token (epoch seconds), if it has one. */

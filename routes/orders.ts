@@ -90,7 +90,7 @@ import {
   orderJson,
   orderView,
 } from "./order_json.ts";
-import { userRateLimitStep } from "./rate_limit.ts";
+import { admitted, orderCreationStep } from "./rate_limit.ts";
 import {
   orderHistorySchema,
   type OrderJson,
@@ -258,7 +258,7 @@ export function ordersRoutes(
 ): OpenAPIHono<AppEnv> {
   const { metrics } = parts;
   const { store, clock } = deps;
-  const limitOrderCreation = userRateLimitStep(deps, "order_creation");
+  const limitOrderCreation = orderCreationStep(deps);
   // This app's changes to one order wait for each other instead of racing.
   const orderChanges: OrderChangeDeps = {
     store,
@@ -275,7 +275,7 @@ export function ordersRoutes(
     tags: ["Orders"],
     summary: "Create an order",
     description:
-      "Creates a `pending` order for the caller (an admin may name any `user_id`). The server computes `total` exactly from the lines (half-up to cents, once) and ignores any other field. The creation is written to the audit log in the same atomic write.\n\nWith an `Idempotency-Key`, a retry by the same user with the same key and the same JSON body within 24 h returns the original 201 with `Idempotent-Replayed: true` and creates nothing; see the header's description.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limit on all requests (429), media type (415), JSON (400), the `Idempotency-Key` (400 malformed, replay, 409 in flight, 422 other body), the creation limit (429), validation (400 for the item count, else 422), ownership (403).",
+      "Creates a `pending` order for the caller (an admin may name any `user_id`). The server computes `total` exactly from the lines (half-up to cents, once) and ignores any other field. The creation is written to the audit log in the same atomic write.\n\nWith an `Idempotency-Key`, a retry by the same user with the same key and the same JSON body within 24 h returns the original 201 with `Idempotent-Replayed: true` and creates nothing; see the header's description.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limit on all requests (429), media type (415), JSON (400), the `Idempotency-Key` (400 malformed, replay, 409 for an in-flight claim of an earlier version, 422 other body), the creation limit (429), validation (400 for the item count, else 422), ownership (403).",
     parameters: [PARAMETERS.IdempotencyKey],
     request: {
       body: {
@@ -312,7 +312,7 @@ export function ordersRoutes(
         [REFUSED.orderForAnother],
       ),
       409: problems(
-        "A request with the same `Idempotency-Key` is still in flight: retry a little later.",
+        "The `Idempotency-Key` is held by an in-flight claim that an earlier version of the service made (such claims expire after 60 s): retry a little later.",
         [problemExample(
           "conflict",
           "The first request with this key is still running",
@@ -348,6 +348,7 @@ export function ordersRoutes(
         await limitOrderCreation(c);
       },
       render: (order) => JSON.stringify(orderJson(order, view)),
+      admitted: () => admitted(c),
     });
     if (outcome.kind === "created") recordCreated(c, metrics, outcome.order);
     return createdResponse(c, outcome);
@@ -645,12 +646,17 @@ export function ordersRoutes(
     }),
   }, async (c) => {
     const id = normaliseOrderId(c.req.param("id"));
-    const order = id === undefined ? undefined : await store.findOrder(id);
-    if (!order) throw new DomainError("not_found", NO_SUCH_ORDER);
+    // The entries are read with the order, and shown only if it may be read.
+    const found = id === undefined
+      ? undefined
+      : await store.findOrderWithHistory(id);
+    if (!found) throw new DomainError("not_found", NO_SUCH_ORDER);
     assertAllowed(
-      decideOrderAction(c.get("principal"), order, { kind: "read_history" }),
+      decideOrderAction(c.get("principal"), found.order, {
+        kind: "read_history",
+      }),
     );
-    const entries = await store.listOrderHistory(order.id);
+    const entries = found.history;
     const view = orderView(c.get("principal"));
     return c.json({
       events: entries.map((entry) => historyEventJson(entry, view)),
@@ -674,6 +680,7 @@ export function ordersRoutes(
       requestId: c.get("requestId"),
       expectedVersions: parseIfMatch(c.req.header("if-match")),
       readChange,
+      admitted: () => admitted(c),
     });
     recordChanged(c, metrics, outcome);
     c.header("ETag", orderEtag(outcome.order));

@@ -1,8 +1,10 @@
 /**
  * The four rate limits at the HTTP edge, and what happens when the
- * rate-limit store cannot answer. Every check runs after authentication and
- * before validation; a refusal is a 429 with `Retry-After` and the
- * `RateLimit-*` headers of the limit that refused.
+ * rate-limit store cannot answer. Every check is judged after
+ * authentication and before validation (a read-only request's handler may
+ * already run while a remote store answers; its answer is then dropped); a
+ * refusal is a 429 with `Retry-After` and the `RateLimit-*` headers of the
+ * limit that refused.
  *
  * - `requests`: every `/v1` request, per user.
  * - `order_creation`: `POST /v1/orders`, per user; a step the handler calls.
@@ -72,17 +74,132 @@ export function rateLimitHeaders(
   };
 }
 
+/** Marks a request for one order: its 403 and 404 count as look-up misses. */
+export function orderLookup(): MiddlewareHandler<AppEnv> {
+  return async function orderLookup(c, next) {
+    c.set("orderLookup", true);
+    await next();
+  };
+}
+
 /**
- * The per-user limit on every request; mounted right after authentication.
- * Sets the `RateLimit-*` headers on every response it lets through.
+ * Marks a request whose handler reads before it writes and waits for
+ * `admitted(c)` before its first write: with a remote store, its read need
+ * not wait for the limits' verdict.
  */
-export function requestRateLimit(
+export function writesAfterAdmission(): MiddlewareHandler<AppEnv> {
+  return async function writesAfterAdmission(c, next) {
+    c.set("admission", { deferred: true });
+    await next();
+  };
+}
+
+/**
+ * Marks an order creation (a `POST` where it is mounted): with a remote
+ * store, the creation limit is asked along with the request limit, and
+ * taken back unless the request is admitted and the handler gets to count
+ * it (`orderCreationStep`); and the handler writes after admission.
+ */
+export function orderCreation(): MiddlewareHandler<AppEnv> {
+  return async function orderCreation(c, next) {
+    if (c.req.method === "POST") {
+      c.set("orderCreation", { used: false });
+      // `createOrder` reads (the key's record, the owner's data key) before
+      // it waits for `admitted(c)` and writes.
+      c.set("admission", { deferred: true });
+    }
+    await next();
+  };
+}
+
+/**
+ * Settles once the request may write: at once, unless the handler runs
+ * while a remote store judges it (`writesAfterAdmission`); rejects with the
+ * refusal then.
+ */
+export function admitted(c: Context<AppEnv>): Promise<void> {
+  return c.get("admission")?.verdict ?? Promise.resolve();
+}
+
+/**
+ * The per-user limits every `/v1` request meets right after authentication:
+ * `requests` (counted); for a request for one order (`orderLookup`),
+ * `lookup_misses` (checked before the handler without counting, counted
+ * after a 403 or 404); and with a remote store, for an order creation
+ * (`orderCreation`), `order_creation`. The checks go to the store together,
+ * in one round trip. With a store in another process, a request that only
+ * reads (`GET`, `HEAD`) runs its handler while the store answers, and the
+ * handler's answer is dropped for the 429 (or 503) when the store refuses:
+ * at the edge the read then costs no round trip of its own. So does a
+ * request whose handler waits for `admitted(c)` before it writes
+ * (`writesAfterAdmission`). Every other request waits for the verdict
+ * before its handler. Sets the `RateLimit-*` headers of the `requests`
+ * limit on every response it lets through.
+ */
+export function userRateLimits(
   deps: RateLimitDeps,
 ): MiddlewareHandler<AppEnv> {
-  const step = userRateLimitStep(deps, "requests");
-  return async function requestRateLimit(c, next) {
-    const result = await step(c);
-    await next();
+  const { requests, lookup_misses: misses, order_creation: creations } =
+    deps.rateLimits.limiters;
+  return async function userRateLimits(c, next) {
+    const userId = c.get("principal").userId;
+    const identifier = String(userId);
+    const lookup = c.get("orderLookup") === true;
+    const checks: UserCheck[] = [
+      { name: "requests", limiter: requests, call: (id) => requests.limit(id) },
+    ];
+    if (lookup) {
+      checks.push({
+        name: "lookup_misses",
+        limiter: misses,
+        call: (id) => misses.peek(id),
+      });
+    }
+    const verdict = checkTogether(c, deps, checks);
+    // Started in the same tick as the checks, so it shares their request.
+    const creation = c.get("orderCreation");
+    if (creation && !creations.inProcess) {
+      creation.ahead = consult(
+        c,
+        deps,
+        "order_creation",
+        creations,
+        () => creations.limit(identifier),
+      );
+      creation.ahead.catch(() => {}); // judged by the handler, or taken back
+    }
+    const admission = c.get("admission");
+    let result: RateLimitResult | undefined;
+    let admittedRequest = false;
+    try {
+      if (
+        !requests.inProcess &&
+        (READ_ONLY_METHODS.has(c.req.method) || admission?.deferred)
+      ) {
+        if (admission) {
+          admission.verdict = verdict.then(() => {});
+          admission.verdict.catch(() => {}); // the handler may never wait
+        }
+        // Both settle first: the handler's error became its response inside
+        // `next()`, and the verdict's refusal, thrown here, replaces it.
+        const [judged] = await Promise.allSettled([verdict, next()]);
+        if (judged.status === "rejected") throw judged.reason;
+        result = judged.value;
+        admittedRequest = true;
+      } else {
+        result = await verdict;
+        admittedRequest = true;
+        await next();
+      }
+    } finally {
+      // A creation counts only for an admitted request that got to count it.
+      if (creation?.ahead && !(admittedRequest && creation.used)) {
+        await takeBack(c, creation.ahead, identifier);
+      }
+    }
+    if (lookup && (c.res.status === 403 || c.res.status === 404)) {
+      await countAfterResponse(c, deps, "lookup_misses", misses, identifier);
+    }
     // A 429 from another limit keeps that limit's headers.
     if (result !== undefined && c.res.status !== 429) {
       for (const [name, value] of Object.entries(rateLimitHeaders(result))) {
@@ -90,6 +207,86 @@ export function requestRateLimit(
       }
     }
   };
+
+  /** Takes back a creation counted ahead that did not count. */
+  async function takeBack(
+    c: Context<AppEnv>,
+    ahead: Promise<RateLimitResult | undefined>,
+    identifier: string,
+  ): Promise<void> {
+    const counted = await ahead.catch(() => undefined);
+    if (!counted?.success) return;
+    try {
+      await withinBudget(c, creations, () => creations.refund(identifier));
+    } catch (error) {
+      logDegraded(c, deps, "order_creation", error, false);
+    }
+  }
+}
+
+/**
+ * The creation limit, for the handler to call where the contract counts a
+ * creation: counts it (or uses the count asked ahead, see `orderCreation`)
+ * and throws the 429 once the limit is used up.
+ */
+export function orderCreationStep(
+  deps: RateLimitDeps,
+): (c: Context<AppEnv>) => Promise<void> {
+  const step = userRateLimitStep(deps, "order_creation");
+  return async function orderCreationStep(c) {
+    const creation = c.get("orderCreation");
+    if (creation?.ahead === undefined) {
+      await step(c);
+      return;
+    }
+    creation.used = true;
+    const result = await creation.ahead;
+    if (result && !result.success) {
+      throw refusal(c, "order_creation", result, {
+        userId: c.get("principal").userId,
+      });
+    }
+  };
+}
+
+/** Methods whose handlers never change anything. */
+const READ_ONLY_METHODS = new Set(["GET", "HEAD"]);
+
+/** One check of a user's request against a limit. */
+interface UserCheck {
+  readonly name: RateLimitName;
+  readonly limiter: RateLimiter;
+  /** `limit` (counts) or `peek` (only looks). */
+  readonly call: (identifier: string) => Promise<RateLimitResult>;
+}
+
+/**
+ * Starts every check at once, so a remote store gets them in one request,
+ * and judges them in order: the first check's failure or refusal wins, as
+ * if they had run one after another. Resolves to the first check's verdict
+ * (undefined when its store could not answer and the request goes on).
+ */
+async function checkTogether(
+  c: Context<AppEnv>,
+  deps: RateLimitDeps,
+  checks: readonly UserCheck[],
+): Promise<RateLimitResult | undefined> {
+  const userId = c.get("principal").userId;
+  const identifier = String(userId);
+  const settled = await Promise.allSettled(
+    checks.map(({ name, limiter, call }) =>
+      consult(c, deps, name, limiter, () => call(identifier))
+    ),
+  );
+  for (const [i, outcome] of settled.entries()) {
+    if (outcome.status === "rejected") throw outcome.reason;
+    const result = outcome.value;
+    if (result && !result.success) {
+      throw refusal(c, checks[i]!.name, result, { userId });
+    }
+  }
+  const first = settled[0];
+  return first?.status === "fulfilled" ? first.value : undefined;
 }
 
 /**
@@ -97,7 +294,7 @@ export function requestRateLimit(
  * user and throws the 429 once the limit is used up. Resolves to the
  * verdict, or undefined when the store could not answer (fail-open).
  */
-export function userRateLimitStep(
+function userRateLimitStep(
   deps: RateLimitDeps,
   name: RateLimitName,
 ): (c: Context<AppEnv>) => Promise<RateLimitResult | undefined> {
@@ -115,35 +312,6 @@ export function userRateLimitStep(
       throw refusal(c, name, result, { userId });
     }
     return result;
-  };
-}
-
-/**
- * The per-user limit on requests for one order that end in 403 or 404:
- * checked before the handler runs (without counting), counted after it
- * answered 403 or 404.
- */
-export function lookupMissLimit(
-  deps: RateLimitDeps,
-): MiddlewareHandler<AppEnv> {
-  const limiter = deps.rateLimits.limiters.lookup_misses;
-  return async function lookupMissLimit(c, next) {
-    const userId = c.get("principal").userId;
-    const identifier = String(userId);
-    const state = await consult(
-      c,
-      deps,
-      "lookup_misses",
-      limiter,
-      () => limiter.peek(identifier),
-    );
-    if (state && !state.success) {
-      throw refusal(c, "lookup_misses", state, { userId });
-    }
-    await next();
-    if (c.res.status === 403 || c.res.status === 404) {
-      await countAfterResponse(c, deps, "lookup_misses", limiter, identifier);
-    }
   };
 }
 
@@ -223,11 +391,11 @@ async function countAfterResponse(
  * checks of one request add at most `RATE_LIMIT_BUDGET_MS` together however
  * many limits it meets. Once the budget is spent, the store is not asked.
  */
-async function withinBudget(
+async function withinBudget<T>(
   c: Context<AppEnv>,
   limiter: RateLimiter,
-  call: () => Promise<RateLimitResult>,
-): Promise<RateLimitResult> {
+  call: () => Promise<T>,
+): Promise<T> {
   // A limiter in process memory cannot stall: no timer to arm.
   if (limiter.inProcess) return await call();
   const spent = c.get("rateLimitSpentMs") ?? 0;

@@ -18,6 +18,9 @@
  * (repeatable: an extra `deno run` flag for the service, for example
  * `--service-flag=--v8-flags=--max-semi-space-size=4`), --results DIR, --keep
  * (keep the temporary folder).
+ *
+ * `--remote [--delay MS] [--requests N]` measures remote mode instead: the
+ * round trips each kind of request waits for (`./bench/remote.ts`).
  */
 import { measureHttpLimit, measureStorageLimit } from "./bench/limits.ts";
 import { pinSelf, planCores, progress } from "./bench/process.ts";
@@ -29,6 +32,7 @@ import {
   renderText,
 } from "./bench/report.ts";
 import { mintTokens, randomSecret } from "./bench/seed.ts";
+import { renderRemoteReport, runRemoteBenchmark } from "./bench/remote.ts";
 import { runService, type ServiceRun } from "./bench/service_run.ts";
 import { type BenchSettings, parseBenchArgs } from "./bench/settings.ts";
 import { wrkAvailable } from "./bench/wrk.ts";
@@ -181,6 +185,14 @@ export function failures(report: BenchReport): string[] {
 
 async function main(): Promise<void> {
   const settings = parseBenchArgs(Deno.args);
+  if (settings.remote) {
+    const report = await runRemoteBenchmark({
+      delayMs: settings.delayMs,
+      requests: settings.remoteRequests,
+    });
+    console.log(renderRemoteReport(report));
+    return;
+  }
   const report = await runBenchmark(settings);
   console.log(renderText(report));
   if (settings.resultsDir !== undefined) {

@@ -55,7 +55,7 @@ const PARAMETER_OBJECTS = {
     in: "header",
     required: false,
     description:
-      "Makes the creation safe to retry: 1–255 printable ASCII characters (else 400), scoped to the caller; a random UUID per order attempt is a good key. The first request with a key is executed; a retry with the same key and the same JSON body (whatever its formatting) within 24 h returns the original 201 with `Idempotent-Replayed: true` and creates nothing; the same key with another body is 422; a retry while the first is still running is 409. Only a 201 is kept: a failed attempt leaves the key free. A replay does not count against the creation limit.",
+      "Makes the creation safe to retry: 1–255 printable ASCII characters (else 400), scoped to the caller; a random UUID per order attempt is a good key. The first request with a key is executed; a retry with the same key and the same JSON body (whatever its formatting) within 24 h returns the original 201 with `Idempotent-Replayed: true` and creates nothing; the same key with another body is 422. The key is taken in the same atomic write as the order, so nothing is held while a request runs: a retry that meets the first request's write is answered as its replay once that write is done (never told to wait), and of two requests with one key exactly one creates the order. 409 is answered only for an in-flight claim left by an earlier version of the service, until it expires (60 s). Only a 201 is kept: a failed attempt leaves the key free. A replay does not count against the creation limit.",
     schema: { type: "string", pattern: "^[\\x20-\\x7E]{1,255}$" },
   },
   IfMatch: {

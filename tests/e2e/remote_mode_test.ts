@@ -19,6 +19,10 @@ import {
   startLibsqlHttpServer,
 } from "../fixtures/libsql_http_server.ts";
 import { redisTest, startUpstashBridge } from "../fixtures/upstash_bridge.ts";
+import {
+  renderRemoteReport,
+  runRemoteBenchmark,
+} from "../../tools/bench/remote.ts";
 
 const DB_TOKEN = "remote-test-database-token";
 const SECRET = "remote-mode-test-secret-0123456789-abcdefghijklmn";
@@ -219,5 +223,34 @@ redisTest(
       }, { denoFlags: EDGE_FLAGS });
       await assertAuditVerifies(database);
     });
+  },
+);
+
+redisTest(
+  "deno task bench --remote: every kind of request asks Redis once, and the database once per step (a read, a batched write)",
+  async () => {
+    const report = await runRemoteBenchmark({ delayMs: 1, requests: 2 });
+    // Counts, not times: which stores each request asks, and how often.
+    assert.deepEqual(
+      Object.fromEntries(
+        report.scenarios.map((
+          s,
+        ) => [s.id, [s.databaseRequests, s.redisRequests, s.target]]),
+      ),
+      {
+        get_by_id: [1, 1, 1],
+        list: [1, 1, 1],
+        history: [1, 1, 1],
+        create: [1, 1, 2],
+        // The key's record is read while Redis answers.
+        create_keyed: [2, 1, 2],
+        // So is the data key, created on first use.
+        first_order: [2, 1, 2],
+        // The order is read while Redis answers, then written.
+        patch: [2, 1, 2],
+        cancel: [2, 1, 2],
+      },
+    );
+    assert.match(renderRemoteReport(report), /\| GET one order by id \| /);
   },
 );

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
-import { requestFingerprint } from "../../domain/idempotency.ts";
 import {
   parseCancelOrder,
   parseNewOrder,
@@ -27,6 +26,7 @@ import {
   orderBody,
   PERMISSIVE_RATE_LIMIT,
   type RequestOptions,
+  storeInFlightClaim,
   testClock,
   withTestContext,
 } from "../fixtures/mod.ts";
@@ -500,13 +500,11 @@ Deno.test("real responses of every operation match the document", async () => {
       headers: { "Content-Type": "text/plain" },
     });
     const inFlightBody = orderBody({ shipping_address: "in flight" });
-    await ctx.store.claimIdempotencyKey({
+    await storeInFlightClaim(ctx, {
       userId: 42,
       key: "key-2",
-      fingerprint: await requestFingerprint(inFlightBody),
-      claimToken: "another-request",
-      now: ctx.clock.now(),
-    }, { replayCutoff: 0, claimCutoff: 0 });
+      body: inFlightBody,
+    });
     await create({
       token: owner,
       body: inFlightBody,

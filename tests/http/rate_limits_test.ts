@@ -22,6 +22,7 @@ import { PROBLEM_TYPE_BASE } from "../../routes/problem.ts";
 import type { RateLimitPolicy } from "../../routes/env.ts";
 import { RATE_LIMIT_BUDGET_MS } from "../../routes/rate_limit.ts";
 import {
+  createOrder,
   createTestContext,
   expectStatus,
   orderBody,
@@ -41,6 +42,8 @@ const HOUR_MS = 3_600_000;
 interface Harness extends AsyncDisposable {
   readonly ctx: TestContext;
   readonly bridge: UpstashBridge | undefined;
+  /** The app's limiters, to read a count without counting. */
+  readonly limiters: RateLimitPolicy["limiters"];
 }
 
 interface HarnessOptions {
@@ -106,6 +109,7 @@ const memoryBackend: Backend = {
     return {
       ctx,
       bridge: undefined,
+      limiters,
       [Symbol.asyncDispose]: () => Promise.resolve(ctx.close()),
     };
   },
@@ -132,6 +136,7 @@ const upstashBackend: Backend = {
     return {
       ctx,
       bridge,
+      limiters,
       async [Symbol.asyncDispose]() {
         ctx.close();
         await bridge.idle();
@@ -288,6 +293,59 @@ function defineLimitTests(backend: Backend): void {
       201,
     );
     assert.deepEqual(usersOver(ctx, "order_creation"), [1]);
+  });
+
+  test("a creation refused by the request limit, or replayed, does not count against the creation limit", async () => {
+    await using h = await backend.start({ requests: 2, order_creation: 5 });
+    const { ctx, limiters } = h;
+    const alice = await ctx.token(1);
+    const key = { "Idempotency-Key": "replayed-creation" };
+    const post = () =>
+      ctx.request("POST", "/v1/orders", {
+        token: alice,
+        body: orderBody(),
+        headers: key,
+      });
+    await expectStatus(await post(), 201);
+    const replay = await post();
+    assert.equal(replay.status, 201);
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    await replay.body?.cancel();
+    await assertRateLimited(await post(), backend, 2);
+    // The first creation alone counts; the next user's count is untouched.
+    assert.equal((await limiters.order_creation.peek("1")).remaining, 4);
+    assert.equal((await limiters.order_creation.peek("2")).remaining, 5);
+    assert.equal(
+      (await ctx.store.listOrders({ limit: 10, offset: 0 })).count,
+      1,
+    );
+  });
+
+  test("over the request limit, changes to an order are 429 and write nothing", async () => {
+    await using h = await backend.start({ requests: 2 });
+    const { ctx } = h;
+    const alice = await ctx.token(1);
+    const { id } = await createOrder(ctx, alice);
+    await expectStatus(
+      await ctx.request("GET", `/v1/orders/${id}`, { token: alice }),
+      200,
+    );
+    for (
+      const [method, path, body] of [
+        ["PATCH", `/v1/orders/${id}`, { shipping_address: "2 Side St" }],
+        ["POST", `/v1/orders/${id}/cancel`, { reason: "Changed my mind" }],
+      ] as const
+    ) {
+      await assertRateLimited(
+        await ctx.request(method, path, { token: alice, body }),
+        backend,
+        2,
+      );
+    }
+    const stored = await ctx.store.findOrder(id);
+    assert.equal(stored?.version, 1);
+    assert.equal(stored?.status, "pending");
+    assert.equal((await ctx.store.listOrderHistory(id)).length, 1);
   });
 
   test("look-ups ending in 403 or 404 are limited per user; then every look-up is 429", async () => {
@@ -507,7 +565,9 @@ redisTest(
     await bridge.redis("CLIENT", "PAUSE", "30000", "WRITE");
     try {
       const asked = bridge.commands.length;
-      // Meets three limiter calls: requests, the misses check, the miss count.
+      const requests = bridge.requests();
+      // Meets three limiter calls: requests and the misses check together,
+      // then the miss count.
       await lookUpUnknownOrder(ctx, alice);
       const degraded = ctx.logs.filter((l) => l.event === "ratelimit.degraded");
       assert.deepEqual(degraded.map((l) => [l.limit, l.reason]), [
@@ -515,10 +575,12 @@ redisTest(
         ["lookup_misses", "timeout"],
         ["lookup_misses", "timeout"],
       ]);
-      // The first call spent the budget (timed out, not answered: Redis is
-      // paused for 30 s); the others never reached the store. The bound
-      // itself is the configuration asserted above, not a measured time.
-      assert.deepEqual(bridge.commands.slice(asked), ["EVALSHA"]);
+      // The two checks went in one request and spent the budget together
+      // (timed out, not answered: Redis is paused for 30 s); the count never
+      // reached the store. The bound itself is the configuration asserted
+      // above, not a measured time.
+      assert.deepEqual(bridge.commands.slice(asked), ["EVALSHA", "EVALSHA"]);
+      assert.equal(bridge.requests() - requests, 1);
     } finally {
       await bridge.redis("CLIENT", "UNPAUSE");
     }
@@ -561,7 +623,7 @@ function brokenLimiters(error: Error) {
   const fail = () => Promise.reject(error);
   return createRateLimiters(
     rulesFor({}, MINUTE_MS),
-    () => ({ limit: fail, peek: fail }),
+    () => ({ limit: fail, peek: fail, refund: fail }),
   );
 }
 

@@ -75,7 +75,6 @@ async function keyringOf(
 function counting(store: DataKeyStore): DataKeyStore & { reads(): number } {
   let reads = 0;
   return {
-    findLiveKey: (userId) => (reads++, store.findLiveKey(userId)),
     findKeys: (ids) => (reads++, store.findKeys(ids)),
     insertLiveKey: (key) => store.insertLiveKey(key),
     reads: () => reads,

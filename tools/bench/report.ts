@@ -70,16 +70,16 @@ export interface BenchReport {
   servicePeakRssMb?: number | undefined;
 }
 
-/** Issue 9's targets, as ratios measured in the same run. */
+/** Issue 14's targets (issue 9's, PATCH raised), as ratios from one run. */
 export const TARGETS: Record<string, Target> = {
   get_by_id: { ratio: 0.15, p99Ms: 10 },
   list: { ratio: 0.05 },
   create: { ratio: 1.0, p99Ms: 25 },
-  patch: { ratio: 0.8 },
+  patch: { ratio: 1.0 },
 };
 
-/** Issue 9's memory target for the service, in MiB. */
-export const PEAK_RSS_TARGET_MB = 120;
+/** Issue 14's memory target for the service, in MiB. */
+export const PEAK_RSS_TARGET_MB = 150;
 
 /** Whether a scenario met its target; undefined without its limit. */
 export function targetMet(s: ScenarioResult): boolean | undefined {

@@ -31,6 +31,12 @@ export interface BenchSettings {
   serviceFlags: string[];
   resultsDir: string | undefined;
   keep: boolean;
+  /** `--remote`: the edge mode's round trips instead of the load run. */
+  remote: boolean;
+  /** `--delay`: the remote stores' delay per answer, in milliseconds. */
+  delayMs: number;
+  /** `--requests`: measured requests per remote scenario and delay. */
+  remoteRequests: number;
 }
 
 /** Reads `deno task bench` options; throws on an unknown or invalid one. */
@@ -51,6 +57,9 @@ export function parseBenchArgs(args: string[]): BenchSettings {
       "service-flag": { type: "string", multiple: true, default: [] },
       results: { type: "string" },
       keep: { type: "boolean", default: false },
+      remote: { type: "boolean", default: false },
+      delay: { type: "string" },
+      requests: { type: "string" },
     },
   });
   const smoke = values.smoke ?? false;
@@ -88,5 +97,8 @@ export function parseBenchArgs(args: string[]): BenchSettings {
       (smoke ? undefined : new URL("../../bench/results", import.meta.url)
         .pathname),
     keep: values.keep ?? false,
+    remote: values.remote ?? false,
+    delayMs: number(values.delay, 25, "delay"),
+    remoteRequests: number(values.requests, smoke ? 3 : 15, "requests"),
   };
 }
