@@ -2,7 +2,7 @@
  * Cross-cutting HTTP rules: caching, the body size limit and the request
  * timeout.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 
@@ -17,11 +17,25 @@ export const BODY_TOO_LARGE =
 export const TIMED_OUT =
   "The request took too long; retry it (with the same Idempotency-Key for a creation)";
 
+/**
+ * Sets headers on the response the rest of the chain made, in place (as
+ * `hono/secure-headers` does): `c.header` on a finished response copies the
+ * whole response, headers and all, for every header it sets.
+ */
+export function setResponseHeaders(
+  c: Context<AppEnv>,
+  headers: Readonly<Record<string, string>>,
+): void {
+  for (const name in headers) c.res.headers.set(name, headers[name]!);
+}
+
+const NO_STORE = { "Cache-Control": "no-store" };
+
 /** Marks every response as not to be stored by any cache. */
 export function noStore(): MiddlewareHandler<AppEnv> {
   return async function noStore(c, next) {
     await next();
-    c.header("Cache-Control", "no-store");
+    setResponseHeaders(c, NO_STORE);
   };
 }
 

@@ -32,6 +32,7 @@ import {
 import type { Logger } from "../logger.ts";
 import { clientAddress } from "./client_address.ts";
 import type { AppEnv, RateLimitPolicy } from "./env.ts";
+import { setResponseHeaders } from "./hygiene.ts";
 import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
 import { securityEvent } from "./security_events.ts";
 
@@ -202,9 +203,7 @@ export function userRateLimits(
     }
     // A 429 from another limit keeps that limit's headers.
     if (result !== undefined && c.res.status !== 429) {
-      for (const [name, value] of Object.entries(rateLimitHeaders(result))) {
-        c.header(name, value);
-      }
+      setResponseHeaders(c, rateLimitHeaders(result));
     }
   };
 

@@ -4,6 +4,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
+import { setResponseHeaders } from "./hygiene.ts";
 
 const WELL_FORMED = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -16,6 +17,6 @@ export function requestId(): MiddlewareHandler<AppEnv> {
       : crypto.randomUUID();
     c.set("requestId", id);
     await next();
-    c.header("X-Request-Id", id);
+    setResponseHeaders(c, { "X-Request-Id": id });
   };
 }

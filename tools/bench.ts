@@ -21,7 +21,10 @@
  *
  * `--remote [--delay MS] [--requests N]` measures remote mode instead: the
  * round trips each kind of request waits for (`./bench/remote.ts`).
+ * `--floor` measures what one request costs in process, part by part
+ * (`./bench/floor.ts`).
  */
+import { measureFloor, renderFloor } from "./bench/floor.ts";
 import { measureHttpLimit, measureStorageLimit } from "./bench/limits.ts";
 import { pinSelf, planCores, progress } from "./bench/process.ts";
 import {
@@ -185,6 +188,10 @@ export function failures(report: BenchReport): string[] {
 
 async function main(): Promise<void> {
   const settings = parseBenchArgs(Deno.args);
+  if (settings.floor) {
+    console.log(renderFloor(await measureFloor()));
+    return;
+  }
   if (settings.remote) {
     const report = await runRemoteBenchmark({
       delayMs: settings.delayMs,

@@ -33,6 +33,8 @@ export interface BenchSettings {
   keep: boolean;
   /** `--remote`: the edge mode's round trips instead of the load run. */
   remote: boolean;
+  /** `--floor`: a request's parts in process instead of the load run. */
+  floor: boolean;
   /** `--delay`: the remote stores' delay per answer, in milliseconds. */
   delayMs: number;
   /** `--requests`: measured requests per remote scenario and delay. */
@@ -58,6 +60,7 @@ export function parseBenchArgs(args: string[]): BenchSettings {
       results: { type: "string" },
       keep: { type: "boolean", default: false },
       remote: { type: "boolean", default: false },
+      floor: { type: "boolean", default: false },
       delay: { type: "string" },
       requests: { type: "string" },
     },
@@ -98,6 +101,7 @@ export function parseBenchArgs(args: string[]): BenchSettings {
         .pathname),
     keep: values.keep ?? false,
     remote: values.remote ?? false,
+    floor: values.floor ?? false,
     delayMs: number(values.delay, 25, "delay"),
     remoteRequests: number(values.requests, smoke ? 3 : 15, "requests"),
   };
