@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { measureFloor, renderFloor } from "../../tools/bench/floor.ts";
 import type { BenchReport } from "../../tools/bench/report.ts";
 import { wrkAvailable } from "../../tools/bench/wrk.ts";
 
@@ -66,4 +67,19 @@ Deno.test({
       await Deno.remove(results, { recursive: true });
     }
   },
+});
+
+Deno.test("deno task bench --floor times every part of a request in process", async () => {
+  const parts = await measureFloor(5);
+  assert.deepEqual(parts.map((p) => p.name.trim().split(",")[0]), [
+    "GET /v1/orders/{id}",
+    "the order read and decrypted (store.findOrder)",
+    "the order as JSON text (orderJson + stringify)",
+    "GET /healthz",
+    "POST /v1/orders",
+  ]);
+  for (const part of parts) {
+    assert.ok(part.microseconds > 0, part.name);
+  }
+  assert.match(renderFloor(parts), /\| POST \/v1\/orders, whole app/);
 });
