@@ -153,10 +153,10 @@ async function applyWithRetries(
         `Audit chain of order "${order.id}" is out of step: version ${order.version}, last entry ${snapshot.lastAuditSeq}`,
       );
     }
+    await command.admitted?.();
     // A chain ahead of the row means another process's change landed
     // between reading the two (a read need not be one snapshot): a lost
     // race, like a write whose version check fails.
-    await command.admitted?.();
     const won = snapshot.lastAuditSeq === order.version &&
       await store.updateOrder(plan.order, plan.draft, snapshot.lastAuditHash);
     if (won) return { order: plan.order, previous: order };
