@@ -28,6 +28,25 @@ Deno.test("memory limiter allows exactly `limit` requests per identifier, then r
   assert.equal((await limiter.peek("c")).resetMs, 0);
 });
 
+Deno.test("memory limiter's refund takes back one counted request, and never goes below none", async () => {
+  const clock = testClock();
+  const limiter = createMemoryRateLimiter({ limit: 2, windowMs: MINUTE }, {
+    now: clock.now,
+  });
+  await limiter.limit("a");
+  await limiter.limit("a");
+  assert.equal((await limiter.limit("a")).success, false);
+  await limiter.refund("a");
+  assert.equal((await limiter.peek("a")).remaining, 1);
+  assert.equal((await limiter.limit("a")).success, true);
+  await limiter.refund("b");
+  assert.equal((await limiter.peek("b")).remaining, 2);
+  await limiter.limit("c");
+  await limiter.refund("c");
+  await limiter.refund("c");
+  assert.equal((await limiter.peek("c")).remaining, 2);
+});
+
 Deno.test("memory limiter reports when the window frees a request, to the millisecond", async () => {
   const clock = testClock(Date.parse("2026-11-28T14:00:15.000Z"));
   const limiter = createMemoryRateLimiter({ limit: 2, windowMs: MINUTE }, {
