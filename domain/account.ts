@@ -29,7 +29,8 @@ export type AccountRefusal = "tokens_revoked" | "disabled";
  * revoked token is refused before a disabled account is, since it is an
  * authentication failure (401) and that comes before the account state
  * (403). A token without `iat` cannot show it came later: a revocation
- * refuses it.
+ * refuses it. Revocations are whole seconds, so `iat` is compared by its
+ * second: a fractional `iat` within the revocation's second is refused too.
  */
 export function accountRefusal(
   account: AccountState | undefined,
@@ -39,7 +40,7 @@ export function accountRefusal(
   const revokedBefore = account.tokensRevokedBefore;
   if (
     revokedBefore !== null &&
-    (issuedAt === undefined || issuedAt <= revokedBefore)
+    (issuedAt === undefined || Math.floor(issuedAt) <= revokedBefore)
   ) {
     return "tokens_revoked";
   }

@@ -42,8 +42,9 @@ Deno.test("accountRefusal: tokens issued at or before the revocation second, or 
     ["nothing set", account(), undefined, undefined],
     ["iat before the second", revoked, 999, "tokens_revoked"],
     ["iat in the second", revoked, 1000, "tokens_revoked"],
-    ["iat a fraction after", revoked, 1000.5, undefined],
+    ["iat a fraction into the second", revoked, 1000.999, "tokens_revoked"],
     ["iat after the second", revoked, 1001, undefined],
+    ["iat a fraction into the next second", revoked, 1001.5, undefined],
     ["no iat", revoked, undefined, "tokens_revoked"],
     ["disabled", account({ disabledAt: 1 }), 1001, "disabled"],
     [

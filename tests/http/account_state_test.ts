@@ -115,10 +115,20 @@ Deno.test("account state is read from the database once per 5 s per user, not pe
   }
 });
 
-/** A token for `sub` signed without an `iat` claim. */
-async function tokenWithoutIat(ctx: TestContext, sub: number) {
+/**
+ * A token for `sub` whose `iat` claim is exactly `iat`, fractions included
+ * (none when undefined).
+ */
+async function tokenIssuedAt(
+  ctx: TestContext,
+  sub: number,
+  iat: number | undefined,
+) {
   const now = Math.floor(ctx.clock.now() / 1000);
-  return await new SignJWT({ sub: String(sub) })
+  return await new SignJWT({
+    sub: String(sub),
+    ...(iat !== undefined && { iat }),
+  })
     .setProtectedHeader({ alg: "HS256" })
     .setExpirationTime(now + 3600)
     .sign(await importHmacKey(TEST_SECRET, ["sign"]));
@@ -127,7 +137,7 @@ async function tokenWithoutIat(ctx: TestContext, sub: number) {
 Deno.test("revoked tokens are refused with 401 while tokens issued after the revocation second are served", () =>
   withTwoInstances(async (a, b) => {
     const before = await a.token(USER);
-    const noIat = await tokenWithoutIat(a, USER);
+    const noIat = await tokenIssuedAt(a, USER, undefined);
     assert.equal(await status(a, "GET", "/v1/orders", before), 200);
     assert.equal(await status(a, "GET", "/v1/orders", noIat), 200);
 
@@ -165,6 +175,34 @@ Deno.test("revoked tokens are refused with 401 while tokens issued after the rev
       200,
     );
   }));
+
+Deno.test("a token whose fractional iat falls in the revocation's second is refused with 401", async () => {
+  const ctx = await createTestContext();
+  try {
+    ctx.clock.advance(400);
+    const second = Math.floor(ctx.clock.now() / 1000);
+    const fractional = await tokenIssuedAt(ctx, USER, second + 0.999);
+    assert.equal(await status(ctx, "GET", "/v1/orders", fractional), 200);
+    await admin(ctx, "revoke-tokens");
+    assert.equal(await status(ctx, "GET", "/v1/orders", fractional), 401);
+    // The next second, fractional or not, is after the revocation.
+    ctx.clock.advance(600);
+    for (const iat of [second + 1, second + 1.5]) {
+      assert.equal(
+        await status(
+          ctx,
+          "GET",
+          "/v1/orders",
+          await tokenIssuedAt(ctx, USER, iat),
+        ),
+        200,
+        `iat ${iat}`,
+      );
+    }
+  } finally {
+    ctx.close();
+  }
+});
 
 Deno.test("a revoked token's 401 does not count as failed authentication for the per-address limit", async () => {
   const ctx = await createTestContext({
