@@ -5,8 +5,8 @@
  * can find an address's events without the logs ever holding it. Anything
  * that is not an IPv4 or IPv6 address is refused.
  */
-import { isIP } from "node:net";
 import { DEV_JWT_SECRET } from "../config.ts";
+import { addressBucket } from "../routes/client_address.ts";
 import { createAddressHasher } from "../routes/security_events.ts";
 
 const USAGE = "Usage: deno task ip:hash <address> [<address> …]";
@@ -14,9 +14,9 @@ if (Deno.args.length === 0) {
   console.error(USAGE);
   Deno.exit(2);
 }
-// Addresses are compared as the service sees them: IPv6 in lower case.
-const addresses = Deno.args.map((arg) => arg.trim().toLowerCase());
-const invalid = Deno.args.filter((_, i) => isIP(addresses[i]!) === 0);
+// Addresses are hashed as the service buckets them: an IPv6 address by its /64.
+const buckets = Deno.args.map((arg) => addressBucket(arg.trim()));
+const invalid = Deno.args.filter((_, i) => buckets[i] === undefined);
 if (invalid.length > 0) {
   console.error(
     `Cannot hash: not an IP address: ${
@@ -28,6 +28,6 @@ if (invalid.length > 0) {
 const secret = Deno.env.get("IP_HASH_KEY") || Deno.env.get("JWT_SECRET") ||
   DEV_JWT_SECRET;
 const hash = createAddressHasher(secret);
-addresses.forEach((address, i) =>
-  console.log(`${hash(address)}  ${Deno.args[i]}`)
+buckets.forEach((bucket, i) =>
+  console.log(`${hash(bucket!)}  ${Deno.args[i]}`)
 );

@@ -121,11 +121,11 @@ Deno.test("clientAddress trusts X-Forwarded-For only as far as TRUST_PROXY hops"
       hops: 1,
       expected: "10.0.0.2",
     }],
-    ["IPv6, lower case", {
+    ["IPv6: its /64, lower case", {
       peer: "10.0.0.2",
       forwarded: "2001:DB8::1",
       hops: 1,
-      expected: "2001:db8::1",
+      expected: "2001:db8::/64",
     }],
     ["no connection info (in-process requests)", {
       hops: 0,
