@@ -40,13 +40,31 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   }));
 }
 
-/** A path such as `items[0].price`. */
+/** A path such as `items[0].price`, each key as `pathKey` shows it. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let text = "";
   for (const part of path) {
     text += typeof part === "number"
       ? `[${part}]`
-      : `${text ? "." : ""}${String(part)}`;
+      : `${text ? "." : ""}${pathKey(String(part))}`;
   }
   return text;
+}
+
+/**
+ * How many characters (Unicode code points) of an object key a path shows:
+ * keys are the client's, and a path is echoed in the response and logged.
+ */
+export const MAX_PATH_KEY_LENGTH = 64;
+
+/**
+ * An object key as a path shows it: a key longer than `MAX_PATH_KEY_LENGTH`
+ * characters is cut to that many and ends in `…`.
+ */
+export function pathKey(key: string): string {
+  if (key.length <= MAX_PATH_KEY_LENGTH) return key;
+  const characters = Array.from(key);
+  return characters.length <= MAX_PATH_KEY_LENGTH
+    ? key
+    : `${characters.slice(0, MAX_PATH_KEY_LENGTH).join("")}…`;
 }

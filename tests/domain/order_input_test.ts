@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { DomainError } from "../../domain/errors.ts";
-import { parseNewOrder } from "../../domain/order_input.ts";
+import {
+  parseCancelOrder,
+  parseNewOrder,
+  parseOrderPatch,
+} from "../../domain/order_input.ts";
+import { parseReviewDecision } from "../../domain/review.ts";
+import { BIDI_FORMATTING_MESSAGE } from "../../domain/text.ts";
 import { orderBody } from "../fixtures/mod.ts";
 
 function item(overrides: Record<string, unknown> = {}) {
@@ -155,4 +161,76 @@ Deno.test("parseNewOrder accepts a total exactly at the cap", () => {
     orderBody({ items: [item({ quantity: 1000, price: 1000000 })] }),
   );
   assert.equal(input.items.length, 1);
+});
+
+/** The contract's bidirectional formatting characters (API.md), written out. */
+const BIDI_FORMATTING = [
+  "\u202a",
+  "\u202b",
+  "\u202c",
+  "\u202d",
+  "\u202e",
+  "\u2066",
+  "\u2067",
+  "\u2068",
+  "\u2069",
+];
+
+Deno.test("a bidirectional formatting character in any text field is refused with the field's path", async (t) => {
+  for (const char of BIDI_FORMATTING) {
+    const code = char.codePointAt(0)!.toString(16).toUpperCase();
+    const cases: [string, () => unknown, string][] = [
+      [
+        "a shipping address",
+        () =>
+          parseNewOrder(orderBody({ shipping_address: `1 Main${char} St` })),
+        "shipping_address",
+      ],
+      [
+        "a product name",
+        () =>
+          parseNewOrder(
+            orderBody({
+              items: [item(), item({ product_name: `${char}Mug` })],
+            }),
+          ),
+        "items[1].product_name",
+      ],
+      [
+        "a product id",
+        () =>
+          parseNewOrder(
+            orderBody({ items: [item({ product_id: `s${char}` })] }),
+          ),
+        "items[0].product_id",
+      ],
+      [
+        "a new address",
+        () => parseOrderPatch({ shipping_address: `2 Side St${char}` }),
+        "shipping_address",
+      ],
+      [
+        "a cancellation reason",
+        () => parseCancelOrder({ reason: `oops ${char}` }),
+        "reason",
+      ],
+      [
+        "a review note",
+        () => parseReviewDecision({ decision: "approve", note: `ok${char}` }),
+        "note",
+      ],
+    ];
+    for (const [where, parse, path] of cases) {
+      await t.step(`U+${code} in ${where}`, () => {
+        assert.throws(parse, (error) => {
+          assert.ok(error instanceof DomainError);
+          assert.equal(error.code, "validation_failed");
+          assert.deepEqual(error.errors, [
+            { path, message: BIDI_FORMATTING_MESSAGE },
+          ]);
+          return true;
+        });
+      });
+    }
+  }
 });

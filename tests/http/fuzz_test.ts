@@ -66,6 +66,8 @@ const WELL_FORMED_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const FORBIDDEN_CONTROL =
   // deno-lint-ignore no-control-regex -- matching them is the point
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+/** Bidirectional formatting characters ("Trojan Source"), refused alike. */
+const BIDI_FORMATTING = /[\u202A-\u202E\u2066-\u2069]/;
 const JWT_MAX_TTL_SECONDS = 86_400;
 const CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -360,7 +362,8 @@ function checkResponse(
 
 /**
  * A 2xx shows no text the contract refuses to store (a lone surrogate, a
- * control character other than tab, line feed and carriage return).
+ * control character other than tab, line feed and carriage return, a
+ * bidirectional formatting character).
  */
 function checkShownText(request: FuzzRequest, answer: Answer): void {
   let shown: unknown;
@@ -1163,23 +1166,34 @@ const VALID_TEXT = fc.oneof(
     "𝕏 shirt 👩‍👩‍👧",
     "Line one\nLine two\r\n\tTabbed",
     "e\u0301\u0301\u0301 combining",
-    "\u202eRTL override\u202c",
+    "\u200fRTL mark\u200e שלום",
     "\u200bzero\u200dwidth\ufeff",
     "null",
     "0",
     "Ω≈ç√∫˜µ≤≥÷",
     "田中さんにあげて下さい",
-    "‪‪test‪",
+    "مرحبا test",
   ),
   fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 })
     .filter((text) => /[^\s<>]/.test(text)),
 );
 
-/** A text that must be refused: a lone surrogate or a control character. */
+const BIDI_FORMATTING_CHARACTER = fc.constantFrom(
+  ..."\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+);
+
+/**
+ * A text that must be refused: a lone surrogate, a control character or a
+ * bidirectional formatting character.
+ */
 const DEFECTIVE_TEXT = fc.tuple(
   VALID_TEXT,
   fc.nat(),
-  fc.oneof(LONE_SURROGATE, FORBIDDEN_CONTROL_CHARACTER),
+  fc.oneof(
+    LONE_SURROGATE,
+    FORBIDDEN_CONTROL_CHARACTER,
+    BIDI_FORMATTING_CHARACTER,
+  ),
 ).map(([text, at, bad]) => {
   const i = at % (text.length + 1);
   return text.slice(0, i) + bad + text.slice(i);
@@ -1198,6 +1212,10 @@ const HOSTILE_SNIPPETS = [
   "x\udc00y",
   "\ud83d",
   "\u2028\u2029",
+  "\u202eRTL override\u202c",
+  "\u202a\u202atest\u202a",
+  "\u2067isolate\u2069",
+  "&#x202E;&#8294;",
   "\ufeff",
   "\ufffe\uffff",
   "<script>alert(1)</script>",
@@ -1915,12 +1933,16 @@ function jsonDepth(value: unknown): number {
 function textDefect(text: string): string | undefined {
   if (!text.isWellFormed()) return "a lone surrogate";
   const control = FORBIDDEN_CONTROL.exec(text);
-  if (control) {
-    return `the control character U+${
-      control[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()
-    }`;
+  if (control) return `the control character ${codePointName(control[0])}`;
+  const bidi = BIDI_FORMATTING.exec(text);
+  if (bidi) {
+    return `the bidirectional formatting character ${codePointName(bidi[0])}`;
   }
   return undefined;
+}
+
+function codePointName(char: string): string {
+  return `U+${char.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`;
 }
 
 /** What the contract decides for a body, from its bytes alone. */

@@ -1,12 +1,14 @@
 /**
- * Hostile request bodies: deep nesting, control characters and lone
- * surrogates get a problem answer, never a 500, and nothing stored differs
+ * Hostile request bodies: deep nesting, control characters, bidirectional
+ * formatting characters and lone surrogates get a problem answer, never a 500, and nothing stored differs
  * from what a 2xx said.
  */
 import assert from "node:assert/strict";
 import { MAX_JSON_DEPTH, nestingDepth } from "../../routes/json_body.ts";
 import {
+  BIDI_FORMATTING_MESSAGE,
   CONTROL_CHARACTER_MESSAGE,
+  DECODED_BIDI_MESSAGE,
   NOT_UNICODE_MESSAGE,
 } from "../../domain/text.ts";
 import {
@@ -110,7 +112,29 @@ Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it
 
 const CONTROL_CHARACTERS = ["\u0000", "\u0001", "\u001b", "\u007f", "\u0085"];
 
-Deno.test("a control character other than tab, LF or CR in any text field is a 422 with the field's path", (t) =>
+/** The contract's bidirectional formatting characters (API.md), written out. */
+const BIDI_FORMATTING = [
+  "\u202a",
+  "\u202b",
+  "\u202c",
+  "\u202d",
+  "\u202e",
+  "\u2066",
+  "\u2067",
+  "\u2068",
+  "\u2069",
+];
+
+/** Each refused character with the message that refuses it. */
+const REFUSED_CHARACTERS: [string, string][] = [
+  ...CONTROL_CHARACTERS.map((c): [string, string] => [
+    c,
+    CONTROL_CHARACTER_MESSAGE,
+  ]),
+  ...BIDI_FORMATTING.map((c): [string, string] => [c, BIDI_FORMATTING_MESSAGE]),
+];
+
+Deno.test("a control character other than tab, LF or CR, or a bidirectional formatting character, in any text field is a 422 with the field's path", (t) =>
   withTestContext(async (ctx, { owner, admin }) => {
     const item = {
       product_id: "sku",
@@ -118,7 +142,7 @@ Deno.test("a control character other than tab, LF or CR in any text field is a 4
       quantity: 1,
       price: "1",
     };
-    for (const control of CONTROL_CHARACTERS) {
+    for (const [control, message] of REFUSED_CHARACTERS) {
       const code = control.codePointAt(0)!.toString(16).padStart(4, "0");
       const created = await createOrder(ctx, owner);
       const cases: [string, string, string, unknown, string][] = [
@@ -162,9 +186,7 @@ Deno.test("a control character other than tab, LF or CR in any text field is a 4
           async () => {
             const response = await ctx.request(method, path, { token, body });
             const details = await expectProblem(response, 422);
-            assert.deepEqual(details.errors, [
-              { path: field, message: CONTROL_CHARACTER_MESSAGE },
-            ]);
+            assert.deepEqual(details.errors, [{ path: field, message }]);
           },
         );
       }
@@ -173,8 +195,54 @@ Deno.test("a control character other than tab, LF or CR in any text field is a 4
       })).json();
       assert.deepEqual(read, created, "a refused change changed nothing");
     }
+    assert.equal(
+      await countRows(ctx, "orders"),
+      REFUSED_CHARACTERS.length,
+      "no refused creation stored an order",
+    );
   }, {
     reviewPolicy: { thresholdCents: 1n, velocityOrders: 1_000_000 },
+  }));
+
+Deno.test("a bidirectional formatting character written as an HTML character reference is a 422 too", (t) =>
+  withTestContext(async (ctx, { owner }) => {
+    const item = {
+      product_id: "sku",
+      product_name: "Mug",
+      quantity: 1,
+      price: "1",
+    };
+    for (
+      const reference of [
+        "&#x202E;",
+        "&#x202e;",
+        "&#8238;",
+        "&#x2066;",
+        "&#8297;",
+      ]
+    ) {
+      await t.step(reference, async () => {
+        for (
+          const [overrides, field] of [
+            [{ shipping_address: `1 Main ${reference}St` }, "shipping_address"],
+            [
+              { items: [{ ...item, product_name: `Mug${reference}` }] },
+              "items[0].product_name",
+            ],
+          ] as const
+        ) {
+          const response = await ctx.request("POST", "/v1/orders", {
+            token: owner,
+            body: orderBody(overrides),
+          });
+          const details = await expectProblem(response, 422);
+          assert.deepEqual(details.errors, [
+            { path: field, message: DECODED_BIDI_MESSAGE },
+          ]);
+        }
+      });
+    }
+    assert.equal(await countRows(ctx, "orders"), 0);
   }));
 
 Deno.test("tab, LF and CR are kept, and what a 201 says is exactly what later reads return", () =>
