@@ -29,6 +29,8 @@ export async function applyAccountAction(
     action: AccountAction;
     principal: Principal;
     requestId: string;
+    /** Called right before each write; throws when it may no longer write. */
+    beginWrite?: () => void;
   },
 ): Promise<AccountState | undefined> {
   assertAdmin(command.principal, "change_account");
@@ -48,6 +50,7 @@ export async function applyAccountAction(
         ? GENESIS_HASH
         : snapshot.lastAuditHash,
     });
+    command.beginWrite?.();
     if (await deps.accounts.writeAccount(plan.account, entry)) {
       return plan.account;
     }

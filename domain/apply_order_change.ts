@@ -56,18 +56,26 @@ export interface OrderChangeCommand {
    */
   readonly expectedVersions?: readonly number[] | undefined;
   /**
-   * Reads and validates the request body. Without `If-Match` it runs before
-   * the order is read (validation comes before existence); with it, after
-   * the version check, since a stale version is reported before anything
-   * about the body, even malformed JSON.
+   * Reads and validates the request body. It runs first, before this
+   * process's queue for the order is entered, so a body that is slow to
+   * arrive holds up no other change to the order. Its refusal is reported
+   * in the contract's order: without `If-Match` before the order is read
+   * (validation comes before existence); with it, after the version check,
+   * since a stale version is reported before anything about the body, even
+   * malformed JSON.
    */
   readonly readChange: () => OrderChange | Promise<OrderChange>;
   /**
-   * Settles once the request may write (its rate limits' verdict, which may
+   * Settles once the request may go on (its rate limits' verdict, which may
    * come while the order is read); rejects when it may not. Awaited before
-   * every write; none by default.
+   * anything is decided (refused, planned or written); none by default.
    */
   readonly admitted?: () => Promise<void>;
+  /**
+   * Called right before each write; throws when the request may no longer
+   * write (it was cut off by the request timeout). None by default.
+   */
+  readonly beginWrite?: () => void;
 }
 
 /** What applying a change did. */
@@ -103,32 +111,39 @@ export async function applyOrderChangeWithOutcome(
   deps: OrderChangeDeps,
   command: OrderChangeCommand,
 ): Promise<AppliedOrderChange> {
-  const change = command.expectedVersions === undefined
-    ? await command.readChange()
-    : undefined;
+  // The whole body is in before the queue is entered; its refusal waits
+  // for its turn in the contract's order.
+  const body = (async () => await command.readChange())();
+  await body.catch(() => {});
+  if (command.expectedVersions === undefined) {
+    await body.catch(async (error) => {
+      await command.admitted?.();
+      throw error;
+    });
+  }
   const { orderId } = command;
   if (orderId === undefined || deps.queue === undefined) {
-    return await applyWithRetries(deps, command, change);
+    return await applyWithRetries(deps, command, body);
   }
   return await deps.queue(
     orderId,
-    () => applyWithRetries(deps, command, change),
+    () => applyWithRetries(deps, command, body),
   );
 }
 
 async function applyWithRetries(
   deps: OrderChangeDeps,
   command: OrderChangeCommand,
-  validatedChange: OrderChange | undefined,
+  body: Promise<OrderChange>,
 ): Promise<AppliedOrderChange> {
   const { store, clock } = deps;
   const { principal, expectedVersions } = command;
-  let change = validatedChange;
   for (let attempt = 1; attempt <= MAX_CHANGE_ATTEMPTS; attempt++) {
     if (attempt > 1) await deps.backoff?.(attempt);
     const snapshot = command.orderId === undefined
       ? undefined
       : await store.findOrderForChange(command.orderId);
+    await command.admitted?.();
     if (!snapshot) throw new DomainError("not_found", NO_SUCH_ORDER);
     const { order } = snapshot;
     assertCanReadOrder(principal, order);
@@ -138,8 +153,7 @@ async function applyWithRetries(
     ) {
       throw versionMismatch(order);
     }
-    change ??= await command.readChange();
-
+    const change = await body;
     const plan = planOrderChange(order, change, {
       principal,
       requestId: command.requestId,
@@ -153,7 +167,7 @@ async function applyWithRetries(
         `Audit chain of order "${order.id}" is out of step: version ${order.version}, last entry ${snapshot.lastAuditSeq}`,
       );
     }
-    await command.admitted?.();
+    command.beginWrite?.();
     // A chain ahead of the row means another process's change landed
     // between reading the two (a read need not be one snapshot): a lost
     // race, like a write whose version check fails.

@@ -1,18 +1,21 @@
 /**
  * Creating an order: the use case behind `POST /v1/orders`. In the
  * contract's order: the `Idempotency-Key` look-up (a replay or a refusal
- * ends here, and never counts against the creation limit), the creation
- * limit, validation, ownership, the review hold, and one write of the
- * order, its audit entry and the key's record. Only a 201 is kept for
- * replays: a request that fails leaves the key free, since its record is
- * written with the order or not at all.
+ * ends here, before the creation limit is asked), the creation limit,
+ * validation, ownership, the review hold, and one write of the order, its
+ * audit entry and the key's record. Only a 201 is kept for replays: a
+ * request that fails leaves the key free, since its record is written with
+ * the order or not at all.
  *
- * Two requests with the same key at once both find it free; their writes
- * run one after the other, and the second, finding the key taken, answers
- * as a replay of the first (or 422 for another body) instead of writing.
- * A retry is thus answered from the first request's record as soon as that
- * exists, never told to wait: 409 is left for in-flight claims of earlier
- * versions, until they expire.
+ * Requests with the same user and key run one after another in this
+ * process (`queue`), so a retry sent while the first request runs is
+ * answered from its record. Across processes two such requests may both
+ * find the key free; their writes run one after the other, and the second,
+ * finding the key taken, answers as a replay of the first (or 422 for
+ * another body) instead of writing. Either way a retry is never told to
+ * wait: 409 is left for in-flight claims of earlier versions, until they
+ * expire. Only a request that created an order keeps its count against the
+ * creation limit (`CreateOrderOutcome`): the caller gives back the others'.
  */
 import { orderCreatedEntry } from "./audit.ts";
 import { DomainError } from "./errors.ts";
@@ -23,6 +26,7 @@ import {
   REPLAY_WINDOW_MS,
   requestFingerprint,
 } from "./idempotency.ts";
+import type { KeyedQueue } from "./keyed_queue.ts";
 import { newOrder, type Order } from "./order.ts";
 import { parseNewOrder } from "./order_input.ts";
 import { orderOwnerFor } from "./policy.ts";
@@ -41,6 +45,8 @@ export interface CreateOrderDeps {
   /** A new random id (order ids). */
   readonly newId: () => string;
   readonly reviewPolicy: ReviewPolicy;
+  /** Queues this process's requests with one user and key; none by default. */
+  readonly queue?: KeyedQueue;
 }
 
 /** One creation request. */
@@ -53,17 +59,24 @@ export interface CreateOrderCommand {
   readonly idempotencyKey: string | undefined;
   /**
    * Counts the creation against the caller's limit, throwing when it is
-   * used up; called once a replay is ruled out, before validation.
+   * used up; called once a replay is ruled out, before validation. The
+   * count stands only for an outcome of kind `created`.
    */
   readonly countCreation: () => Promise<void>;
   /** The response body of a created order, as a replay will answer it too. */
   readonly render: (order: Order) => string;
   /**
-   * Settles once the request may write (its rate limits' verdict, which may
+   * Settles once the request may go on (its rate limits' verdict, which may
    * come while the key is looked up); rejects when it may not. Awaited
-   * before the write; none by default.
+   * before anything is decided (replayed, refused or written); none by
+   * default.
    */
   readonly admitted?: () => Promise<void>;
+  /**
+   * Called right before each write; throws when the request may no longer
+   * write (it was cut off by the request timeout). None by default.
+   */
+  readonly beginWrite?: () => void;
 }
 
 /** What a creation request got: a new order, or the replay of an earlier one. */
@@ -121,16 +134,20 @@ export async function createOrder(
   } catch (error) {
     invalid = error;
   }
-  if (use) {
-    const held = await store.findIdempotencyKey(use);
-    if (held) return replayOrRefuse(held, use.fingerprint);
-  }
-  await command.countCreation();
-  if (draft === undefined) throw invalid;
-  await command.admitted?.();
-  const written = await writeNewOrder(deps, command, draft, use);
-  if ("held" in written) return replayOrRefuse(written.held, use!.fingerprint);
-  return { kind: "created", ...written, status: 201 };
+  const create = async (): Promise<CreateOrderOutcome> => {
+    const held = use && await store.findIdempotencyKey(use);
+    await command.admitted?.();
+    if (held) return replayOrRefuse(held, use!.fingerprint);
+    await command.countCreation();
+    if (draft === undefined) throw invalid;
+    const written = await writeNewOrder(deps, command, draft, use);
+    if ("held" in written) {
+      return replayOrRefuse(written.held, use!.fingerprint);
+    }
+    return { kind: "created", ...written, status: 201 };
+  };
+  if (use === undefined || deps.queue === undefined) return await create();
+  return await deps.queue(`${use.userId}:${use.key}`, create);
 }
 
 /** Why a key reused with another body is refused (422). */
@@ -191,6 +208,7 @@ async function writeNewOrder(
     const guard = selfCreated && !review?.reasons.includes("velocity")
       ? { userId, since, below: policy.velocityOrders }
       : undefined;
+    command.beginWrite?.();
     const written = await store.insertOrder(
       order,
       entry,

@@ -191,6 +191,11 @@ export interface PersonalDataEraser {
    */
   erase(
     userId: number,
-    context: { actor: Principal; requestId: string },
+    context: {
+      actor: Principal;
+      requestId: string;
+      /** Called right before each write; throws when it may no longer write. */
+      beginWrite?: () => void;
+    },
   ): Promise<ErasureOutcome>;
 }

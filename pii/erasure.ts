@@ -61,7 +61,7 @@ export function createPersonalDataEraser(
 ): PersonalDataEraser {
   const { store, keyring, clock } = deps;
   return {
-    async erase(userId, { actor, requestId }) {
+    async erase(userId, { actor, requestId, beginWrite }) {
       for (let attempt = 1; attempt <= MAX_ERASURE_ATTEMPTS; attempt++) {
         if (await store.hasOrderNeedingAddress(userId)) {
           throw new DomainError("conflict", activeOrdersMessage(userId));
@@ -69,6 +69,7 @@ export function createPersonalDataEraser(
         // Rows written before encryption was enabled are encrypted first, so
         // that destroying the key reaches them too.
         if (attempt === 1) {
+          beginWrite?.();
           await encryptPlainPersonalData(store, keyring, { userId });
         }
         const key = await store.findLiveKey(userId);
@@ -85,6 +86,7 @@ export function createPersonalDataEraser(
             prevHash: head?.hash ?? GENESIS_HASH,
           },
         );
+        beginWrite?.();
         const outcome = await store.destroyKey(key, entry);
         if (outcome === "destroyed") {
           keyring.forget(userId);

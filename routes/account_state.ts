@@ -15,6 +15,7 @@ import { unauthenticated } from "./authenticate.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
 import { securityEvent } from "./security_events.ts";
+import { logRequestIds } from "./request_id.ts";
 
 /** Why every request of a disabled account is refused (403). */
 export const ACCOUNT_DISABLED = "This account is disabled: contact support";
@@ -33,7 +34,7 @@ export function accountState(
       // Without the state the request cannot be judged: refuse it, and say
       // nothing about why beyond the log.
       logger.log("error", "account.lookup_failed", {
-        request_id: c.get("requestId"),
+        ...logRequestIds(c),
         user_id: principal.userId,
         ...errorFields(error),
       });

@@ -17,6 +17,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
 } from "../monitoring/metrics.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { beginWrite } from "./hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
 import {
@@ -85,7 +86,13 @@ export function adminRoutes(
     const principal = c.get("principal");
     const changed = await applyAccountAction(
       { accounts: deps.accounts, clock: deps.clock },
-      { userId, action, principal, requestId: c.get("requestId") },
+      {
+        userId,
+        action,
+        principal,
+        requestId: c.get("serverRequestId"),
+        beginWrite: () => beginWrite(c),
+      },
     );
     // Effective at once on this instance; others see it within the TTL.
     parts.accountCache.forget(userId);

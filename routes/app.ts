@@ -14,7 +14,12 @@ import { apiDocsRoutes } from "./api_docs.ts";
 import { authenticate } from "./authenticate.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { healthRoutes } from "./health.ts";
-import { declaredBodyLimit, noStore, requestTimeout } from "./hygiene.ts";
+import {
+  declaredBodyLimit,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  noStore,
+  requestTimeout,
+} from "./hygiene.ts";
 import {
   DOCS_CONTENT_SECURITY_POLICY,
   DOCS_PATH,
@@ -26,19 +31,16 @@ import {
   authFailureLimit,
   orderCreation,
   orderLookup,
+  readsAhead,
   userRateLimits,
-  writesAfterAdmission,
 } from "./rate_limit.ts";
-import { requestId } from "./request_id.ts";
+import { requestId, SERVER_REQUEST_ID_HEADER } from "./request_id.ts";
 import { usersRoutes } from "./users.ts";
 import { SECURITY_EVENTS } from "./security_event_names.ts";
 import {
   createSecurityEvents,
   problemSecurityEvent,
 } from "./security_events.ts";
-
-/** Requests running longer than this are answered with 503. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Builds the app from its dependencies. Its routes declare themselves in
@@ -84,6 +86,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
         "ETag",
         "Location",
         "X-Request-Id",
+        SERVER_REQUEST_ID_HEADER,
         "Retry-After",
         "Idempotent-Replayed",
         "RateLimit-Limit",
@@ -103,10 +106,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     authenticate(deps.verifier, { onFailure: authFailureLimit(deps) }),
   );
   app.use("/v1/*", accountState(accountCache, deps.logger));
-  // Matches /v1/orders/{id} itself and every route below it. Every change
-  // there reads the order first and waits for the limits' verdict before
-  // it writes (`changeOrder` in ./orders.ts).
-  app.use("/v1/orders/:id/*", orderLookup(), writesAfterAdmission());
+  // Matches /v1/orders/{id} itself and every route below it.
+  app.use("/v1/orders/:id/*", orderLookup());
+  // These read one order and decide after the limits' verdict
+  // (`readOrder` and `changeOrder` in ./orders.ts); a history, a list or an
+  // export is not started before it.
+  app.on(["GET", "PATCH"], "/v1/orders/:id", readsAhead());
+  app.on(
+    "POST",
+    ["/v1/orders/:id/cancel", "/v1/orders/:id/review"],
+    readsAhead(),
+  );
   app.use("/v1/orders", orderCreation());
   app.use("/v1/*", userRateLimits(deps));
   app.route("/v1/orders", ordersRoutes(deps, { metrics }));

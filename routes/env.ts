@@ -67,30 +67,53 @@ export interface SecurityEvents {
   ): void;
 }
 
+/**
+ * A request's deadline (./hygiene.ts `requestTimeout`), as the handlers below it see it: `signal`
+ * aborts when the request is cut off (a body still arriving stops being
+ * read), and `beginWrite` is called right before each write.
+ */
+export interface RequestDeadline {
+  readonly signal: AbortSignal;
+  /**
+   * Throws the 503 when the request was already cut off, so work that ran
+   * past its answer never writes. Once a write has begun, the request is no
+   * longer cut off: it is answered with what the write did, so a 503 always
+   * means that nothing was written, then or later.
+   */
+  beginWrite(): void;
+}
+
 /** The Hono environment of every route. */
 export interface AppEnv {
   Variables: {
+    /** The id the response echoes (the client's, when it sent one). */
     requestId: string;
+    /** The service's own unique id of the request, as audit entries record it. */
+    serverRequestId: string;
     principal: Principal;
     /** Set for a request for one order: its 403 and 404 are look-up misses. */
     orderLookup?: boolean;
     /**
-     * Set for a request whose handler waits for the rate limits' verdict
-     * before it writes; `verdict` is that wait when the handler runs while
-     * the store judges the request.
+     * Set for a request whose handler may read while the rate limits are
+     * judged and decides nothing before their verdict (`readsAhead`);
+     * `verdict` is that wait when the handler runs while the store judges.
      */
     admission?: { readonly deferred: true; verdict?: Promise<void> };
     /**
-     * Set for an order creation; `ahead` is the creation limit's count when
-     * it was asked along with the request limit, `used` whether the handler
-     * got to the point where the contract counts it.
+     * Set for an order creation: `ahead` is the creation limit's count when
+     * it was asked along with the request limit, `counted` the count the
+     * handler's step used, `kept` whether an order was created (else the
+     * count is given back).
      */
     orderCreation?: {
       ahead?: Promise<RateLimitResult | undefined>;
-      used: boolean;
+      counted?: Promise<RateLimitResult | undefined>;
+      kept: boolean;
     };
     /** Time this request's rate-limit checks have taken so far. */
     rateLimitSpentMs?: number;
+    /** The request timeout's deadline; set for every request it covers. */
+    deadline?: RequestDeadline;
     /** The `iat` of the request's token (epoch seconds), if it has one. */
     tokenIssuedAt?: number;
     /** Emits this app's security events. */

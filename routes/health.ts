@@ -11,6 +11,7 @@ import { problemExample } from "./openapi/examples.ts";
 import { json, problems } from "./openapi/responses.ts";
 import { problemResponse } from "./problem.ts";
 import { healthSchema, readinessSchema } from "./response_schemas.ts";
+import { logRequestIds } from "./request_id.ts";
 
 /** Why the service says it is not ready (503); the reason goes to the log. */
 export const NOT_READY = "The service is not ready";
@@ -63,7 +64,7 @@ export function healthRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       return c.json({ status: "ready" as const }, 200);
     }
     deps.logger.log("warn", "readiness.failed", {
-      request_id: c.get("requestId"),
+      ...logRequestIds(c),
       ...notReady,
     });
     return problemResponse(c, "unavailable", NOT_READY);

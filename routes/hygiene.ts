@@ -13,6 +13,16 @@ export const MAX_BODY_BYTES = 65_536;
 export const BODY_TOO_LARGE =
   `The request body is larger than ${MAX_BODY_BYTES} bytes`;
 
+/**
+ * Requests running longer than this are answered with 503, unless a write
+ * has begun (see `RequestDeadline` in ./env.ts).
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/** What a 503 for a request that ran too long guarantees. */
+export const TIMED_OUT_GUARANTEE =
+  "Nothing of the request was written, then or later: a write that has begun is answered with its outcome instead, and a body still arriving is no longer read";
+
 /** Why a request that ran too long is answered 503. */
 export const TIMED_OUT =
   "The request took too long; retry it (with the same Idempotency-Key for a creation)";
@@ -53,15 +63,29 @@ export function declaredBodyLimit(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Answers 503 with `Retry-After` when the rest of the chain takes too long. */
+/**
+ * Answers 503 with `Retry-After` when the rest of the chain takes too long,
+ * unless a write has begun (see `RequestDeadline` in ./env.ts).
+ */
 export function requestTimeout(ms: number): MiddlewareHandler<AppEnv> {
-  return async function requestTimeout(_c, next) {
+  return async function requestTimeout(c, next) {
+    const cutOff = new AbortController();
+    let writing = false;
+    c.set("deadline", {
+      signal: cutOff.signal,
+      beginWrite() {
+        if (cutOff.signal.aborted) throw timedOut();
+        writing = true;
+      },
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() =>
-        reject(
-          new HttpProblem("timeout", TIMED_OUT, { "Retry-After": "1" }),
-        ), ms);
+      timer = setTimeout(() => {
+        if (writing) return;
+        const problem = timedOut();
+        cutOff.abort(problem);
+        reject(problem);
+      }, ms);
     });
     try {
       await Promise.race([next(), expired]);
@@ -69,4 +93,16 @@ export function requestTimeout(ms: number): MiddlewareHandler<AppEnv> {
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * Marks the start of a write of the request (see `RequestDeadline` in ./env.ts); throws
+ * the 503 when the request was cut off meanwhile.
+ */
+export function beginWrite(c: Context<AppEnv>): void {
+  c.get("deadline")?.beginWrite();
+}
+
+function timedOut(): HttpProblem {
+  return new HttpProblem("timeout", TIMED_OUT, { "Retry-After": "1" });
 }

@@ -5,7 +5,7 @@
  * so no body can exhaust the stack.
  */
 import type { Context } from "hono";
-import { DomainError, type FieldError } from "../domain/errors.ts";
+import { DomainError, type FieldError, pathKey } from "../domain/errors.ts";
 import { NOT_UNICODE_MESSAGE } from "../domain/text.ts";
 import type { AppEnv } from "./env.ts";
 import { BODY_TOO_LARGE, MAX_BODY_BYTES } from "./hygiene.ts";
@@ -41,7 +41,7 @@ export async function readJsonBody(
   const contentType = c.req.header("content-type");
   const isJson = contentType !== undefined && JSON_MEDIA_TYPE.test(contentType);
   if (!isJson && !options.optional) throw notJson();
-  const bytes = await readLimited(body);
+  const bytes = await readLimited(body, c.get("deadline")?.signal);
   if (!isJson) {
     // A client sending no body may still send `Content-Length: 0` (fetch
     // does for a bodiless POST): that is no body, not a non-JSON one.
@@ -105,8 +105,8 @@ export function nestingDepth(text: string): number {
 /**
  * Every string value or key in a parsed body that is not well-formed Unicode
  * (a lone surrogate, which JSON's `\u` escapes can express), by path; a bad
- * key is reported at the object holding it. Walks with a stack, not
- * recursion.
+ * key is reported at the object holding it, a long one shown cut
+ * (`pathKey`). Walks with a stack, not recursion.
  */
 function malformedStrings(body: unknown): FieldError[] {
   const errors: FieldError[] = [];
@@ -128,7 +128,8 @@ function malformedStrings(body: unknown): FieldError[] {
           });
           continue;
         }
-        stack.push([item, path ? `${path}.${key}` : key]);
+        const shown = pathKey(key);
+        stack.push([item, path ? `${path}.${shown}` : shown]);
       }
     }
   }
@@ -139,21 +140,34 @@ function notJson(): HttpProblem {
   return new HttpProblem("unsupported_media_type", NOT_JSON_MEDIA_TYPE);
 }
 
+/**
+ * The body's bytes, up to `MAX_BODY_BYTES`. A body still arriving when the
+ * request is cut off (`signal`) stops being read, and the read throws the
+ * signal's reason.
+ */
 async function readLimited(
   body: ReadableStream<Uint8Array>,
+  signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new HttpProblem("payload_too_large", BODY_TOO_LARGE);
+  const stop = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      signal?.throwIfAborted();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        throw new HttpProblem("payload_too_large", BODY_TOO_LARGE);
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    signal?.removeEventListener("abort", stop);
   }
   const bytes = new Uint8Array(size);
   let offset = 0;

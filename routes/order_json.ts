@@ -73,6 +73,25 @@ export function orderJson(
   };
 }
 
+/**
+ * The view a stored creation response is rendered with: every field, so
+ * that `orderTextFor` can show each caller what their view shows.
+ */
+export const STORED_VIEW: OrderView = { review: true };
+
+/**
+ * An order's JSON text rendered with `STORED_VIEW` (a creation's response,
+ * kept for replays), as `view` shows it: the caller who asks, not the one
+ * who first sent the key, decides what is shown (one user id may hold
+ * tokens with other roles). Left as it is when nothing is to be dropped.
+ */
+export function orderTextFor(text: string, view: OrderView): string {
+  // `"review"` can only be absent from the text when the key is.
+  if (view.review || !text.includes('"review"')) return text;
+  const { review: _hidden, ...shown } = JSON.parse(text) as OrderJson;
+  return JSON.stringify(shown);
+}
+
 /** The `ETag` of an order: its version, quoted. */
 export function orderEtag(order: Pick<Order, "version">): string {
   return `"${order.version}"`;

@@ -16,6 +16,7 @@ import {
 } from "../domain/apply_order_change.ts";
 import {
   createOrder,
+  type CreateOrderDeps,
   type CreateOrderOutcome,
   KEY_IN_FLIGHT,
   KEY_REUSED,
@@ -53,6 +54,7 @@ import {
 } from "../domain/review.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { beginWrite } from "./hygiene.ts";
 import { parseIfMatch } from "./if_match.ts";
 import { readJsonBody } from "./json_body.ts";
 import { PARAMETERS } from "./openapi/components.ts";
@@ -88,9 +90,16 @@ import {
   historyEventJson,
   orderEtag,
   orderJson,
+  orderTextFor,
+  type OrderView,
   orderView,
+  STORED_VIEW,
 } from "./order_json.ts";
-import { admitted, orderCreationStep } from "./rate_limit.ts";
+import {
+  admitted,
+  keepOrderCreation,
+  orderCreationStep,
+} from "./rate_limit.ts";
 import {
   orderHistorySchema,
   type OrderJson,
@@ -259,6 +268,9 @@ export function ordersRoutes(
   const { metrics } = parts;
   const { store, clock } = deps;
   const limitOrderCreation = orderCreationStep(deps);
+  // This app's requests with one user and Idempotency-Key wait for each
+  // other, so a retry is answered from the first one's record.
+  const creations: CreateOrderDeps = { ...deps, queue: createKeyedQueue() };
   // This app's changes to one order wait for each other instead of racing.
   const orderChanges: OrderChangeDeps = {
     store,
@@ -338,20 +350,21 @@ export function ordersRoutes(
       c.req.header("idempotency-key"),
     );
     const body = await readJsonBody(c);
-    const view = orderView(principal);
-    const outcome = await createOrder(deps, {
+    const outcome = await createOrder(creations, {
       principal,
-      requestId: c.get("requestId"),
+      requestId: c.get("serverRequestId"),
       body,
       idempotencyKey,
-      countCreation: async () => {
-        await limitOrderCreation(c);
-      },
-      render: (order) => JSON.stringify(orderJson(order, view)),
+      countCreation: () => limitOrderCreation(c),
+      render: (order) => JSON.stringify(orderJson(order, STORED_VIEW)),
       admitted: () => admitted(c),
+      beginWrite: () => beginWrite(c),
     });
-    if (outcome.kind === "created") recordCreated(c, metrics, outcome.order);
-    return createdResponse(c, outcome);
+    if (outcome.kind === "created") {
+      keepOrderCreation(c);
+      recordCreated(c, metrics, outcome.order);
+    }
+    return createdResponse(c, outcome, orderView(principal));
   });
 
   documented(app, {
@@ -419,6 +432,7 @@ export function ordersRoutes(
   }, async (c) => {
     const id = normaliseOrderId(c.req.param("id"));
     const order = id === undefined ? undefined : await store.findOrder(id);
+    await admitted(c); // read ahead (`readsAhead`), decided after the verdict
     if (!order) throw new DomainError("not_found", NO_SUCH_ORDER);
     const principal = c.get("principal");
     assertCanReadOrder(principal, order);
@@ -677,10 +691,11 @@ export function ordersRoutes(
     const outcome = await applyOrderChangeWithOutcome(orderChanges, {
       orderId: normaliseOrderId(c.req.param("id") ?? ""),
       principal,
-      requestId: c.get("requestId"),
+      requestId: c.get("serverRequestId"),
       expectedVersions: parseIfMatch(c.req.header("if-match")),
       readChange,
       admitted: () => admitted(c),
+      beginWrite: () => beginWrite(c),
     });
     recordChanged(c, metrics, outcome);
     c.header("ETag", orderEtag(outcome.order));
@@ -726,11 +741,17 @@ function recordChanged(
 }
 
 /**
- * The 201 of a created or replayed order, from its serialised body: the
- * text `render` wrote from `orderJson`, or its stored copy on a replay.
+ * The 201 of a created or replayed order, from its serialised body (the
+ * text `render` wrote from `orderJson`, or its stored copy on a replay) as
+ * the caller's `view` shows it.
  */
-function createdResponse(c: Context<AppEnv>, outcome: CreateOrderOutcome) {
-  const { id, version } = JSON.parse(outcome.body) as {
+function createdResponse(
+  c: Context<AppEnv>,
+  outcome: CreateOrderOutcome,
+  view: OrderView,
+) {
+  const body = orderTextFor(outcome.body, view);
+  const { id, version } = JSON.parse(body) as {
     id: string;
     version: number;
   };
@@ -738,5 +759,5 @@ function createdResponse(c: Context<AppEnv>, outcome: CreateOrderOutcome) {
   c.header("ETag", orderEtag({ version }));
   c.header("Content-Type", "application/json");
   if (outcome.kind === "replayed") c.header("Idempotent-Replayed", "true");
-  return jsonText<OrderJson, 201>(c, outcome.body, outcome.status as 201);
+  return jsonText<OrderJson, 201>(c, body, outcome.status as 201);
 }

@@ -10,6 +10,7 @@ import type { AppEnv } from "./env.ts";
 import type { Logger } from "../logger.ts";
 import { errorFields } from "../error_fields.ts";
 import type { ProblemJson } from "./response_schemas.ts";
+import { logRequestIds } from "./request_id.ts";
 
 /** Refusals that only the HTTP shell can decide. */
 export type HttpProblemCode =
@@ -234,7 +235,7 @@ export function errorHandler(
     // Never the request's body or headers: only what the error says,
     // scrubbed of credentials and tokens.
     logger.log("error", "http.unhandled_error", {
-      request_id: c.get("requestId"),
+      ...logRequestIds(c),
       ...errorFields(error),
     });
     return problemResponse(c, "internal", INTERNAL_ERROR);

@@ -1,13 +1,15 @@
 /**
  * The four rate limits at the HTTP edge, and what happens when the
  * rate-limit store cannot answer. Every check is judged after
- * authentication and before validation (a read-only request's handler may
- * already run while a remote store answers; its answer is then dropped); a
- * refusal is a 429 with `Retry-After` and the `RateLimit-*` headers of the
- * limit that refused.
+ * authentication and before validation (a handler marked `readsAhead` may
+ * already read while a remote store answers, and decides nothing before
+ * the verdict); a refusal is a 429 with `Retry-After` and the `RateLimit-*`
+ * headers of the limit that refused, and leaves no other trace.
  *
  * - `requests`: every `/v1` request, per user.
- * - `order_creation`: `POST /v1/orders`, per user; a step the handler calls.
+ * - `order_creation`: `POST /v1/orders`, per user; a step the handler calls,
+ *   and only an order created keeps its count (a replay, a refusal or a
+ *   failure gives it back).
  * - `lookup_misses`: requests for one order (`/v1/orders/{id}` and below)
  *   answered 403 or 404, per user; once used up, every such request is 429.
  * - `auth_failures`: failed authentication, per client address; once used
@@ -35,6 +37,7 @@ import type { AppEnv, RateLimitPolicy } from "./env.ts";
 import { setResponseHeaders } from "./hygiene.ts";
 import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
 import { securityEvent } from "./security_events.ts";
+import { logRequestIds } from "./request_id.ts";
 
 /**
  * The most time the rate-limit checks of one request may add together
@@ -84,12 +87,15 @@ export function orderLookup(): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Marks a request whose handler reads before it writes and waits for
- * `admitted(c)` before its first write: with a remote store, its read need
- * not wait for the limits' verdict.
+ * Marks a request whose handler may read while a remote store judges the
+ * request, and awaits `admitted(c)` before it decides anything: before it
+ * refuses (404, 403, 400 …), answers, logs, counts or writes. Its reads
+ * then cost no round trip of their own at the edge, and a refused request
+ * leaves no trace but its refusal. Only for cheap, bounded reads (one
+ * order): an export or a list is not started before the verdict.
  */
-export function writesAfterAdmission(): MiddlewareHandler<AppEnv> {
-  return async function writesAfterAdmission(c, next) {
+export function readsAhead(): MiddlewareHandler<AppEnv> {
+  return async function readsAhead(c, next) {
     c.set("admission", { deferred: true });
     await next();
   };
@@ -97,26 +103,31 @@ export function writesAfterAdmission(): MiddlewareHandler<AppEnv> {
 
 /**
  * Marks an order creation (a `POST` where it is mounted): with a remote
- * store, the creation limit is asked along with the request limit, and
- * taken back unless the request is admitted and the handler gets to count
- * it (`orderCreationStep`); and the handler writes after admission.
+ * store, the creation limit is asked along with the request limit; and the
+ * handler reads ahead (`readsAhead`: the key's record, the owner's data
+ * key). The creation's count is given back unless the handler keeps it
+ * (`keepOrderCreation`, once an order is created).
  */
 export function orderCreation(): MiddlewareHandler<AppEnv> {
   return async function orderCreation(c, next) {
     if (c.req.method === "POST") {
-      c.set("orderCreation", { used: false });
-      // `createOrder` reads (the key's record, the owner's data key) before
-      // it waits for `admitted(c)` and writes.
+      c.set("orderCreation", { kept: false });
       c.set("admission", { deferred: true });
     }
     await next();
   };
 }
 
+/** Keeps the creation's count: the request created an order. */
+export function keepOrderCreation(c: Context<AppEnv>): void {
+  const creation = c.get("orderCreation");
+  if (creation) creation.kept = true;
+}
+
 /**
- * Settles once the request may write: at once, unless the handler runs
- * while a remote store judges it (`writesAfterAdmission`); rejects with the
- * refusal then.
+ * Settles once the request may go on to decide and write: at once, unless
+ * the handler runs while a remote store judges it (`readsAhead`); rejects
+ * with the refusal then.
  */
 export function admitted(c: Context<AppEnv>): Promise<void> {
   return c.get("admission")?.verdict ?? Promise.resolve();
@@ -128,14 +139,12 @@ export function admitted(c: Context<AppEnv>): Promise<void> {
  * `lookup_misses` (checked before the handler without counting, counted
  * after a 403 or 404); and with a remote store, for an order creation
  * (`orderCreation`), `order_creation`. The checks go to the store together,
- * in one round trip. With a store in another process, a request that only
- * reads (`GET`, `HEAD`) runs its handler while the store answers, and the
- * handler's answer is dropped for the 429 (or 503) when the store refuses:
- * at the edge the read then costs no round trip of its own. So does a
- * request whose handler waits for `admitted(c)` before it writes
- * (`writesAfterAdmission`). Every other request waits for the verdict
- * before its handler. Sets the `RateLimit-*` headers of the `requests`
- * limit on every response it lets through.
+ * in one round trip. With a store in another process, a request marked
+ * `readsAhead` runs its handler while the store answers (the handler waits
+ * for `admitted(c)` before it decides anything); every other request waits
+ * for the verdict before its handler. A creation's count that the handler
+ * did not keep is given back. Sets the `RateLimit-*` headers of the
+ * `requests` limit on every response it lets through.
  */
 export function userRateLimits(
   deps: RateLimitDeps,
@@ -171,32 +180,23 @@ export function userRateLimits(
     }
     const admission = c.get("admission");
     let result: RateLimitResult | undefined;
-    let admittedRequest = false;
     try {
-      if (
-        !requests.inProcess &&
-        (READ_ONLY_METHODS.has(c.req.method) || admission?.deferred)
-      ) {
-        if (admission) {
-          admission.verdict = verdict.then(() => {});
-          admission.verdict.catch(() => {}); // the handler may never wait
-        }
-        // Both settle first: the handler's error became its response inside
-        // `next()`, and the verdict's refusal, thrown here, replaces it.
+      if (!requests.inProcess && admission?.deferred) {
+        admission.verdict = verdict.then(() => {});
+        admission.verdict.catch(() => {}); // the handler may never wait
+        // Both settle first: the handler, refused, threw the same refusal
+        // from `admitted(c)`; thrown here again, it replaces any answer.
         const [judged] = await Promise.allSettled([verdict, next()]);
         if (judged.status === "rejected") throw judged.reason;
         result = judged.value;
-        admittedRequest = true;
       } else {
         result = await verdict;
-        admittedRequest = true;
         await next();
       }
     } finally {
-      // A creation counts only for an admitted request that got to count it.
-      if (creation?.ahead && !(admittedRequest && creation.used)) {
-        await takeBack(c, creation.ahead, identifier);
-      }
+      // A creation counts only when it created an order.
+      const counted = creation?.counted ?? creation?.ahead;
+      if (counted && !creation?.kept) await takeBack(c, counted, identifier);
     }
     if (lookup && (c.res.status === 403 || c.res.status === 404)) {
       await countAfterResponse(c, deps, "lookup_misses", misses, identifier);
@@ -207,7 +207,7 @@ export function userRateLimits(
     }
   };
 
-  /** Takes back a creation counted ahead that did not count. */
+  /** Takes back a creation's count that did not count. */
   async function takeBack(
     c: Context<AppEnv>,
     ahead: Promise<RateLimitResult | undefined>,
@@ -226,30 +226,31 @@ export function userRateLimits(
 /**
  * The creation limit, for the handler to call where the contract counts a
  * creation: counts it (or uses the count asked ahead, see `orderCreation`)
- * and throws the 429 once the limit is used up.
+ * and throws the 429 once the limit is used up. The count is given back
+ * when the request ends without `keepOrderCreation`.
  */
 export function orderCreationStep(
   deps: RateLimitDeps,
 ): (c: Context<AppEnv>) => Promise<void> {
-  const step = userRateLimitStep(deps, "order_creation");
+  const limiter = deps.rateLimits.limiters.order_creation;
   return async function orderCreationStep(c) {
+    const userId = c.get("principal").userId;
     const creation = c.get("orderCreation");
-    if (creation?.ahead === undefined) {
-      await step(c);
-      return;
-    }
-    creation.used = true;
-    const result = await creation.ahead;
+    const counted = creation?.ahead ??
+      consult(
+        c,
+        deps,
+        "order_creation",
+        limiter,
+        () => limiter.limit(String(userId)),
+      );
+    if (creation) creation.counted = counted;
+    const result = await counted;
     if (result && !result.success) {
-      throw refusal(c, "order_creation", result, {
-        userId: c.get("principal").userId,
-      });
+      throw refusal(c, "order_creation", result, { userId });
     }
   };
 }
-
-/** Methods whose handlers never change anything. */
-const READ_ONLY_METHODS = new Set(["GET", "HEAD"]);
 
 /** One check of a user's request against a limit. */
 interface UserCheck {
@@ -286,32 +287,6 @@ async function checkTogether(
   }
   const first = settled[0];
   return first?.status === "fulfilled" ? first.value : undefined;
-}
-
-/**
- * A step that counts the request against `name` for the authenticated
- * user and throws the 429 once the limit is used up. Resolves to the
- * verdict, or undefined when the store could not answer (fail-open).
- */
-function userRateLimitStep(
-  deps: RateLimitDeps,
-  name: RateLimitName,
-): (c: Context<AppEnv>) => Promise<RateLimitResult | undefined> {
-  const limiter = deps.rateLimits.limiters[name];
-  return async function userRateLimitStep(c) {
-    const userId = c.get("principal").userId;
-    const result = await consult(
-      c,
-      deps,
-      name,
-      limiter,
-      () => limiter.limit(String(userId)),
-    );
-    if (result && !result.success) {
-      throw refusal(c, name, result, { userId });
-    }
-    return result;
-  };
 }
 
 /**
@@ -425,7 +400,7 @@ function logDegraded(
 ): void {
   // Only the reason: a store error's message can hold the command and keys.
   deps.logger.log("warn", "ratelimit.degraded", {
-    request_id: c.get("requestId"),
+    ...logRequestIds(c),
     limit: name,
     reason: error instanceof RateLimitUnavailableError
       ? error.reason

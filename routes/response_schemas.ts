@@ -11,6 +11,7 @@
  * component of the document (`#/components/schemas/Name`).
  */
 import { z } from "@hono/zod-openapi";
+import { MAX_PATH_KEY_LENGTH } from "../domain/errors.ts";
 import {
   ORDER_STATUSES,
   REVIEW_REASONS,
@@ -225,7 +226,7 @@ export const personalDataExportSchema = z.object({
 const fieldErrorSchema = z.object({
   path: z.string().meta({
     description:
-      "Where: a body path such as `items[0].price`, a query parameter, or a header name such as `Idempotency-Key`.",
+      `Where: a body path such as \`items[0].price\`, a query parameter, or a header name such as \`Idempotency-Key\`. A key longer than ${MAX_PATH_KEY_LENGTH} characters is shown cut to that many, ending in \`…\`.`,
     examples: ["items[0].price"],
   }),
   message: z.string().meta({ examples: ["Must not be negative"] }),

@@ -11,6 +11,8 @@
  */
 import { createHmac } from "node:crypto";
 import type { Context } from "hono";
+import { MAX_PATH_KEY_LENGTH } from "../domain/errors.ts";
+import { REDACTED } from "../error_fields.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
 import { clientAddress } from "./client_address.ts";
@@ -21,6 +23,7 @@ import {
   type SecurityEventName,
 } from "./security_event_names.ts";
 import type { ProblemCode } from "./problem.ts";
+import { logRequestIds } from "./request_id.ts";
 
 /** Settings of the security events. */
 export interface SecurityEventOptions {
@@ -47,7 +50,7 @@ export function createSecurityEvents(
       const callerId = c.get("principal")?.userId;
       options.metrics.countSecurityEvent(event);
       options.logger.log(SECURITY_EVENT_LEVELS[event], event, {
-        request_id: c.get("requestId"),
+        ...logRequestIds(c),
         ...(callerId !== undefined && { user_id: callerId }),
         ...fields,
         ip_hash: ipHash,
@@ -96,7 +99,8 @@ const ORDER_PATH =
  * "high rate of 400/422 errors"). The reason is the problem's `detail`
  * (text of the service's own, never a client's value), for input refusals
  * prefixed with the problem type, and with the invalid fields' paths instead
- * when there are any. 401 and 429 are logged where they are decided, with
+ * when there are any (as `loggedPath` shows them, at most
+ * `MAX_LOGGED_PATHS`). 401 and 429 are logged where they are decided, with
  * their own reasons.
  */
 export function problemSecurityEvent(
@@ -131,10 +135,47 @@ export function problemSecurityEvent(
       return securityEvent(c, "validation.failed", {
         ...where,
         reason: `${problem.slug}: ${
-          problem.paths.length > 0 ? problem.paths.join(", ") : problem.detail
+          problem.paths.length > 0 ? loggedPaths(problem.paths) : problem.detail
         }`,
       });
     default:
       return;
   }
+}
+
+/** How many paths a `validation.failed` reason lists; the rest are counted. */
+const MAX_LOGGED_PATHS = 10;
+
+function loggedPaths(paths: readonly string[]): string {
+  const listed = paths.slice(0, MAX_LOGGED_PATHS).map(loggedPath).join(", ");
+  const more = paths.length - MAX_LOGGED_PATHS;
+  return more > 0 ? `${listed} and ${more} more` : listed;
+}
+
+/**
+ * A key a log line may show as it is: spelled as the contract's names are,
+ * in snake_case (`product_name`) or as a header (`Idempotency-Key`).
+ */
+const PLAIN_KEY = /^(?:[a-z][a-z0-9_]*|[A-Z][a-z0-9]*(?:-[A-Z][a-z0-9]*)*)$/;
+
+/** A path's keys and indexes (`items`, `[0]`, `price`), between `.`, `[`, `]`. */
+const PATH_SEGMENT = /\[\d{1,5}\]|[^.[\]]+/g;
+
+/**
+ * A field path as a log line shows it. Its keys are the client's text
+ * (`{"<anything>": "\ud800"}` is reported at `<anything>`), and a log line
+ * holds no client text: each key that is not a plain name of at most
+ * `MAX_PATH_KEY_LENGTH` characters is replaced with `[redacted]`. Tokens
+ * (`eyJ…`), addresses, `name=value` pairs and cut keys are never plain, so
+ * nothing `scrubSecrets` would catch survives.
+ */
+function loggedPath(path: string): string {
+  return path.replace(
+    PATH_SEGMENT,
+    (segment) =>
+      segment.startsWith("[") ||
+        (segment.length <= MAX_PATH_KEY_LENGTH && PLAIN_KEY.test(segment))
+        ? segment
+        : REDACTED,
+  );
 }

@@ -13,6 +13,7 @@ import { canManagePersonalData } from "../domain/policy.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import { activeOrdersMessage } from "../pii/erasure.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { beginWrite } from "./hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
 import {
@@ -35,6 +36,7 @@ import {
 } from "./order_json.ts";
 import { pathUserId } from "./path_user_id.ts";
 import { personalDataExportSchema } from "./response_schemas.ts";
+import { logRequestIds } from "./request_id.ts";
 
 /** How many orders the export reads at a time. */
 const EXPORT_PAGE_SIZE = 100;
@@ -102,7 +104,7 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       .filter((entry) => EXPORTED_USER_ACTIONS.has(entry.action))
       .map(userEventJson);
     logger.log("info", "personal_data.exported", {
-      request_id: c.get("requestId"),
+      ...logRequestIds(c),
       user_id: userId,
       actor_user_id: c.get("principal").userId,
       orders: orders.length,
@@ -147,10 +149,11 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
     const userId = personalDataOwner(c, c.req.param("user_id"));
     const outcome = await deps.personalData.erase(userId, {
       actor: c.get("principal"),
-      requestId: c.get("requestId"),
+      requestId: c.get("serverRequestId"),
+      beginWrite: () => beginWrite(c),
     });
     logger.log("info", "personal_data.erased", {
-      request_id: c.get("requestId"),
+      ...logRequestIds(c),
       user_id: userId,
       actor_user_id: c.get("principal").userId,
       outcome,

@@ -7,11 +7,18 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { unauthenticated } from "../authenticate.ts";
-import { BODY_TOO_LARGE, MAX_BODY_BYTES, TIMED_OUT } from "../hygiene.ts";
+import {
+  BODY_TOO_LARGE,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  MAX_BODY_BYTES,
+  TIMED_OUT,
+  TIMED_OUT_GUARANTEE,
+} from "../hygiene.ts";
 import { NOT_JSON_MEDIA_TYPE } from "../json_body.ts";
 import { INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE } from "../problem.ts";
 import { rateLimitedMessage } from "../rate_limit.ts";
 import { type Example, problemExample, refusalExample } from "./examples.ts";
+import { REQUEST_ID_PATTERN, SERVER_REQUEST_ID_HEADER } from "../request_id.ts";
 
 /** The document's components, as the generator types them (OpenAPI 3.1). */
 type Components = NonNullable<
@@ -71,8 +78,8 @@ const PARAMETER_OBJECTS = {
     in: "header",
     required: false,
     description:
-      "Your id for this request (such as `checkout-7f3a9c`), echoed in the response, the problem's `request_id`, the logs and the audit log. A value that does not match the pattern is replaced by a new id.",
-    schema: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+      `Your id for this request (such as \`checkout-7f3a9c\`), echoed in the response, the problem's \`request_id\` and the logs, for correlation; it need not be unique. Audit entries (an order's history) record the service's own id of the request, which the response then carries in \`${SERVER_REQUEST_ID_HEADER}\`. A value that does not match the pattern is replaced by a new id.`,
+    schema: { type: "string", pattern: REQUEST_ID_PATTERN.source },
   },
 } satisfies Record<string, ParameterObject>;
 
@@ -95,9 +102,9 @@ function integerHeader(description: string, minimum = 0): HeaderObject {
 const HEADER_OBJECTS = {
   XRequestId: {
     description:
-      "The request's id: the one sent, if well formed, else a new one. Equal to a problem's `request_id`.",
+      `The request's id: the one sent, if well formed, else a new one (the service's own, as audit entries record it). Equal to a problem's \`request_id\`. When the one sent was kept, the response also carries \`${SERVER_REQUEST_ID_HEADER}\`: the service's own id.`,
     required: true,
-    schema: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+    schema: { type: "string", pattern: REQUEST_ID_PATTERN.source },
   },
   ETag: {
     description:
@@ -231,11 +238,11 @@ const RESPONSE_OBJECTS = {
   },
   PayloadTooLarge: {
     description:
-      `The body is over ${MAX_BODY_BYTES} bytes, whether declared by \`Content-Length\` or counted while reading.`,
+      `The body is over ${MAX_BODY_BYTES} bytes. A declared \`Content-Length\` over it is refused before authentication: this 413 comes before a 401, and is not counted as a failed authentication. A body without \`Content-Length\` is counted while it is read, after authentication.`,
     headers: headerRefs(["XRequestId"]),
     content: problemContent([problemExample(
       "payload_too_large",
-      "A body over 64 KiB",
+      `A body over ${MAX_BODY_BYTES} bytes`,
       BODY_TOO_LARGE,
     )]),
   },
@@ -259,8 +266,9 @@ const RESPONSE_OBJECTS = {
     )]),
   },
   Unavailable: {
-    description:
-      "The request ran over 10 s (`timeout`; a creation retried with the same `Idempotency-Key` never creates a second order), or the rate-limit store is down and the service fails closed (`unavailable`).",
+    description: `The request ran over ${
+      DEFAULT_REQUEST_TIMEOUT_MS / 1000
+    } s (\`timeout\`): ${TIMED_OUT_GUARANTEE.toLowerCase()}, so it can be retried as is. Or the rate-limit store is down and the service fails closed (\`unavailable\`).`,
     headers: headerRefs(["RetryAfter", "XRequestId"]),
     content: problemContent([
       problemExample("timeout", "The request took too long", TIMED_OUT),

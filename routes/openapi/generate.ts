@@ -5,7 +5,11 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { MAX_BODY_BYTES } from "../hygiene.ts";
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  MAX_BODY_BYTES,
+  TIMED_OUT_GUARANTEE,
+} from "../hygiene.ts";
 import { type ProblemCode, problemTypes } from "../problem.ts";
 
 /** An OpenAPI document, as plain JSON. */
@@ -30,7 +34,8 @@ const PROBLEM_CASES: Record<ProblemCode, string> = {
   conflict:
     "An `Idempotency-Key` still in flight, a change that lost 5 races in a row (retry), an order held for review that may not move to `processing` yet, a review decision on an order that is not held or already decided, or an erasure while an order still needs its address.",
   version_mismatch: "`If-Match` does not name the order's current version.",
-  payload_too_large: `The body is over ${MAX_BODY_BYTES} bytes.`,
+  payload_too_large:
+    `The body is over ${MAX_BODY_BYTES} bytes: a declared \`Content-Length\` over it is refused before authentication, a body without one while it is read.`,
   unsupported_media_type: "A body whose `Content-Type` is missing or not JSON.",
   validation_failed:
     "Invalid fields (one `errors` entry each), a total over 1000000000.00, or an `Idempotency-Key` reused with another body.",
@@ -39,8 +44,9 @@ const PROBLEM_CASES: Record<ProblemCode, string> = {
   internal: "An unexpected error; it reveals nothing and is logged.",
   unavailable:
     "Not ready (`/readyz`), or the rate-limit store is down and the service is set to fail closed.",
-  timeout:
-    "The request ran longer than 10 s; retry (with the same `Idempotency-Key` for a creation).",
+  timeout: `The request ran longer than ${
+    DEFAULT_REQUEST_TIMEOUT_MS / 1000
+  } s. ${TIMED_OUT_GUARANTEE}: retry it (with the same \`Idempotency-Key\` for a creation).`,
 };
 
 const DESCRIPTION = `
@@ -106,7 +112,9 @@ up to then); both take effect within 5 s on every instance.
   seconds); other responses after authentication carry the \`RateLimit-*\`
   headers of the per-user request limit.
 - Bodies are limited to ${MAX_BODY_BYTES} bytes (413); a body must be
-  \`application/json\` (415). Requests running over 10 s are answered 503.
+  \`application/json\` (415). Requests running over ${
+  DEFAULT_REQUEST_TIMEOUT_MS / 1000
+} s are answered 503, and then changed nothing.
 
 ## Errors
 
@@ -114,9 +122,12 @@ Every error is \`application/problem+json\` (RFC 9457) with \`type\`,
 \`title\`, \`status\`, \`detail\`, \`request_id\` (equal to \`X-Request-Id\`)
 and, on 400/422, \`errors: [{path, message}]\`, one entry per invalid field.
 Unknown routes answer 404 and known routes with another method 405 (with
-\`Allow\`), also as problems. Order of checks: authentication (401), the
+\`Allow\`), also as problems. Order of checks: a declared
+\`Content-Length\` over ${MAX_BODY_BYTES} bytes (413, before the token is
+looked at, so it is no failed authentication), authentication (401), the
 account state (403 \`account-disabled\`, on every \`/v1\` route), rate limits
-(429), validation (400/422), existence (404), rights (403), business rules
+(429), validation (400/422, and 413 for a body without \`Content-Length\`
+counted while it is read), existence (404), rights (403), business rules
 (400/409/412).
 
 | type | status | when |

@@ -64,7 +64,7 @@ function assertEveryChangeApplied(
   );
   const byRequest = new Map(events.map((e) => [e.request_id, e]));
   for (const reply of replies) {
-    assert.equal(byRequest.get(reply.requestId)?.seq, reply.body.version);
+    assert.equal(byRequest.get(reply.serverRequestId)?.seq, reply.body.version);
   }
   for (let i = 1; i < events.length; i++) {
     assert.equal(
@@ -126,7 +126,7 @@ Deno.test("concurrent changes to one order over real HTTP against a file databas
 
           const events = await history(id);
           assert.deepEqual(events.map((e) => e.seq), [1, 2]);
-          assert.equal(events[1].request_id, winner.requestId);
+          assert.equal(events[1].request_id, winner.serverRequestId);
           const order = await call("GET", `/v1/orders/${id}`, { token: owner });
           assert.equal(order.body.version, 2);
           assert.equal(
@@ -239,7 +239,7 @@ Deno.test("concurrent changes to one order over real HTTP against a file databas
           // response reported, and no refused request left an entry.
           const byRequest = new Map(events.map((e) => [e.request_id, e]));
           for (const reply of replies) {
-            const event = byRequest.get(reply.requestId);
+            const event = byRequest.get(reply.serverRequestId);
             if (reply.status !== 200) {
               assert.equal(event, undefined, reply.requestId);
             } else if (event) {
@@ -248,7 +248,7 @@ Deno.test("concurrent changes to one order over real HTTP against a file databas
           }
           assert.equal(
             replies.filter((r) =>
-              r.status === 200 && byRequest.has(r.requestId)
+              r.status === 200 && byRequest.has(r.serverRequestId)
             )
               .length,
             events.length - 1,
@@ -287,7 +287,7 @@ Deno.test("concurrent changes to one order over real HTTP against a file databas
             assert.equal(order.body.version, 3);
             const events = await history(id);
             assert.deepEqual(events.map((e) => e.seq), [1, 2, 3]);
-            assert.equal(events[2].request_id, winner.requestId);
+            assert.equal(events[2].request_id, winner.serverRequestId);
           }
         },
       );

@@ -211,52 +211,95 @@ Deno.test("POST /v1/orders answers 400 for a malformed Idempotency-Key", async (
   });
 });
 
-Deno.test("a write slowed past the timeout, then retried with the same key, leaves exactly one order", async () => {
+/**
+ * A context whose store holds the first call of `method` until `open()`;
+ * the others go through.
+ */
+async function withHeldCall(
+  method: "insertOrder" | "findIdempotencyKey",
+  requestTimeoutMs: number,
+  run: (
+    ctx: TestContext,
+    held: { open(): void; started: Promise<void> },
+  ) => Promise<void>,
+): Promise<void> {
   const base = await createTestContext();
   let open!: () => void;
   const gate = new Promise<void>((resolve) => open = resolve);
-  let written: Promise<boolean> | undefined;
-  const slowStore: OrderStore = {
-    ...base.store,
-    // The first write waits for the gate; the others go through.
-    insertOrder(order, entry, completion) {
-      if (written) return base.store.insertOrder(order, entry, completion);
-      written = gate.then(() =>
-        base.store.insertOrder(order, entry, completion)
-      );
-      return written;
+  let start!: () => void;
+  const started = new Promise<void>((resolve) => start = resolve);
+  let calls = 0;
+  const store = base.store;
+  const heldStore: OrderStore = {
+    ...store,
+    [method]: (...args: unknown[]) => {
+      // deno-lint-ignore no-explicit-any
+      const call = () => (store[method] as any)(...args);
+      if (calls++ > 0) return call();
+      start();
+      return gate.then(call);
     },
   };
   const ctx = await createTestContext({
-    store: slowStore,
+    store: heldStore,
     accounts: base.accounts,
-    requestTimeoutMs: 50,
+    requestTimeoutMs,
   });
   ctx.database.close();
-  const token = await base.token(42);
-  const server = serveApp(ctx);
   try {
-    const first = await post(server.url, token, orderBody(), "slow");
-    assert.equal(first.status, 503);
-    assert.equal(first.headers.get("retry-after"), "1");
-    await first.body?.cancel();
-    // Nothing is held while the first write waits: the retry writes the
-    // order, and the first write, let go afterwards, finds the key taken.
-    const retried = await post(server.url, token, orderBody(), "slow");
-    assert.equal(retried.status, 201);
-    assert.equal(retried.headers.get("idempotent-replayed"), null);
-    const order = await retried.json();
-    open();
-    assert.equal(await written, false);
-    const again = await post(server.url, token, orderBody(), "slow");
-    assert.equal(again.status, 201);
-    assert.equal(again.headers.get("idempotent-replayed"), "true");
-    assert.equal((await again.json()).id, order.id);
-    assert.equal(await countRows(base, "orders"), 1);
+    await run({ ...ctx, database: base.database }, { open, started });
   } finally {
-    await server.close();
     base.close();
   }
+}
+
+Deno.test("a write that began before the request timeout is answered with what it wrote, never 503", async () => {
+  await withHeldCall("insertOrder", 50, async (ctx, held) => {
+    const token = await ctx.token(42);
+    const server = serveApp(ctx);
+    try {
+      const first = post(server.url, token, orderBody(), "slow");
+      await held.started;
+      // Past the request timeout (its timer was armed first, so it fires
+      // first): the write in progress is not cut off.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      held.open();
+      const answered = await first;
+      assert.equal(answered.status, 201);
+      const order = await answered.json();
+      const again = await post(server.url, token, orderBody(), "slow");
+      assert.equal(again.status, 201);
+      assert.equal(again.headers.get("idempotent-replayed"), "true");
+      assert.equal((await again.json()).id, order.id);
+      assert.equal(await countRows(ctx, "orders"), 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("a creation cut off by the request timeout before its write never writes afterwards", async () => {
+  await withHeldCall("findIdempotencyKey", 200, async (ctx, held) => {
+    const token = await ctx.token(42);
+    const server = serveApp(ctx);
+    try {
+      const first = await post(server.url, token, orderBody(), "cut-off");
+      assert.equal(first.status, 503);
+      assert.equal(first.headers.get("retry-after"), "1");
+      await first.body?.cancel();
+      held.open();
+      // Requests with one key run one after another in an instance, so the
+      // retry runs once the first one's work is over: had it written after
+      // its 503, this would be a replay.
+      const retried = await post(server.url, token, orderBody(), "cut-off");
+      assert.equal(retried.status, 201);
+      assert.equal(retried.headers.get("idempotent-replayed"), null);
+      await retried.body?.cancel();
+      assert.equal(await countRows(ctx, "orders"), 1);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 Deno.test("a claim abandoned in flight by a crashed request expires", async () => {

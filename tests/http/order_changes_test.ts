@@ -57,7 +57,10 @@ async function history(
   return (await response.json()).events;
 }
 
-/** The history's second event: the owner's `action`, as request `requestId`, now. */
+/**
+ * The history's second event: the owner's `action`, in the request the
+ * service knows as `requestId` (its `X-Server-Request-Id`), now.
+ */
 function ownersSecondEvent(
   ctx: TestContext,
   action: string,
@@ -84,6 +87,8 @@ Deno.test("PATCH /v1/orders/:id lets the owner change the shipping address", () 
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("etag"), '"2"');
     assert.equal(response.headers.get("cache-control"), "no-store");
+    assert.equal(response.headers.get("x-request-id"), "req-address-1");
+    const serverId = response.headers.get("x-server-request-id")!;
     const order = await response.json();
     assert.deepEqual(order, {
       ...created,
@@ -96,7 +101,7 @@ Deno.test("PATCH /v1/orders/:id lets the owner change the shipping address", () 
     assert.equal(events.length, 2);
     assert.deepEqual(
       events[1],
-      ownersSecondEvent(ctx, "order.updated", "req-address-1", {
+      ownersSecondEvent(ctx, "order.updated", serverId, {
         shipping_address: { from: "1 Main St, Springfield", to: "2 Side St" },
       }),
     );
@@ -501,6 +506,7 @@ Deno.test("POST /v1/orders/:id/cancel cancels a pending or processing order and 
     );
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("etag"), '"2"');
+    const serverId = response.headers.get("x-server-request-id")!;
     assert.deepEqual(await response.json(), {
       ...pending,
       status: "cancelled",
@@ -510,7 +516,7 @@ Deno.test("POST /v1/orders/:id/cancel cancels a pending or processing order and 
     const events = await history(ctx, pending.id, who.owner);
     assert.deepEqual(
       events[1],
-      ownersSecondEvent(ctx, "order.cancelled", "cancel-1", {
+      ownersSecondEvent(ctx, "order.cancelled", serverId, {
         status: { from: "pending", to: "cancelled" },
         cancellation_reason: { from: null, to: "Changed my mind" },
       }),

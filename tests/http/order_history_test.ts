@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import { createTestContext, orderBody } from "../fixtures/mod.ts";
 
 /** The changes of an `order.created` event: each field from null to its value. */
+const UUID =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 function fromNothing(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(fields).map(([field, to]) => [field, { from: null, to }]),
@@ -58,14 +61,21 @@ Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, num
     });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("cache-control"), "no-store");
-    assert.deepEqual(await response.json(), {
+    const secondHistory = await response.json();
+    // Audit entries record the service's own id of each request, never
+    // the client's X-Request-Id (which need not be unique).
+    const serverIds = secondHistory.events.map((e: { request_id: string }) =>
+      e.request_id
+    );
+    for (const id of serverIds) assert.match(id, UUID);
+    assert.deepEqual(secondHistory, {
       events: [
         {
           seq: 1,
           action: "order.created",
           actor: { user_id: 42, roles: ["user"] },
           at: at(0),
-          request_id: "create-req",
+          request_id: serverIds[0],
           // Every field from nothing to what orderBody() sent.
           changes: fromNothing({
             user_id: 42,
@@ -81,7 +91,7 @@ Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, num
           action: "order.updated",
           actor: { user_id: 42, roles: ["user"] },
           at: at(2),
-          request_id: "b1",
+          request_id: serverIds[1],
           changes: {
             shipping_address: {
               from: "1 Main St, Springfield",
@@ -98,6 +108,14 @@ Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, num
       { token: admin },
     );
     const events = (await firstHistory.json()).events;
+    // A log line carries both ids when the client chose the first.
+    const serverIdOf = (requestId: string) => {
+      const line = ctx.logs.find((l) =>
+        l.event === "order.status_changed" && l.request_id === requestId
+      );
+      assert.match(String(line?.server_request_id), UUID);
+      return line?.server_request_id;
+    };
     assert.deepEqual(
       events.map((e: { seq: number; request_id: string; actor: unknown }) => [
         e.seq,
@@ -105,11 +123,13 @@ Deno.test("GET /v1/orders/:id/history lists the order's events oldest first, num
         e.actor,
       ]),
       [
-        [1, "create-req", { user_id: 42, roles: ["user"] }],
-        [2, "a1", { user_id: 8, roles: ["fulfillment", "user"] }],
-        [3, "a2", { user_id: 8, roles: ["fulfillment", "user"] }],
+        [1, events[0].request_id, { user_id: 42, roles: ["user"] }],
+        [2, serverIdOf("a1"), { user_id: 8, roles: ["fulfillment", "user"] }],
+        [3, serverIdOf("a2"), { user_id: 8, roles: ["fulfillment", "user"] }],
       ],
     );
+    // Both creations sent "create-req"; their entries are told apart.
+    assert.notEqual(events[0].request_id, serverIds[0]);
   } finally {
     ctx.close();
   }

@@ -73,7 +73,8 @@ async function liveKeyOf42(
 
 /**
  * Erases user 42's data as `token` under `requestId`, asserting the 204, and
- * returns the export's events that must show it: one erasure event.
+ * returns the export's events that must show it: one erasure event, with
+ * the service's own id of the request.
  */
 async function eraseUser42(
   ctx: TestContext,
@@ -83,12 +84,13 @@ async function eraseUser42(
   const at = new Date(ctx.clock.now()).toISOString();
   const response = await erase(ctx, 42, token, event.requestId);
   assert.equal(response.status, 204);
+  assert.equal(response.headers.get("x-request-id"), event.requestId);
   return [{
     seq: event.seq,
     action: "user.personal_data_erased",
     actor: event.actor,
     at,
-    request_id: event.requestId,
+    request_id: response.headers.get("x-server-request-id"),
     changes: {
       user_id: { from: 42, to: 42 },
       data_key: { from: event.keyId, to: null },
@@ -334,7 +336,8 @@ Deno.test("the erasure is an audit event in the user's own chain; erasing again 
     await cancel(ctx, order.id, owner);
     const key = await liveKeyOf42(ctx);
     ctx.clock.advance(1000);
-    assert.equal((await erase(ctx, 42, admin, "erase-42")).status, 204);
+    const erased = await erase(ctx, 42, admin, "erase-42");
+    assert.equal(erased.status, 204);
     const rows = await ctx.database.client.execute(
       `SELECT chain_seq, order_id, action, actor_user_id, actor_roles,
          request_id, at, changes FROM audit_log WHERE chain_id = 'user:42'`,
@@ -345,7 +348,7 @@ Deno.test("the erasure is an audit event in the user's own chain; erasing again 
       action: "user.personal_data_erased",
       actor_user_id: 9,
       actor_roles: '["admin","user"]',
-      request_id: "erase-42",
+      request_id: erased.headers.get("x-server-request-id"),
       at: ctx.clock.now(),
       changes: JSON.stringify({
         user_id: { from: 42, to: 42 },

@@ -348,6 +348,116 @@ function defineLimitTests(backend: Backend): void {
     assert.equal((await ctx.store.listOrderHistory(id)).length, 1);
   });
 
+  test("a refused request leaves no trace but its refusal and starts no export, list or history", async () => {
+    await using h = await backend.start({ requests: 2 });
+    const { ctx } = h;
+    const alice = await ctx.token(1);
+    const bob = await ctx.token(2);
+    const bobs = await createOrder(ctx, bob);
+    const { id } = await createOrder(ctx, alice);
+    await expectStatus(
+      await ctx.request("GET", `/v1/orders/${id}`, { token: alice }),
+      200,
+    );
+    const reads: string[] = [];
+    const store = ctx.store as unknown as Record<
+      string,
+      (...args: unknown[]) => unknown
+    >;
+    for (
+      const name of ["listOrders", "listOrderHistory", "findOrderWithHistory"]
+    ) {
+      const read = store[name]!;
+      store[name] = (...args) => {
+        reads.push(name);
+        return read.apply(ctx.store, args);
+      };
+    }
+    const before = ctx.logs.length;
+    const refusals: [string, string, unknown?][] = [
+      ["GET", "/v1/users/1/export"],
+      ["GET", "/v1/orders"],
+      ["GET", `/v1/orders/${id}/history`],
+      ["GET", `/v1/orders/${bobs.id}`],
+      ["GET", `/v1/orders/${crypto.randomUUID()}`],
+      ["GET", "/v1/orders/not-a-uuid"],
+      ["PATCH", `/v1/orders/${bobs.id}`, { shipping_address: "2 Side St" }],
+      ["PATCH", `/v1/orders/${id}`, { status: "lost" }],
+      ["POST", `/v1/orders/${id}/cancel`, { reason: 7 }],
+      ["POST", "/v1/orders", orderBody({ items: [] })],
+      ["DELETE", "/v1/users/1/personal-data"],
+    ];
+    for (const [method, path, body] of refusals) {
+      await assertRateLimited(
+        await ctx.request(method, path, { token: alice, body }),
+        backend,
+        2,
+      );
+    }
+    assert.deepEqual(reads, []);
+    assert.deepEqual(
+      ctx.logs.slice(before).map((line) => [line.event, line.limit]),
+      refusals.map(() => ["ratelimit.exceeded", "requests"]),
+    );
+    const stored = await ctx.store.findOrder(id);
+    assert.equal(stored?.version, 1);
+  });
+
+  test("concurrent retries with one Idempotency-Key keep one creation's count; other bodies get 422, not 429", async () => {
+    await using h = await backend.start({ order_creation: 10 });
+    const { ctx, limiters } = h;
+    const alice = await ctx.token(1);
+    const post = (key: string, body: unknown) =>
+      ctx.request("POST", "/v1/orders", {
+        token: alice,
+        body,
+        headers: { "Idempotency-Key": key },
+      });
+    const same = await Promise.all(
+      Array.from({ length: 8 }, () => post("checkout-1", orderBody())),
+    );
+    assert.deepEqual(same.map((r) => r.status), Array(8).fill(201));
+    const replayed = same.filter((r) =>
+      r.headers.get("idempotent-replayed") === "true"
+    );
+    assert.equal(replayed.length, 7);
+    const ids = new Set(
+      await Promise.all(same.map(async (r) => (await r.json()).id)),
+    );
+    assert.equal(ids.size, 1);
+    assert.equal((await limiters.order_creation.peek("1")).remaining, 9);
+
+    const others = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) =>
+          post("checkout-2", orderBody({ shipping_address: `${i} Main St` })),
+      ),
+    );
+    const statuses = others.map((r) => r.status).sort();
+    await Promise.all(others.map((r) => r.body?.cancel()));
+    assert.deepEqual(statuses, [201, ...Array(7).fill(422)]);
+    assert.equal((await limiters.order_creation.peek("1")).remaining, 8);
+    // Invalid bodies and replays gave their counts back: 8 more creations.
+    for (let i = 0; i < 8; i++) {
+      await expectStatus(
+        await ctx.request("POST", "/v1/orders", {
+          token: alice,
+          body: orderBody(),
+        }),
+        201,
+      );
+    }
+    await assertRateLimited(
+      await ctx.request("POST", "/v1/orders", {
+        token: alice,
+        body: orderBody(),
+      }),
+      backend,
+      10,
+    );
+  });
+
   test("look-ups ending in 403 or 404 are limited per user; then every look-up is 429", async () => {
     await using h = await backend.start({ lookup_misses: 3 });
     const { ctx } = h;

@@ -143,6 +143,33 @@ Deno.test("an order of at least REVIEW_THRESHOLD is held; only admin and fulfill
     assert.deepEqual(byAdmin.review, held);
   }));
 
+Deno.test("a replay shows the review to the caller who asks: the same user without a staff role never sees it", () =>
+  withReviewContext(async (ctx, who) => {
+    const post = (token: string, key: string) =>
+      ctx.request("POST", "/v1/orders", {
+        token,
+        body: bodyOfTotal("10000.00"),
+        headers: { "Idempotency-Key": key },
+      });
+    const held = { state: "pending", reasons: ["total_threshold"] };
+    const asAdmin = await post(who.ownerAdmin, "held-by-admin");
+    assert.equal(asAdmin.status, 201);
+    const created = await asAdmin.json();
+    assert.deepEqual(created.review, held);
+    const asOwner = await post(who.owner, "held-by-admin");
+    assert.equal(asOwner.headers.get("idempotent-replayed"), "true");
+    const replayed = await asOwner.json();
+    assert.equal("review" in replayed, false);
+    const { review: _review, ...rest } = created;
+    assert.deepEqual(replayed, rest);
+    // And the other way round: created by the owner, replayed to an admin.
+    const byOwner = await (await post(who.owner, "held-by-owner")).json();
+    assert.equal("review" in byOwner, false);
+    const toAdmin = await post(who.ownerAdmin, "held-by-owner");
+    assert.equal(toAdmin.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual((await toAdmin.json()).review, held);
+  }));
+
 Deno.test("the 6th order a user creates themself within 10 minutes is held for velocity; others' orders and replays do not count", () =>
   withReviewContext(async (ctx, who) => {
     // Orders an admin creates for the user do not count.

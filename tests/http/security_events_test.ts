@@ -4,6 +4,7 @@
  * the client address, and never a token or an address.
  */
 import assert from "node:assert/strict";
+import { MAX_PATH_KEY_LENGTH } from "../../domain/errors.ts";
 import { DEFAULT_REVIEW_POLICY } from "../../domain/review.ts";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
@@ -24,12 +25,16 @@ const ADDRESS = "198.51.100.23";
 const ADDRESS_HASH = createAddressHasher(TEST_IP_HASH_SECRET)(ADDRESS);
 const SHIPPING = "1 Secret Lane, Hidden Town";
 
+const UUID =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 /** The fields a security event line may have. */
 const FIELDS = new Set([
   "event",
   "level",
   "at",
   "request_id",
+  "server_request_id",
   "user_id",
   "order_id",
   "reason",
@@ -83,7 +88,16 @@ async function send(
 /** Strips the fields every event has, to compare the rest. */
 function essentials(events: LogLine[]): LogLine[] {
   return events.map((line) => {
-    const { at: _at, level: _level, request_id: _id, ip_hash, ...rest } = line;
+    const {
+      at: _at,
+      level: _level,
+      request_id: _id,
+      server_request_id: serverId,
+      ip_hash,
+      ...rest
+    } = line;
+    // The test chose each request's id, so each line names the service's too.
+    assert.match(String(serverId), UUID);
     assert.equal(ip_hash, ADDRESS_HASH);
     return rest;
   });
@@ -252,7 +266,12 @@ Deno.test("each request logs exactly the security events it should", async (t) =
       },
       {
         name: "the creation limit: ratelimit.exceeded",
-        run: () => send(ctx, "POST", "/v1/orders", { token: owner, body }),
+        // The third order uses the limit up (refused creations keep no
+        // count), and logs nothing; the fourth is refused.
+        run: async () => {
+          await send(ctx, "POST", "/v1/orders", { token: owner, body });
+          return await send(ctx, "POST", "/v1/orders", { token: owner, body });
+        },
         status: 429,
         events: [{
           event: "ratelimit.exceeded",
@@ -468,6 +487,7 @@ Deno.test("holds, decisions and account actions log exactly their events", async
             /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
           );
           assert.match(String(line.request_id), /^sec-\d+$/);
+          assert.match(String(line.server_request_id), UUID);
           assert.match(String(line.ip_hash), /^[0-9a-f]{32}$/);
         }
       },
@@ -481,6 +501,64 @@ Deno.test("holds, decisions and account actions log exactly their events", async
       assert.equal(all.includes(ADDRESS), false);
       assert.doesNotMatch(all, /Main St|Secret|Springfield/);
     });
+  } finally {
+    ctx.close();
+  }
+});
+
+Deno.test("validation.failed logs no client key holding a token or an address, and no more than a bounded part of any key", async (t) => {
+  const ctx = await createTestContext();
+  try {
+    const owner = await ctx.token(OWNER);
+    const [header, payload, signature] = owner.split(".");
+    const longKey = "overlong-key-".repeat(4000);
+    const lone = JSON.stringify("\ud800").replace("\ud800", "\\ud800");
+    const item =
+      `{"product_id":"a","product_name":"M","quantity":1,"price":"1",${
+        JSON.stringify(owner)
+      }:${lone}}`;
+    const body = `{"items":[${item}],"shipping_address":"x",${
+      JSON.stringify(SHIPPING)
+    }:[${lone}],${JSON.stringify(`token=${SHIPPING}`)}:${lone},${
+      JSON.stringify(longKey)
+    }:${lone},"many":[${Array(200).fill(lone).join(",")}]}`;
+    assert.ok(body.length < 65_536);
+    const reply = await send(ctx, "POST", "/v1/orders", { token: owner, body });
+    assert.equal(reply.status, 422);
+
+    await t.step("the reason shows plain keys and redacts the others", () => {
+      assert.deepEqual(essentials(reply.events), [{
+        event: "validation.failed",
+        user_id: OWNER,
+        reason: "validation-failed: items[0].[redacted].[redacted], " +
+          "[redacted][0], [redacted], [redacted], many[0], many[1], many[2], " +
+          "many[3], many[4], many[5] and 194 more",
+      }]);
+    });
+    await t.step(
+      "no log line holds the token, the address or a long key",
+      () => {
+        const all = JSON.stringify(ctx.logs);
+        for (const part of [owner, header, payload, signature]) {
+          assert.equal(all.includes(part!), false);
+        }
+        assert.doesNotMatch(all, /Secret|Hidden|overlong/);
+        assert.ok(all.length < 2_000, `${all.length} characters logged`);
+      },
+    );
+    await t.step(
+      "the response echoes the keys, a long one cut to MAX_PATH_KEY_LENGTH characters",
+      () => {
+        const paths: string[] = reply.body.errors.map((e: Json) => e.path);
+        assert.equal(paths.length, 204);
+        assert.deepEqual(paths.slice(0, 4), [
+          `items[0].${owner.slice(0, MAX_PATH_KEY_LENGTH)}…`,
+          `${SHIPPING}[0]`,
+          `token=${SHIPPING}`,
+          `${longKey.slice(0, MAX_PATH_KEY_LENGTH)}…`,
+        ]);
+      },
+    );
   } finally {
     ctx.close();
   }
