@@ -17,7 +17,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
 } from "../monitoring/metrics.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { beginWrite } from "./hygiene.ts";
+import { beginWrite } from "./middleware/hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
 import {
@@ -33,8 +33,8 @@ import {
   problems,
   text,
 } from "./openapi/responses.ts";
-import { pathUserId } from "./path_user_id.ts";
-import { securityEvent } from "./security_events.ts";
+import { pathUserId } from "./http/path_user_id.ts";
+import { securityEvent } from "../monitoring/security_events.ts";
 
 /** The security event each account action emits. */
 const ACTION_EVENTS = {

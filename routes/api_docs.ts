@@ -16,7 +16,7 @@ import {
 import { documented, jsonText } from "./openapi/documented.ts";
 import type { OpenApiDocument } from "./openapi/generate.ts";
 import { html, json, staticFile } from "./openapi/responses.ts";
-import { openApiDocumentSchema } from "./response_schemas.ts";
+import { openApiDocumentSchema } from "./openapi/response_schemas.ts";
 
 /**
  * The documentation sub-app; `document` generates the document of the

@@ -8,10 +8,10 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { createAccountStateCache } from "../auth/account_state_cache.ts";
 import { createMetrics } from "../monitoring/metrics.ts";
-import { accountState } from "./account_state.ts";
+import { accountState } from "./middleware/account_state.ts";
 import { adminRoutes } from "./admin.ts";
 import { apiDocsRoutes } from "./api_docs.ts";
-import { authenticate } from "./authenticate.ts";
+import { authenticate } from "./middleware/authenticate.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { healthRoutes } from "./health.ts";
 import {
@@ -19,28 +19,31 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   noStore,
   requestTimeout,
-} from "./hygiene.ts";
+} from "./middleware/hygiene.ts";
 import {
   DOCS_CONTENT_SECURITY_POLICY,
   DOCS_PATH,
 } from "./openapi/docs_page.ts";
 import { openApiDocument } from "./openapi/generate.ts";
 import { ordersRoutes } from "./orders.ts";
-import { errorHandler, problemResponse } from "./problem.ts";
+import { errorHandler, problemResponse } from "./http/problem.ts";
 import {
   authFailureLimit,
   orderCreation,
   orderLookup,
   readsAhead,
   userRateLimits,
-} from "./rate_limit.ts";
-import { requestId, SERVER_REQUEST_ID_HEADER } from "./request_id.ts";
+} from "./middleware/rate_limit.ts";
+import {
+  requestId,
+  SERVER_REQUEST_ID_HEADER,
+} from "./middleware/request_id.ts";
 import { usersRoutes } from "./users.ts";
-import { SECURITY_EVENTS } from "./security_event_names.ts";
+import { SECURITY_EVENTS } from "../monitoring/security_event_names.ts";
 import {
   createSecurityEvents,
   problemSecurityEvent,
-} from "./security_events.ts";
+} from "../monitoring/security_events.ts";
 
 /**
  * Builds the app from its dependencies. Its routes declare themselves in

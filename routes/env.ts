@@ -16,7 +16,7 @@ import type { RateLimiters, RateLimitResult } from "../limits/rate_limiter.ts";
 import type {
   SecurityEventFields,
   SecurityEventName,
-} from "./security_event_names.ts";
+} from "../monitoring/security_event_names.ts";
 
 /** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */
 export interface AppDeps {
@@ -58,7 +58,7 @@ export interface RateLimitPolicy {
   readonly trustedProxies: number;
 }
 
-/** Emits security events for a request (routes/security_events.ts). */
+/** Emits security events for a request (monitoring/security_events.ts). */
 export interface SecurityEvents {
   emit(
     c: Context<AppEnv>,
@@ -68,7 +68,7 @@ export interface SecurityEvents {
 }
 
 /**
- * A request's deadline (./hygiene.ts `requestTimeout`), as the handlers below it see it: `signal`
+ * A request's deadline (./middleware/hygiene.ts `requestTimeout`), as the handlers below it see it: `signal`
  * aborts when the request is cut off (a body still arriving stops being
  * read), and `beginWrite` is called right before each write.
  */

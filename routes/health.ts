@@ -9,9 +9,9 @@ import type { AppDeps, AppEnv } from "./env.ts";
 import { documented } from "./openapi/documented.ts";
 import { problemExample } from "./openapi/examples.ts";
 import { json, problems } from "./openapi/responses.ts";
-import { problemResponse } from "./problem.ts";
-import { healthSchema, readinessSchema } from "./response_schemas.ts";
-import { logRequestIds } from "./request_id.ts";
+import { problemResponse } from "./http/problem.ts";
+import { healthSchema, readinessSchema } from "./openapi/response_schemas.ts";
+import { logRequestIds } from "./middleware/request_id.ts";
 
 /** Why the service says it is not ready (503); the reason goes to the log. */
 export const NOT_READY = "The service is not ready";

@@ -54,9 +54,9 @@ import {
 } from "../domain/review.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { beginWrite } from "./hygiene.ts";
-import { parseIfMatch } from "./if_match.ts";
-import { readJsonBody } from "./json_body.ts";
+import { beginWrite } from "./middleware/hygiene.ts";
+import { parseIfMatch } from "./http/if_match.ts";
+import { readJsonBody } from "./http/json_body.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented, jsonText, named } from "./openapi/documented.ts";
 import {
@@ -94,19 +94,19 @@ import {
   type OrderView,
   orderView,
   STORED_VIEW,
-} from "./order_json.ts";
+} from "./http/order_json.ts";
 import {
   admitted,
   keepOrderCreation,
   orderCreationStep,
-} from "./rate_limit.ts";
+} from "./middleware/rate_limit.ts";
 import {
   orderHistorySchema,
   type OrderJson,
   orderListSchema,
   orderSchema,
-} from "./response_schemas.ts";
-import { securityEvent } from "./security_events.ts";
+} from "./openapi/response_schemas.ts";
+import { securityEvent } from "../monitoring/security_events.ts";
 
 /** The request bodies, as named schemas of the document. */
 const CreateOrderRequest = named(createOrderSchema, "CreateOrderRequest");

@@ -13,7 +13,7 @@ import { canManagePersonalData } from "../domain/policy.ts";
 import type { OrderStore } from "../domain/ports.ts";
 import { activeOrdersMessage } from "../pii/erasure.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { beginWrite } from "./hygiene.ts";
+import { beginWrite } from "./middleware/hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
 import {
@@ -33,10 +33,10 @@ import {
   orderJson,
   orderView,
   userEventJson,
-} from "./order_json.ts";
-import { pathUserId } from "./path_user_id.ts";
-import { personalDataExportSchema } from "./response_schemas.ts";
-import { logRequestIds } from "./request_id.ts";
+} from "./http/order_json.ts";
+import { pathUserId } from "./http/path_user_id.ts";
+import { personalDataExportSchema } from "./openapi/response_schemas.ts";
+import { logRequestIds } from "./middleware/request_id.ts";
 
 /** How many orders the export reads at a time. */
 const EXPORT_PAGE_SIZE = 100;

@@ -6,8 +6,8 @@
  * that is not an IPv4 or IPv6 address is refused.
  */
 import { DEV_JWT_SECRET } from "../config.ts";
-import { addressBucket } from "../routes/client_address.ts";
-import { createAddressHasher } from "../routes/security_events.ts";
+import { addressBucket } from "../routes/middleware/client_address.ts";
+import { createAddressHasher } from "../monitoring/security_events.ts";
 
 const USAGE = "Usage: deno task ip:hash <address> [<address> …]";
 if (Deno.args.length === 0) {

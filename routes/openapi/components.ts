@@ -6,19 +6,22 @@
  * puts them in the app's registry once.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { unauthenticated } from "../authenticate.ts";
+import { unauthenticated } from "../middleware/authenticate.ts";
 import {
   BODY_TOO_LARGE,
   DEFAULT_REQUEST_TIMEOUT_MS,
   MAX_BODY_BYTES,
   TIMED_OUT,
   TIMED_OUT_GUARANTEE,
-} from "../hygiene.ts";
-import { NOT_JSON_MEDIA_TYPE } from "../json_body.ts";
-import { INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE } from "../problem.ts";
-import { rateLimitedMessage } from "../rate_limit.ts";
+} from "../middleware/hygiene.ts";
+import { NOT_JSON_MEDIA_TYPE } from "../http/json_body.ts";
+import { INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE } from "../http/problem.ts";
+import { rateLimitedMessage } from "../middleware/rate_limit.ts";
 import { type Example, problemExample, refusalExample } from "./examples.ts";
-import { REQUEST_ID_PATTERN, SERVER_REQUEST_ID_HEADER } from "../request_id.ts";
+import {
+  REQUEST_ID_PATTERN,
+  SERVER_REQUEST_ID_HEADER,
+} from "../middleware/request_id.ts";
 
 /** The document's components, as the generator types them (OpenAPI 3.1). */
 type Components = NonNullable<

@@ -17,10 +17,10 @@ import { DomainError, type FieldError } from "../../domain/errors.ts";
 import type { Order } from "../../domain/order.ts";
 import { NOT_YOUR_ORDER } from "../../domain/policy.ts";
 import type { Principal } from "../../domain/principal.ts";
-import { parseIfMatch } from "../if_match.ts";
-import { NOT_VALID_JSON } from "../json_body.ts";
-import { pathUserId } from "../path_user_id.ts";
-import { HttpProblem, type ProblemCode, problemType } from "../problem.ts";
+import { parseIfMatch } from "../http/if_match.ts";
+import { NOT_VALID_JSON } from "../http/json_body.ts";
+import { pathUserId } from "../http/path_user_id.ts";
+import { HttpProblem, type ProblemCode, problemType } from "../http/problem.ts";
 
 /** An OpenAPI Example Object. */
 export interface Example {

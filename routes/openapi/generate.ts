@@ -9,8 +9,8 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   MAX_BODY_BYTES,
   TIMED_OUT_GUARANTEE,
-} from "../hygiene.ts";
-import { type ProblemCode, problemTypes } from "../problem.ts";
+} from "../middleware/hygiene.ts";
+import { type ProblemCode, problemTypes } from "../http/problem.ts";
 
 /** An OpenAPI document, as plain JSON. */
 export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;

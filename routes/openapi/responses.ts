@@ -6,8 +6,8 @@
  * response carries `X-Request-Id`.
  */
 import type { z } from "@hono/zod-openapi";
-import { problemSchema } from "../response_schemas.ts";
-import { ACCOUNT_DISABLED } from "../account_state.ts";
+import { problemSchema } from "./response_schemas.ts";
+import { ACCOUNT_DISABLED } from "../middleware/account_state.ts";
 import {
   type HeaderName,
   headerRefs,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { signToken } from "../../auth/sign_token.ts";
-import { createAddressHasher } from "../../routes/security_events.ts";
+import { createAddressHasher } from "../../monitoring/security_events.ts";
 import {
   createOrder,
   httpClient,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
-import { MAX_BODY_BYTES } from "../../routes/hygiene.ts";
+import { MAX_BODY_BYTES } from "../../routes/middleware/hygiene.ts";
 import {
   createTestContext,
   PERMISSIVE_RATE_LIMIT,

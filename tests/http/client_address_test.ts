@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
-import { addressBucket } from "../../routes/client_address.ts";
+import { addressBucket } from "../../routes/middleware/client_address.ts";
 import {
   createTestContext,
   PERMISSIVE_RATE_LIMIT,

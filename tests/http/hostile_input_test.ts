@@ -4,7 +4,7 @@
  * from what a 2xx said.
  */
 import assert from "node:assert/strict";
-import { MAX_JSON_DEPTH, nestingDepth } from "../../routes/json_body.ts";
+import { MAX_JSON_DEPTH, nestingDepth } from "../../routes/http/json_body.ts";
 import {
   BIDI_FORMATTING_MESSAGE,
   CONTROL_CHARACTER_MESSAGE,

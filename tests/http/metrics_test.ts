@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_REVIEW_POLICY } from "../../domain/review.ts";
 import { createMetrics } from "../../monitoring/metrics.ts";
-import { SECURITY_EVENTS } from "../../routes/security_event_names.ts";
+import { SECURITY_EVENTS } from "../../monitoring/security_event_names.ts";
 import {
   createTestContext,
   orderBody,

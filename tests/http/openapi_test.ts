@@ -18,7 +18,7 @@ import {
   personalDataExportSchema,
   problemSchema,
   readinessSchema,
-} from "../../routes/response_schemas.ts";
+} from "../../routes/openapi/response_schemas.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import {

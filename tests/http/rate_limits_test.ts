@@ -18,9 +18,9 @@ import {
   createUpstashRedis,
   UPSTASH_TIMEOUT_MS,
 } from "../../limits/upstash_rate_limiter.ts";
-import { PROBLEM_TYPE_BASE } from "../../routes/problem.ts";
+import { PROBLEM_TYPE_BASE } from "../../routes/http/problem.ts";
 import type { RateLimitPolicy } from "../../routes/env.ts";
-import { RATE_LIMIT_BUDGET_MS } from "../../routes/rate_limit.ts";
+import { RATE_LIMIT_BUDGET_MS } from "../../routes/middleware/rate_limit.ts";
 import {
   createOrder,
   createTestContext,

@@ -8,8 +8,8 @@ import { MAX_PATH_KEY_LENGTH } from "../../domain/errors.ts";
 import { DEFAULT_REVIEW_POLICY } from "../../domain/review.ts";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
-import { SECURITY_EVENTS } from "../../routes/security_event_names.ts";
-import { createAddressHasher } from "../../routes/security_events.ts";
+import { SECURITY_EVENTS } from "../../monitoring/security_event_names.ts";
+import { createAddressHasher } from "../../monitoring/security_events.ts";
 import {
   createTestContext,
   orderBody,

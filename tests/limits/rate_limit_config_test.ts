@@ -6,7 +6,10 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../../config.ts";
 import { DEFAULT_RATE_LIMIT_RULES } from "../../limits/rate_limiter.ts";
-import { clientAddress, UNKNOWN_ADDRESS } from "../../routes/client_address.ts";
+import {
+  clientAddress,
+  UNKNOWN_ADDRESS,
+} from "../../routes/middleware/client_address.ts";
 import type { AppEnv } from "../../routes/env.ts";
 
 Deno.test("rate-limit settings default to the contract's limits, in-memory, fail-open, no proxy", () => {

@@ -4,7 +4,7 @@
  * written.
  */
 import assert from "node:assert/strict";
-import { createAddressHasher } from "../../routes/security_events.ts";
+import { createAddressHasher } from "../../monitoring/security_events.ts";
 import { runTool } from "../fixtures/mod.ts";
 
 Deno.test("deno task ip:hash prints the hash of an address's bucket: an IPv6 address's /64, an IPv4-mapped address's IPv4", async () => {

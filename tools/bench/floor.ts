@@ -10,7 +10,7 @@
  * in-memory database with the real migrations, personal data encrypted,
  * in-memory rate limits), with logging at `info` to nowhere.
  */
-import { orderJson, orderView } from "../../routes/order_json.ts";
+import { orderJson, orderView } from "../../routes/http/order_json.ts";
 import { createJsonLogger } from "../../logger.ts";
 import { createTestContext, orderBody } from "../../tests/fixtures/mod.ts";
 

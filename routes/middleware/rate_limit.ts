@@ -30,13 +30,13 @@ import {
   type RateLimitName,
   type RateLimitResult,
   RateLimitUnavailableError,
-} from "../limits/rate_limiter.ts";
-import type { Logger } from "../logger.ts";
+} from "../../limits/rate_limiter.ts";
+import type { Logger } from "../../logger.ts";
 import { clientAddress } from "./client_address.ts";
-import type { AppEnv, RateLimitPolicy } from "./env.ts";
+import type { AppEnv, RateLimitPolicy } from "../env.ts";
 import { setResponseHeaders } from "./hygiene.ts";
-import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
-import { securityEvent } from "./security_events.ts";
+import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "../http/problem.ts";
+import { securityEvent } from "../../monitoring/security_events.ts";
 import { logRequestIds } from "./request_id.ts";
 
 /**

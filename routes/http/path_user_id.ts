@@ -1,8 +1,8 @@
 /**
  * The `{user_id}` path segment of the users' and admins' routes.
  */
-import { DomainError } from "../domain/errors.ts";
-import { parseUserIdText } from "../domain/principal.ts";
+import { DomainError } from "../../domain/errors.ts";
+import { parseUserIdText } from "../../domain/principal.ts";
 
 /** Why a `user_id` that is not a positive integer is refused (404). */
 export const NO_SUCH_USER = "No such user";

@@ -2,7 +2,7 @@
  * The `If-Match` request header (RFC 9110, section 13.1.1) as order
  * versions: our ETags are `"<version>"`.
  */
-import { DomainError } from "../domain/errors.ts";
+import { DomainError } from "../../domain/errors.ts";
 
 const ENTITY_TAG = /^(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"$/;
 const VERSION = /^[1-9][0-9]{0,15}$/;

@@ -9,7 +9,7 @@
  */
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
-import type { AppEnv } from "./env.ts";
+import type { AppEnv } from "../env.ts";
 
 /** The address used when the runtime gives none (in-process test requests). */
 export const UNKNOWN_ADDRESS = "unknown";

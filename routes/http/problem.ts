@@ -4,13 +4,13 @@
  */
 import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { DomainErrorCode, FieldError } from "../domain/errors.ts";
-import { DomainError } from "../domain/errors.ts";
-import type { AppEnv } from "./env.ts";
-import type { Logger } from "../logger.ts";
-import { errorFields } from "../error_fields.ts";
-import type { ProblemJson } from "./response_schemas.ts";
-import { logRequestIds } from "./request_id.ts";
+import type { DomainErrorCode, FieldError } from "../../domain/errors.ts";
+import { DomainError } from "../../domain/errors.ts";
+import type { AppEnv } from "../env.ts";
+import type { Logger } from "../../logger.ts";
+import { errorFields } from "../../error_fields.ts";
+import type { ProblemJson } from "../openapi/response_schemas.ts";
+import { logRequestIds } from "../middleware/request_id.ts";
 
 /** Refusals that only the HTTP shell can decide. */
 export type HttpProblemCode =

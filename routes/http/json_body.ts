@@ -5,10 +5,10 @@
  * so no body can exhaust the stack.
  */
 import type { Context } from "hono";
-import { DomainError, type FieldError, pathKey } from "../domain/errors.ts";
-import { NOT_UNICODE_MESSAGE } from "../domain/text.ts";
-import type { AppEnv } from "./env.ts";
-import { BODY_TOO_LARGE, MAX_BODY_BYTES } from "./hygiene.ts";
+import { DomainError, type FieldError, pathKey } from "../../domain/errors.ts";
+import { NOT_UNICODE_MESSAGE } from "../../domain/text.ts";
+import type { AppEnv } from "../env.ts";
+import { BODY_TOO_LARGE, MAX_BODY_BYTES } from "../middleware/hygiene.ts";
 import { HttpProblem } from "./problem.ts";
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;

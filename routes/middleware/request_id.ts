@@ -9,7 +9,7 @@
  * log lines carry both (`logRequestIds`).
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "./env.ts";
+import type { AppEnv } from "../env.ts";
 
 /** What an incoming `X-Request-Id` must look like to be kept. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;

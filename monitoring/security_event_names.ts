@@ -1,6 +1,6 @@
 /**
  * The names of the security events, the level each is logged at, and what a
- * line may say besides them (routes/security_events.ts emits them).
+ * line may say besides them (./security_events.ts emits them).
  */
 import type { LogLevel } from "../logger.ts";
 

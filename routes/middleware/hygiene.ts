@@ -3,8 +3,8 @@
  * timeout.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "./env.ts";
-import { HttpProblem } from "./problem.ts";
+import type { AppEnv } from "../env.ts";
+import { HttpProblem } from "../http/problem.ts";
 
 /** The largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 65_536;
@@ -15,7 +15,7 @@ export const BODY_TOO_LARGE =
 
 /**
  * Requests running longer than this are answered with 503, unless a write
- * has begun (see `RequestDeadline` in ./env.ts).
+ * has begun (see `RequestDeadline` in ../env.ts).
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -65,7 +65,7 @@ export function declaredBodyLimit(): MiddlewareHandler<AppEnv> {
 
 /**
  * Answers 503 with `Retry-After` when the rest of the chain takes too long,
- * unless a write has begun (see `RequestDeadline` in ./env.ts).
+ * unless a write has begun (see `RequestDeadline` in ../env.ts).
  */
 export function requestTimeout(ms: number): MiddlewareHandler<AppEnv> {
   return async function requestTimeout(c, next) {
@@ -96,7 +96,7 @@ export function requestTimeout(ms: number): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Marks the start of a write of the request (see `RequestDeadline` in ./env.ts); throws
+ * Marks the start of a write of the request (see `RequestDeadline` in ../env.ts); throws
  * the 503 when the request was cut off meanwhile.
  */
 export function beginWrite(c: Context<AppEnv>): void {

@@ -7,14 +7,14 @@
  * bounded staleness, not from the database on every request.
  */
 import type { MiddlewareHandler } from "hono";
-import type { AccountStateCache } from "../auth/account_state_cache.ts";
-import { accountRefusal } from "../domain/account.ts";
-import { errorFields } from "../error_fields.ts";
-import type { Logger } from "../logger.ts";
+import type { AccountStateCache } from "../../auth/account_state_cache.ts";
+import { accountRefusal } from "../../domain/account.ts";
+import { errorFields } from "../../error_fields.ts";
+import type { Logger } from "../../logger.ts";
 import { unauthenticated } from "./authenticate.ts";
-import type { AppEnv } from "./env.ts";
-import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "./problem.ts";
-import { securityEvent } from "./security_events.ts";
+import type { AppEnv } from "../env.ts";
+import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "../http/problem.ts";
+import { securityEvent } from "../../monitoring/security_events.ts";
 import { logRequestIds } from "./request_id.ts";
 
 /** Why every request of a disabled account is refused (403). */

@@ -11,13 +11,13 @@
  * component of the document (`#/components/schemas/Name`).
  */
 import { z } from "@hono/zod-openapi";
-import { MAX_PATH_KEY_LENGTH } from "../domain/errors.ts";
+import { MAX_PATH_KEY_LENGTH } from "../../domain/errors.ts";
 import {
   ORDER_STATUSES,
   REVIEW_REASONS,
   REVIEW_STATES,
-} from "../domain/order.ts";
-import { userIdSchema } from "../domain/principal.ts";
+} from "../../domain/order.ts";
+import { userIdSchema } from "../../domain/principal.ts";
 
 /** A timestamp as the API writes it: ISO 8601 UTC with milliseconds. */
 const timestampSchema = z.string().regex(

@@ -4,11 +4,11 @@
  * the 429 of the per-address limit on failed authentication.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { TokenVerifier } from "../auth/token_verifier.ts";
-import { InvalidTokenError } from "../auth/token_verifier.ts";
-import type { AppEnv } from "./env.ts";
-import { HttpProblem } from "./problem.ts";
-import { securityEvent } from "./security_events.ts";
+import type { TokenVerifier } from "../../auth/token_verifier.ts";
+import { InvalidTokenError } from "../../auth/token_verifier.ts";
+import type { AppEnv } from "../env.ts";
+import { HttpProblem } from "../http/problem.ts";
+import { securityEvent } from "../../monitoring/security_events.ts";
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
 

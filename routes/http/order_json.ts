@@ -9,16 +9,16 @@ import {
   formatPrice,
   lineAmount,
   roundToCents,
-} from "../domain/money.ts";
-import type { Order } from "../domain/order.ts";
-import type { AuditAction, AuditEntry } from "../domain/audit.ts";
-import { canSeeReviews } from "../domain/policy.ts";
-import type { Principal } from "../domain/principal.ts";
+} from "../../domain/money.ts";
+import type { Order } from "../../domain/order.ts";
+import type { AuditAction, AuditEntry } from "../../domain/audit.ts";
+import { canSeeReviews } from "../../domain/policy.ts";
+import type { Principal } from "../../domain/principal.ts";
 import type {
   HistoryEventJson,
   OrderJson,
   UserEventJson,
-} from "./response_schemas.ts";
+} from "../openapi/response_schemas.ts";
 
 /**
  * What a caller may see beyond the order itself: the review of a held

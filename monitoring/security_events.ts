@@ -14,16 +14,16 @@ import type { Context } from "hono";
 import { MAX_PATH_KEY_LENGTH } from "../domain/errors.ts";
 import { REDACTED } from "../error_fields.ts";
 import type { Logger } from "../logger.ts";
-import type { Metrics } from "../monitoring/metrics.ts";
-import { clientAddress } from "./client_address.ts";
-import type { AppEnv, SecurityEvents } from "./env.ts";
+import type { Metrics } from "./metrics.ts";
+import { clientAddress } from "../routes/middleware/client_address.ts";
+import type { AppEnv, SecurityEvents } from "../routes/env.ts";
 import {
   SECURITY_EVENT_LEVELS,
   type SecurityEventFields,
   type SecurityEventName,
 } from "./security_event_names.ts";
-import type { ProblemCode } from "./problem.ts";
-import { logRequestIds } from "./request_id.ts";
+import type { ProblemCode } from "../routes/http/problem.ts";
+import { logRequestIds } from "../routes/middleware/request_id.ts";
 
 /** Settings of the security events. */
 export interface SecurityEventOptions {
