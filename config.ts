@@ -11,6 +11,7 @@ import {
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
 import { MAX_TOTAL_CENTS, parseAmountCents } from "./domain/money.ts";
 import { DEFAULT_REVIEW_POLICY, type ReviewPolicy } from "./domain/review.ts";
+import { DEFAULT_EVENT_RETENTION_DAYS } from "./domain/order_events.ts";
 
 /**
  * DEV-ONLY secret used by `deno task dev` and the test suite. It is public,
@@ -66,6 +67,8 @@ export interface Config {
    * `IP_HASH_KEY`, or `JWT_SECRET` when that is unset.
    */
   readonly ipHashSecret: string;
+  /** How many days order events are kept at least. */
+  readonly eventRetentionDays: number;
   /** Master keys for personal data (base64). */
   readonly piiKeys: PiiKeys;
 }
@@ -198,6 +201,12 @@ const envSchema = z.object({
     DEFAULT_REVIEW_POLICY.velocityOrders,
   ),
   IP_HASH_KEY: z.string().optional(),
+  EVENT_RETENTION_DAYS: integer(
+    "EVENT_RETENTION_DAYS",
+    1,
+    3650,
+    DEFAULT_EVENT_RETENTION_DAYS,
+  ),
 });
 
 function corsOrigins(text: string | undefined): string[] {
@@ -274,6 +283,7 @@ export function loadConfig(
       velocityOrders: e.REVIEW_VELOCITY_ORDERS,
     },
     ipHashSecret: e.IP_HASH_KEY || jwtSecret,
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
   };
 }
 

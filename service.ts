@@ -15,6 +15,7 @@ import {
   loadConfig,
 } from "./config.ts";
 import { createAccountStore } from "./db/account_store.ts";
+import { createEventStore } from "./db/event_store.ts";
 import type { OpenDatabase } from "./db/database.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createOrderStore } from "./db/order_store.ts";
@@ -23,6 +24,7 @@ import {
   type PersonalDataStore,
 } from "./db/personal_data_store.ts";
 import { REPLAY_WINDOW_MS } from "./domain/idempotency.ts";
+import { DAY_MS } from "./domain/order_events.ts";
 import { errorFields, errorSummary } from "./error_fields.ts";
 import { createMemoryRateLimiters } from "./limits/memory_rate_limiter.ts";
 import { createJsonLogger, type Logger } from "./logger.ts";
@@ -128,6 +130,7 @@ async function serve(
   });
   const keyring = createKeyring(personalData, { masters, clock });
   const store = encryptedOrderStore(createOrderStore(database.db), keyring);
+  const events = createEventStore(database.db);
   const app = createApp({
     store,
     verifier: await createTokenVerifier({
@@ -153,14 +156,20 @@ async function serve(
       clock,
     }),
     accounts: createAccountStore(database.db),
+    events,
     reviewPolicy: config.reviewPolicy,
     ipHashSecret: config.ipHashSecret,
+    cursorSecret: config.jwtSecret,
   });
 
-  // Key records older than the replay window no longer count; drop them hourly.
+  // Hourly: key records older than the replay window no longer count, and
+  // events older than their retention go.
   const purge = setInterval(() => {
     store.purgeIdempotencyKeys(clock.now() - REPLAY_WINDOW_MS).catch((error) =>
       logger.log("warn", "idempotency.purge_failed", errorFields(error))
+    );
+    events.purgeEvents(clock.now() - config.eventRetentionDays * DAY_MS).catch(
+      (error) => logger.log("warn", "events.purge_failed", errorFields(error)),
     );
   }, 60 * 60 * 1000);
   Deno.unrefTimer(purge);

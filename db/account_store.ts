@@ -3,17 +3,14 @@
  * chain (`user:<id>`), written together in one batch.
  */
 import { eq } from "drizzle-orm";
+import type { InValue } from "@libsql/client/web";
 import type { AccountState } from "../domain/account.ts";
 import { userChainId } from "../domain/audit.ts";
 import type { AccountStore } from "../domain/ports.ts";
-import {
-  auditToRow,
-  chainHeadQuery,
-  isChainPositionTaken,
-  listChain,
-} from "./audit_rows.ts";
+import { appendAuditEntry, writeAppendingBatch } from "./audit_append.ts";
+import { chainHeadQuery, listChain } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
-import { type AccountRow, accounts, auditLog } from "./schema.ts";
+import { type AccountRow, accounts } from "./schema.ts";
 
 /** Creates the account store over an open database. */
 export function createAccountStore(db: Db): AccountStore {
@@ -47,25 +44,21 @@ export function createAccountStore(db: Db): AccountStore {
         );
       }
       const row = accountToRow(account);
-      try {
-        // One transaction: if the chain position is taken, the state
-        // written before it is rolled back too.
-        await db.batch([
-          db.insert(accounts).values(row).onConflictDoUpdate({
-            target: accounts.userId,
-            set: {
-              disabledAt: row.disabledAt,
-              tokensRevokedBefore: row.tokensRevokedBefore,
-              updatedAt: row.updatedAt,
-            },
-          }),
-          db.insert(auditLog).values(auditToRow(entry)),
-        ]);
-        return true;
-      } catch (error) {
-        if (isChainPositionTaken(error)) return false;
-        throw error;
-      }
+      const upsert = db.insert(accounts).values(row).onConflictDoUpdate({
+        target: accounts.userId,
+        set: {
+          disabledAt: row.disabledAt,
+          tokensRevokedBefore: row.tokensRevokedBefore,
+          updatedAt: row.updatedAt,
+        },
+      }).toSQL();
+      // One transaction: if the chain position is taken, the state written
+      // before it is rolled back too, and the caller plans again.
+      const written = await writeAppendingBatch(db.$client, [
+        { sql: upsert.sql, args: upsert.params as InValue[] },
+        await appendAuditEntry(entry),
+      ]);
+      return written !== undefined;
     },
 
     listUserEvents(userId) {

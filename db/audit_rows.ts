@@ -1,18 +1,17 @@
 /**
- * Audit log rows, shared by every store that appends to a chain: the stored
- * form of an entry and back, the guarded append, the chain head and the
- * "position taken" failure.
+ * Audit log rows, shared by every store that keeps a chain: the stored form
+ * of an entry and back, and reading a chain and its head. Entries are
+ * appended through `audit_append.ts`.
  */
-import { desc, eq, getTableName } from "drizzle-orm";
-import type { InStatement, Row } from "@libsql/client/web";
-import type { AuditEntry, FieldChange } from "../domain/audit.ts";
+import { desc, eq } from "drizzle-orm";
+import type { Row } from "@libsql/client/web";
+import type { AuditEntry, ChainHead, FieldChange } from "../domain/audit.ts";
 import { AUDIT_ACTIONS, parseAuditAction } from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./database.ts";
 import { auditLog, type AuditRow } from "./schema.ts";
 import {
   enumValue,
-  insertRows,
   integerValue,
   nullableText,
   selectAs,
@@ -55,36 +54,6 @@ export function rowToAuditEntry(row: AuditRow): AuditEntry {
     prevHash: row.prevHash,
     hash: row.hash,
   };
-}
-
-/** Holds when the statement before it in the batch changed exactly one row. */
-const CHANGED_ONE_ROW = { sql: sqlText`changes() = 1`, args: [] };
-
-/**
- * `INSERT INTO audit_log … SELECT … WHERE changes() = 1`: appends the entry
- * only if the statement before it changed exactly one row.
- */
-export function insertAuditIfChanged(entry: AuditEntry): InStatement {
-  return insertRows(auditLog, [auditToRow(entry)], CHANGED_ONE_ROW);
-}
-
-/** What SQLite says when `(chain_id, chain_seq)` is taken. */
-const POSITION_TAKEN = `UNIQUE constraint failed: ${
-  getTableName(auditLog)
-}.${auditLog.chainId.name}`;
-
-/** Whether a write failed because its audit chain position was taken. */
-export function isChainPositionTaken(error: unknown): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) {
-    if (e.message.includes(POSITION_TAKEN)) return true;
-  }
-  return false;
-}
-
-/** The head of a chain: its last entry's position and hash. */
-export interface ChainHead {
-  readonly seq: number;
-  readonly hash: string;
 }
 
 /**

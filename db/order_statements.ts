@@ -115,46 +115,82 @@ interface ListingSql {
 const NEWEST_FIRST =
   sqlText`ORDER BY ${orders.createdAt} DESC, ${orders.id} DESC`;
 
-function listingSql(byUser: boolean, byStatus: boolean): ListingSql {
-  const conditions: SqlText[] = [];
-  if (byUser) conditions.push(sqlText`${orders.userId} = ?`);
-  if (byStatus) conditions.push(sqlText`${orders.status} = ?`);
-  const where = conditions.length > 0
+/**
+ * After a position in `NEWEST_FIRST` order: created before it, or in the
+ * same millisecond with a smaller id (args: created_at three times, id).
+ * The first bound repeats what the disjunction implies so that SQLite
+ * starts the index scan at the position (`created_at<?` in the plan)
+ * instead of reading every newer order and dropping it.
+ */
+const AFTER_POSITION =
+  sqlText`${orders.createdAt} <= ? AND (${orders.createdAt} < ?
+  OR (${orders.createdAt} = ? AND ${orders.id} < ?))`;
+
+function whereClause(conditions: readonly SqlText[]): SqlText {
+  return conditions.length > 0
     ? sqlText`WHERE ${joinSql(conditions, " AND ")}`
     : sqlText``;
+}
+
+function listingSql(
+  byUser: boolean,
+  byStatus: boolean,
+  afterPosition: boolean,
+): ListingSql {
+  const filters: SqlText[] = [];
+  if (byUser) filters.push(sqlText`${orders.userId} = ?`);
+  if (byStatus) filters.push(sqlText`${orders.status} = ?`);
+  const matching = whereClause(filters);
+  const onPage = whereClause(
+    afterPosition ? [...filters, AFTER_POSITION] : filters,
+  );
   return {
-    count: sqlText`SELECT count(*) AS n FROM ${orders} ${where}`,
-    page: sqlText`${ORDER_SELECT} ${where} ${NEWEST_FIRST} LIMIT ? OFFSET ?`,
+    count: sqlText`SELECT count(*) AS n FROM ${orders} ${matching}`,
+    page: sqlText`${ORDER_SELECT} ${onPage} ${NEWEST_FIRST} LIMIT ? OFFSET ?`,
     items: sqlText`${ITEM_SELECT} WHERE ${items.orderId} IN (SELECT ${orders.id}
-      FROM ${orders} ${where} ${NEWEST_FIRST} LIMIT ? OFFSET ?)
+      FROM ${orders} ${onPage} ${NEWEST_FIRST} LIMIT ? OFFSET ?)
       ORDER BY ${items.orderId}, ${items.position}`,
   };
 }
 
-/** Every listing's SQL, by filter: none, user, status, both. */
-const LISTINGS: readonly ListingSql[] = [
-  listingSql(false, false),
-  listingSql(true, false),
-  listingSql(false, true),
-  listingSql(true, true),
-];
+/**
+ * Every listing's SQL, by filter and keyset: none, user, status, both;
+ * then the same four after a position.
+ */
+const LISTINGS: readonly ListingSql[] = [false, true].flatMap((after) => [
+  listingSql(false, false, after),
+  listingSql(true, false, after),
+  listingSql(false, true, after),
+  listingSql(true, true, after),
+]);
 
 /**
- * The statements of a listing: the count (`n`), the page of orders and
- * their lines (keyed by `OrderRow` and `OrderItemRow` fields).
+ * The statements of a listing: the count of every match (`n`; the position
+ * `after` does not change it), the page of orders and their lines (keyed by
+ * `OrderRow` and `OrderItemRow` fields). Run together in one read, they see
+ * one snapshot.
  */
 export function listingStatements(
   query: OrderQuery,
 ): [count: InStatement, page: InStatement, items: InStatement] {
-  const byUser = query.userId !== undefined;
-  const byStatus = query.status !== undefined;
-  const sql = LISTINGS[(byUser ? 1 : 0) + (byStatus ? 2 : 0)]!;
-  const args: InValue[] = [];
-  if (query.userId !== undefined) args.push(query.userId);
-  if (query.status !== undefined) args.push(query.status);
-  const page = [...args, query.limit, query.offset];
+  const { userId, status, after } = query;
+  const sql = LISTINGS[
+    (userId !== undefined ? 1 : 0) + (status !== undefined ? 2 : 0) +
+    (after !== undefined ? 4 : 0)
+  ]!;
+  const filters: InValue[] = [];
+  if (userId !== undefined) filters.push(userId);
+  if (status !== undefined) filters.push(status);
+  const onPage = after === undefined ? filters : [
+    ...filters,
+    after.createdAt,
+    after.createdAt,
+    after.createdAt,
+    after.id,
+  ];
+  const page = [...onPage, query.limit, query.offset];
   return [
-    { sql: sql.count, args },
+    { sql: sql.count, args: filters },
     { sql: sql.page, args: page },
     { sql: sql.items, args: page },
   ];

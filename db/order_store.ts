@@ -1,24 +1,29 @@
 /**
  * The libSQL implementation of `OrderStore`. Every write is one batch, which
- * libSQL runs as one transaction locally and remotely. The hot reads and
+ * libSQL runs as one transaction locally and remotely: the change, its
+ * audit entry and its event (`domain/order_events.ts`) go in together. The hot reads and
  * writes run fixed SQL built from the schema (`order_statements.ts`,
- * `idempotency_store.ts`, `audit_rows.ts`); the rest uses drizzle's builder.
+ * `idempotency_store.ts`, `audit_rows.ts`, `audit_append.ts`); the rest uses
+ * drizzle's builder.
  */
-import { createHash } from "node:crypto";
-import { GENESIS_HASH, orderChainId, sealAuditEntry } from "../domain/audit.ts";
+import { nextChainPosition, orderChainId } from "../domain/audit.ts";
+import { orderEventOf } from "../domain/order_events.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import {
-  auditToRow,
+  appendAuditEntry,
+  PREVIOUS_CHANGED_ONE_ROW,
+  writeAppendingBatch,
+} from "./audit_append.ts";
+import {
   CHAIN_HEAD_SQL,
   CHAIN_SQL,
-  insertAuditIfChanged,
-  isChainPositionTaken,
   listChain,
   readAuditRow,
   readChainHead,
   rowToAuditEntry,
 } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
+import { appendEvent } from "./event_store.ts";
 import {
   createIdempotencyKeyStore,
   keyNamesOrder,
@@ -39,17 +44,9 @@ import {
   underVelocityLimit,
   updateOrderStatement,
 } from "./order_statements.ts";
-import { auditLog, type OrderItemRow, orderItems, orders } from "./schema.ts";
+import { type OrderItemRow, orderItems, orders } from "./schema.ts";
 import { checkSchemaVersion } from "./schema_version.ts";
 import { insertRows, integerValue } from "./sql.ts";
-
-/**
- * SHA-256 as lowercase hex, synchronously: the seal of every order write
- * (WebCrypto's digest costs about 28 µs against 3–5 µs here).
- */
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
@@ -58,21 +55,23 @@ export function createOrderStore(db: Db): OrderStore {
     ...createIdempotencyKeyStore(db),
 
     async insertOrder(order, draft, completion, guard) {
-      const entry = await sealAuditEntry(draft, {
-        chainId: orderChainId(order.id),
-        chainSeq: 1,
-        prevHash: GENESIS_HASH,
-      }, sha256);
+      // The first entry of the order's chain.
+      const entry = {
+        ...draft,
+        ...nextChainPosition(orderChainId(order.id), undefined),
+      };
       const orderRow = orderToRow(order);
       const items = order.items.map((item, position) =>
         itemToRow(order.id, position, item)
       );
-      const auditRow = auditToRow(entry);
+      // The order's first event goes in with its entry, on the same guard.
+      const event = orderEventOf(draft, order, crypto.randomUUID());
       if (!completion && !guard) {
         await client.batch([
           insertRows(orders, [orderRow]),
           insertRows(orderItems, items),
-          insertRows(auditLog, [auditRow]),
+          await appendAuditEntry(entry),
+          appendEvent(event),
         ], "write");
         return true;
       }
@@ -85,7 +84,8 @@ export function createOrderStore(db: Db): OrderStore {
         const [written] = await client.batch([
           insertRows(orders, [orderRow], velocity),
           insertRows(orderItems, items, inserted),
-          insertRows(auditLog, [auditRow], inserted),
+          await appendAuditEntry(entry, { onlyIf: inserted }),
+          appendEvent(event, inserted),
         ], "write");
         return written!.rowsAffected === 1;
       }
@@ -96,7 +96,8 @@ export function createOrderStore(db: Db): OrderStore {
         recordKey(completion, order.id, velocity),
         insertRows(orders, [orderRow], claimed),
         insertRows(orderItems, items, claimed),
-        insertRows(auditLog, [auditRow], claimed),
+        await appendAuditEntry(entry, { onlyIf: claimed }),
+        appendEvent(event, claimed),
       ], "write");
       return completed!.rowsAffected === 1;
     },
@@ -147,27 +148,28 @@ export function createOrderStore(db: Db): OrderStore {
           `Audit entry of order "${draft.orderId}" written for order "${order.id}"`,
         );
       }
-      const entry = await sealAuditEntry(draft, {
+      const entry = {
+        ...draft,
         chainId: orderChainId(order.id),
         chainSeq: order.version,
         prevHash,
-      }, sha256);
-      try {
-        const [updated] = await client.batch([
-          updateOrderStatement(order),
-          // Appended only when the guarded update above took effect, in the
-          // same transaction; over the remote protocol too, since a batch
-          // runs on one connection.
-          insertAuditIfChanged(entry),
-        ], "write");
-        return updated!.rowsAffected === 1;
-      } catch (error) {
-        // The chain position is taken: another writer got there first. The
-        // version check normally catches this; the unique index is the
-        // safety net.
-        if (isChainPositionTaken(error)) return false;
-        throw error;
-      }
+      };
+      // Undefined when the chain position is taken: another writer got
+      // there first. The version check normally catches this; the unique
+      // index is the safety net.
+      const written = await writeAppendingBatch(client, [
+        updateOrderStatement(order),
+        // Appended only when the guarded update above took effect, in the
+        // same transaction; over the remote protocol too, since a batch
+        // runs on one connection.
+        await appendAuditEntry(entry, { onlyIf: PREVIOUS_CHANGED_ONE_ROW }),
+        // And its event only when the entry went in.
+        appendEvent(
+          orderEventOf(draft, order, crypto.randomUUID()),
+          PREVIOUS_CHANGED_ONE_ROW,
+        ),
+      ]);
+      return written?.[0]?.rowsAffected === 1;
     },
 
     listOrderHistory(id) {

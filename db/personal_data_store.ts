@@ -24,10 +24,11 @@ import type { PlainTextStore } from "../pii/plain_text.ts";
 import type { RotationStore } from "../pii/rotation.ts";
 import type { InValue } from "@libsql/client/web";
 import {
-  chainHeadQuery,
-  insertAuditIfChanged,
-  isChainPositionTaken,
-} from "./audit_rows.ts";
+  appendAuditEntry,
+  PREVIOUS_CHANGED_ONE_ROW,
+  writeAppendingBatch,
+} from "./audit_append.ts";
+import { chainHeadQuery } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
 import { auditLog, idempotencyKeys, orders, userKeys } from "./schema.ts";
 
@@ -107,26 +108,23 @@ export function createPersonalDataStore(
     },
 
     async destroyKey(key, entry) {
-      try {
-        const destroy = db.update(userKeys)
-          .set({ wrappedKey: null, destroyedAt: entry.at })
-          .where(and(
-            eq(userKeys.keyId, key.keyId),
-            eq(userKeys.userId, key.userId),
-            isNull(userKeys.destroyedAt),
-            // Checked inside the write, so an order created after the
-            // service's own check still stops the erasure.
-            notExists(ordersNeedingAddress(key.userId)),
-          )).toSQL();
-        const [destroyed] = await db.$client.batch([
-          { sql: destroy.sql, args: destroy.params as InValue[] },
-          insertAuditIfChanged(entry),
-        ], "write");
-        return destroyed!.rowsAffected === 1 ? "destroyed" : "kept";
-      } catch (error) {
-        if (isChainPositionTaken(error)) return "chain_position_taken";
-        throw error;
-      }
+      const destroy = db.update(userKeys)
+        .set({ wrappedKey: null, destroyedAt: entry.at })
+        .where(and(
+          eq(userKeys.keyId, key.keyId),
+          eq(userKeys.userId, key.userId),
+          isNull(userKeys.destroyedAt),
+          // Checked inside the write, so an order created after the
+          // service's own check still stops the erasure.
+          notExists(ordersNeedingAddress(key.userId)),
+        )).toSQL();
+      const written = await writeAppendingBatch(db.$client, [
+        { sql: destroy.sql, args: destroy.params as InValue[] },
+        // Appended only when the key was destroyed.
+        await appendAuditEntry(entry, { onlyIf: PREVIOUS_CHANGED_ONE_ROW }),
+      ]);
+      if (!written) return "chain_position_taken";
+      return written[0]?.rowsAffected === 1 ? "destroyed" : "kept";
     },
 
     async scrub() {

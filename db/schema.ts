@@ -17,6 +17,8 @@ import {
 import { AUDIT_ACTIONS } from "../domain/audit.ts";
 import { KEY_STATES } from "../domain/idempotency.ts";
 import { ORDER_STATUSES, REVIEW_STATES } from "../domain/order.ts";
+import { MAX_QUANTITY } from "../domain/order_input.ts";
+import { ORDER_EVENT_TYPES } from "../domain/order_events.ts";
 
 /**
  * `'a', 'b', …`: an enum's values as SQL literals, for the CHECK constraints
@@ -69,7 +71,10 @@ export const orderItems = sqliteTable("order_items", {
   unitPrice: integer("unit_price").notNull(),
 }, (t) => [
   primaryKey({ columns: [t.orderId, t.position] }),
-  check("order_items_quantity_check", sql`${t.quantity} BETWEEN 1 AND 10000`),
+  check(
+    "order_items_quantity_check",
+    sql`${t.quantity} BETWEEN 1 AND ${sql.raw(String(MAX_QUANTITY))}`,
+  ),
   check("order_items_price_check", sql`${t.unitPrice} >= 0`),
 ]);
 
@@ -97,6 +102,36 @@ export const auditLog = sqliteTable("audit_log", {
 }, (t) => [
   uniqueIndex("audit_log_chain_idx").on(t.chainId, t.chainSeq),
   index("audit_log_order_idx").on(t.orderId, t.seq),
+]);
+
+/**
+ * Order events (`domain/order_events.ts`): one per audit entry of an order,
+ * written in the same batch as the entry. `seq` is the feed's position:
+ * SQLite runs one write transaction at a time, locally and on a remote
+ * libSQL server, and `AUTOINCREMENT` numbers rows in the order those
+ * transactions commit and never reuses a number, so an event never becomes
+ * visible behind one already read. `payload` holds no personal data. Rows are never updated (a trigger refuses it) and are
+ * deleted only by the retention purge, oldest first.
+ */
+export const orderEvents = sqliteTable("order_events", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  id: text("id").notNull(),
+  type: text("type", { enum: ORDER_EVENT_TYPES }).notNull(),
+  orderId: text("order_id").notNull(),
+  /** The order's owner: whose events a user's feed shows. */
+  userId: integer("user_id").notNull(),
+  at: integer("at").notNull(),
+  /** The event's `data`, as JSON. */
+  payload: text("payload").notNull(),
+}, (t) => [
+  uniqueIndex("order_events_id_idx").on(t.id),
+  index("order_events_user_idx").on(t.userId, t.seq),
+  index("order_events_order_idx").on(t.orderId, t.seq),
+  index("order_events_at_idx").on(t.at),
+  check(
+    "order_events_type_check",
+    sql`${t.type} IN (${sqlValues(ORDER_EVENT_TYPES)})`,
+  ),
 ]);
 
 /**

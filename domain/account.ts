@@ -3,7 +3,11 @@
  * are revoked. Pure rules for checking a request against it and for the
  * admin actions that change it.
  */
-import type { AuditAction, AuditDraft } from "./audit.ts";
+import {
+  accountChangedEntry,
+  type AuditAction,
+  type AuditDraft,
+} from "./audit.ts";
 import type { Principal } from "./principal.ts";
 
 /** What the service knows about a user beyond their token. */
@@ -113,38 +117,14 @@ export function planAccountAction(
     }
   }
   after = { ...after, updatedAt: context.now };
-  const changes: Record<string, { from: unknown; to: unknown }> = {};
-  if (before.disabledAt !== after.disabledAt) {
-    changes.disabled_at = {
-      from: isoOrNull(before.disabledAt),
-      to: isoOrNull(after.disabledAt),
-    };
-  }
-  if (before.tokensRevokedBefore !== after.tokensRevokedBefore) {
-    changes.tokens_revoked_before = {
-      from: isoOrNull(secondsToMs(before.tokensRevokedBefore)),
-      to: isoOrNull(secondsToMs(after.tokensRevokedBefore)),
-    };
-  }
   return {
     changed: true,
     account: after,
-    draft: {
-      orderId: null,
+    draft: accountChangedEntry(before, after, {
       action: ACCOUNT_AUDIT_ACTIONS[action],
-      actorUserId: context.actor.userId,
-      actorRoles: context.actor.roles,
+      actor: context.actor,
       requestId: context.requestId,
       at: context.now,
-      changes,
-    },
+    }),
   };
-}
-
-function secondsToMs(seconds: number | null): number | null {
-  return seconds === null ? null : seconds * 1000;
-}
-
-function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
 }

@@ -8,7 +8,7 @@ import {
   type AccountState,
   planAccountAction,
 } from "./account.ts";
-import { GENESIS_HASH, sealAuditEntry, userChainId } from "./audit.ts";
+import { nextChainPosition, userChainId } from "./audit.ts";
 import { DomainError } from "./errors.ts";
 import type { AccountStore, Clock } from "./ports.ts";
 import { assertAdmin } from "./policy.ts";
@@ -43,13 +43,13 @@ export async function applyAccountAction(
       now: deps.clock.now(),
     });
     if (!plan.changed) return undefined;
-    const entry = await sealAuditEntry(plan.draft, {
-      chainId: userChainId(command.userId),
-      chainSeq: snapshot.lastAuditSeq + 1,
-      prevHash: snapshot.lastAuditSeq === 0
-        ? GENESIS_HASH
-        : snapshot.lastAuditHash,
-    });
+    const entry = {
+      ...plan.draft,
+      ...nextChainPosition(userChainId(command.userId), {
+        seq: snapshot.lastAuditSeq,
+        hash: snapshot.lastAuditHash,
+      }),
+    };
     command.beginWrite?.();
     if (await deps.accounts.writeAccount(plan.account, entry)) {
       return plan.account;

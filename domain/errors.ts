@@ -7,6 +7,7 @@ export type DomainErrorCode =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "cursor_expired"
   | "version_mismatch";
 
 /** One invalid field of a request: where it is and what is wrong with it. */

@@ -15,21 +15,26 @@ export const REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
  */
 export const CLAIM_TTL_MS = 60 * 1000;
 
-const WELL_FORMED_KEY = /^[\x20-\x7E]{1,255}$/;
+/** The longest `Idempotency-Key`. */
+export const MAX_KEY_LENGTH = 255;
+
+/** A well-formed `Idempotency-Key`: printable ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = new RegExp(
+  `^[\\x20-\\x7E]{1,${MAX_KEY_LENGTH}}$`,
+);
+
+const KEY_RULE = `1 to ${MAX_KEY_LENGTH} printable ASCII characters`;
 
 /** Checks an `Idempotency-Key` header value: 1–255 printable ASCII characters. */
 export function parseIdempotencyKey(
   value: string | undefined,
 ): string | undefined {
   if (value === undefined) return undefined;
-  if (!WELL_FORMED_KEY.test(value)) {
+  if (!IDEMPOTENCY_KEY_PATTERN.test(value)) {
     throw new DomainError(
       "bad_request",
-      "Idempotency-Key must be 1 to 255 printable ASCII characters",
-      [{
-        path: "Idempotency-Key",
-        message: "Must be 1 to 255 printable ASCII characters",
-      }],
+      `Idempotency-Key must be ${KEY_RULE}`,
+      [{ path: "Idempotency-Key", message: `Must be ${KEY_RULE}` }],
     );
   }
   return value;

@@ -6,8 +6,12 @@
 
 /** Price units per currency unit: prices carry up to 4 fractional digits. */
 export const PRICE_SCALE = 10_000n;
-/** The largest unit price accepted, in price units (1000000.0000). */
-export const MAX_PRICE_UNITS = 1_000_000n * PRICE_SCALE;
+/** The largest unit price accepted, in currency units. */
+export const MAX_PRICE = 1_000_000;
+/** The largest unit price accepted, in price units. */
+export const MAX_PRICE_UNITS = BigInt(MAX_PRICE) * PRICE_SCALE;
+/** Why a price over `MAX_PRICE` is refused. */
+const PRICE_TOO_LARGE = `Must be at most ${MAX_PRICE}`;
 /** The largest order total accepted, in cents (1000000000.00). */
 export const MAX_TOTAL_CENTS = 100_000_000_000n;
 
@@ -35,7 +39,7 @@ export function parsePrice(value: unknown): PriceResult {
       // Only values below 1e-6 or from 1e21 up print with an exponent.
       return value < 1
         ? { ok: false, message: "Must have at most 4 fractional digits" }
-        : { ok: false, message: "Must be at most 1000000" };
+        : { ok: false, message: PRICE_TOO_LARGE };
     }
   } else if (typeof value === "string") {
     text = value;
@@ -62,7 +66,7 @@ export function parsePrice(value: unknown): PriceResult {
   }
   const units = BigInt(whole) * PRICE_SCALE + BigInt(fraction.padEnd(4, "0"));
   if (units > MAX_PRICE_UNITS) {
-    return { ok: false, message: "Must be at most 1000000" };
+    return { ok: false, message: PRICE_TOO_LARGE };
   }
   return { ok: true, units };
 }

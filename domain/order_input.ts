@@ -7,6 +7,7 @@ import { DomainError, fieldErrors } from "./errors.ts";
 import {
   computeTotalCents,
   formatCents,
+  MAX_PRICE,
   MAX_TOTAL_CENTS,
   parsePrice,
 } from "./money.ts";
@@ -17,6 +18,11 @@ import { charLength, cleanTextSchema, plainStringSchema } from "./text.ts";
 
 /** The most items one order may have. */
 export const MAX_ITEMS = 100;
+
+/** The most of one item an order may have (at least 1). */
+export const MAX_QUANTITY = 10_000;
+
+const QUANTITY_RANGE = `Must be an integer from 1 to ${MAX_QUANTITY}`;
 
 const productIdSchema = z.union([
   plainStringSchema("Must be a string").refine(
@@ -38,9 +44,9 @@ const PRICE_TEXT = "^[0-9]+(\\.[0-9]{1,4})?$";
 
 const priceSchema = z.unknown().meta({
   description:
-    "Unit price: a JSON number or a decimal string (no exponent), from 0 to 1000000 with at most 4 fractional digits. Read exactly, never as binary floating point; responses echo it as a decimal string with 2–4 fractional digits.",
+    `Unit price: a JSON number or a decimal string (no exponent), from 0 to ${MAX_PRICE} with at most 4 fractional digits. Read exactly, never as binary floating point; responses echo it as a decimal string with 2–4 fractional digits.`,
   oneOf: [
-    { type: "number", minimum: 0, maximum: 1_000_000 },
+    { type: "number", minimum: 0, maximum: MAX_PRICE },
     { type: "string", pattern: PRICE_TEXT },
   ],
   examples: ["12.50", 3.99, "0.3333"],
@@ -56,12 +62,9 @@ const priceSchema = z.unknown().meta({
 const itemSchema = z.object({
   product_id: productIdSchema,
   product_name: cleanTextSchema(200, { examples: ["Mug"] }),
-  quantity: z.number({ error: "Must be an integer from 1 to 10000" }).int(
-    "Must be an integer from 1 to 10000",
-  ).min(1, "Must be an integer from 1 to 10000").max(
-    10000,
-    "Must be an integer from 1 to 10000",
-  ).meta({ examples: [2] }),
+  quantity: z.number({ error: QUANTITY_RANGE }).int(QUANTITY_RANGE)
+    .min(1, QUANTITY_RANGE).max(MAX_QUANTITY, QUANTITY_RANGE)
+    .meta({ examples: [2] }),
   price: priceSchema,
 }, { error: "Must be an object" });
 

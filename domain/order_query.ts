@@ -11,7 +11,7 @@ import { parseUserIdText } from "./principal.ts";
  * A query integer: a string of digits on the wire, documented as the
  * integer it stands for (the OpenAPI way to describe a query value).
  */
-function integerParam(min: number, max: number, fallback: number) {
+export function integerParam(min: number, max: number, fallback: number) {
   return z.string().meta({
     type: "integer",
     minimum: min,
@@ -31,12 +31,19 @@ function integerParam(min: number, max: number, fallback: number) {
   });
 }
 
+/** The most orders one page of the listing holds. */
+export const MAX_LIMIT = 100;
+/** How many orders a page holds when `limit` is not given. */
+const DEFAULT_LIMIT = 20;
+/** The largest `offset` of the listing. */
+export const MAX_OFFSET = 100_000;
+
 /** The query of `GET /v1/orders`; unknown parameters are ignored. */
 export const listOrdersQuerySchema = z.object({
-  limit: integerParam(1, 100, 20).meta({
+  limit: integerParam(1, MAX_LIMIT, DEFAULT_LIMIT).meta({
     description: "How many orders to return at most.",
   }),
-  offset: integerParam(0, 100_000, 0).meta({
+  offset: integerParam(0, MAX_OFFSET, 0).meta({
     description: "How many matching orders to skip (newest first).",
   }),
   status: z.enum(ORDER_STATUSES, {
@@ -57,7 +64,15 @@ export const listOrdersQuerySchema = z.object({
     }
     return id;
   }),
+  cursor: z.string().optional().meta({
+    description:
+      'The `next_cursor` of the previous page (also in its `Link: <…>; rel="next"` header): the next page starts right after that page\'s last order. Opaque, and bound to the caller it was issued to and to the `status` and `user_id` it was made with (`limit` may change). A cursor that was altered, issued to another caller or sent with other filters, or sent with an `offset` other than 0, is refused with 400.',
+  }),
 });
+
+/** Why a cursor with an `offset` is refused (400). */
+export const CURSOR_WITH_OFFSET =
+  "A cursor says where the page starts: send it without an offset";
 
 /** A validated listing query. */
 export interface ListOrdersQuery {
@@ -65,9 +80,15 @@ export interface ListOrdersQuery {
   offset: number;
   status: OrderStatus | undefined;
   userId: number | undefined;
+  /** The opaque `cursor` as sent; the edge reads its position. */
+  cursor?: string | undefined;
 }
 
-/** Validates the listing query, or throws a 422-mapped `DomainError`. */
+/**
+ * Validates the listing query, or throws a 422-mapped `DomainError` (a
+ * value out of range or of the wrong type) or a 400 one (a cursor with an
+ * `offset` other than 0: two starting points).
+ */
 export function parseListOrdersQuery(
   query: Record<string, string>,
 ): ListOrdersQuery {
@@ -79,10 +100,11 @@ export function parseListOrdersQuery(
       fieldErrors(parsed.error),
     );
   }
-  return {
-    limit: parsed.data.limit,
-    offset: parsed.data.offset,
-    status: parsed.data.status,
-    userId: parsed.data.user_id,
-  };
+  const { limit, offset, status, user_id, cursor } = parsed.data;
+  if (cursor !== undefined && offset !== 0) {
+    throw new DomainError("bad_request", CURSOR_WITH_OFFSET, [
+      { path: "offset", message: "Must be 0 (or absent) with a cursor" },
+    ]);
+  }
+  return { limit, offset, status, userId: user_id, cursor };
 }

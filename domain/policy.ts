@@ -9,6 +9,8 @@
  * - Cancel: the owner or an admin. Other status moves: fulfillment or an
  *   admin. Change the address, read the history: the owner or an admin.
  * - Decide a review: admins. See review holds: fulfillment and admins.
+ * - Read the events feed: fulfillment and admins every event; users the
+ *   events of their own orders, without review holds.
  * - Export or erase a user's personal data: the user or an admin.
  * - Disable, enable, revoke tokens, read metrics: admins.
  */
@@ -231,10 +233,28 @@ function decideStatusChange(
   );
 }
 
+/**
+ * What of the events feed a caller sees: admins and fulfillment every
+ * event (`userId` undefined) with review holds; any other caller the events
+ * of their own orders, without review holds (`order_events.ts`
+ * `typeSeenWithoutReviews`).
+ */
+export function eventScope(
+  principal: Principal,
+): { readonly userId: number | undefined; readonly seesReviews: boolean } {
+  return canSeeReviews(principal)
+    ? { userId: undefined, seesReviews: true }
+    : { userId: principal.userId, seesReviews: false };
+}
+
 /** Throws the refusal of a decision, if it is one. */
 export function assertAllowed(decision: PolicyDecision): void {
   if (!decision.allowed) throw new DomainError(decision.code, decision.reason);
 }
+
+/** Why a user who is not an admin may not manage another's data (403). */
+export const NOT_YOUR_PERSONAL_DATA =
+  "Only the user themself or an admin may manage their personal data";
 
 /**
  * Whether the caller may export or erase a user's personal data: the user
@@ -245,4 +265,14 @@ export function canManagePersonalData(
   userId: number,
 ): boolean {
   return principal.userId === userId || hasRole(principal, "admin");
+}
+
+/** Throws `forbidden` unless the caller may export or erase the user's data. */
+export function assertCanManagePersonalData(
+  principal: Principal,
+  userId: number,
+): void {
+  if (!canManagePersonalData(principal, userId)) {
+    throw new DomainError("forbidden", NOT_YOUR_PERSONAL_DATA);
+  }
 }

@@ -3,10 +3,21 @@
  * implement.
  */
 import type { AccountState } from "./account.ts";
-import type { AuditDraft, AuditEntry } from "./audit.ts";
+import type { AuditDraft, AuditEntry, PlacedAuditDraft } from "./audit.ts";
 import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
 import type { Principal } from "./principal.ts";
+
+/**
+ * Where an order stands in the listing's order (`created_at` descending,
+ * then `id` descending): neither ever changes, so a position stays put
+ * whatever happens to the orders around it.
+ */
+export interface OrderPosition {
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly id: string;
+}
 
 /** Which orders a listing shows and which page of them. */
 export interface OrderQuery {
@@ -14,6 +25,11 @@ export interface OrderQuery {
   readonly status?: OrderStatus | undefined;
   readonly limit: number;
   readonly offset: number;
+  /**
+   * Only orders after this position (older, or as old with a smaller id):
+   * the keyset of cursor pagination. `count` ignores it.
+   */
+  readonly after?: OrderPosition | undefined;
 }
 
 /** A page of orders and how many match in all. */
@@ -57,6 +73,12 @@ export interface OrderSnapshot {
   readonly lastAuditSeq: number;
   /** The hash of the chain's last entry. */
   readonly lastAuditHash: string;
+}
+
+/** An order with its audit entries, oldest first. */
+export interface OrderWithHistory {
+  readonly order: Order;
+  readonly history: AuditEntry[];
 }
 
 /**
@@ -127,9 +149,7 @@ export interface OrderStore {
    * The order with this (lowercase) id and its audit entries, oldest first,
    * read together; undefined when there is no such order.
    */
-  findOrderWithHistory(
-    id: string,
-  ): Promise<{ order: Order; history: AuditEntry[] } | undefined>;
+  findOrderWithHistory(id: string): Promise<OrderWithHistory | undefined>;
   /** Orders matching the query, newest first. */
   listOrders(query: OrderQuery): Promise<OrderPage>;
   /**
@@ -160,11 +180,14 @@ export interface AccountStore {
   /** The account's state and the head of its audit chain, read together. */
   findAccountForChange(userId: number): Promise<AccountSnapshot>;
   /**
-   * Writes the account's state and appends `entry` to its chain,
-   * atomically. Returns false, with nothing written, when the chain
-   * position is taken (another change came first).
+   * Writes the account's state and appends `entry` at its chain position
+   * (the store seals it), atomically. Returns false, with nothing written,
+   * when the chain position is taken (another change came first).
    */
-  writeAccount(account: AccountState, entry: AuditEntry): Promise<boolean>;
+  writeAccount(
+    account: AccountState,
+    entry: PlacedAuditDraft,
+  ): Promise<boolean>;
   /**
    * The entries of the user's own audit chain (`user:<id>`: erasures and
    * admin actions on the account), oldest first.

@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 /** A role a caller can hold; every authenticated caller is a `user`. */
-export type Role = "user" | "admin" | "fulfillment";
+export type Role = typeof ROLES[number];
 
 /** An authenticated caller. */
 export interface Principal {
@@ -44,6 +44,9 @@ const subSchema = z.union([
 
 /** The roles a token can grant; every caller is also a `user`. */
 export const GRANTABLE_ROLES = ["admin", "fulfillment"] as const;
+
+/** Every role, the ones a token grants and `user`, which every caller has. */
+export const ROLES = [...GRANTABLE_ROLES, "user"] as const;
 
 const GRANTABLE: ReadonlySet<string> = new Set(GRANTABLE_ROLES);
 

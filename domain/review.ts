@@ -3,10 +3,10 @@
  * a decision does. Pure functions; the velocity count comes from the store.
  */
 import { z } from "zod";
-import type { AuditDraft } from "./audit.ts";
+import { type AuditDraft, reviewDecidedEntry } from "./audit.ts";
 import { DomainError, fieldErrors } from "./errors.ts";
 import { isTerminalStatus } from "./lifecycle.ts";
-import type { Order, OrderReview, ReviewReason, ReviewState } from "./order.ts";
+import type { Order, OrderReview, ReviewReason } from "./order.ts";
 import { cleanTextSchema } from "./text.ts";
 import { assertAdmin, assertCanReadOrder } from "./policy.ts";
 import type { Principal } from "./principal.ts";
@@ -148,44 +148,4 @@ export function planReviewDecision(
       note: decision.note,
     }),
   };
-}
-
-/**
- * The `order.review_approved` / `order.review_rejected` entry: the review's
- * from/to, the status when a rejection cancels, and the note.
- */
-export function reviewDecidedEntry(
-  before: Order,
-  after: Order,
-  options: { actor: Principal; requestId: string; note?: string | undefined },
-): AuditDraft {
-  const changes: Record<string, { from: unknown; to: unknown }> = {
-    review: { from: reviewForAudit(before), to: reviewForAudit(after) },
-  };
-  if (before.status !== after.status) {
-    changes.status = { from: before.status, to: after.status };
-  }
-  if (options.note !== undefined) {
-    changes.review_note = { from: null, to: options.note };
-  }
-  return {
-    orderId: after.id,
-    action: after.review?.state === "approved"
-      ? "order.review_approved"
-      : "order.review_rejected",
-    actorUserId: options.actor.userId,
-    actorRoles: options.actor.roles,
-    requestId: options.requestId,
-    at: after.updatedAt,
-    changes,
-  };
-}
-
-/** A review as the audit log and the API show it. */
-export function reviewForAudit(
-  order: Pick<Order, "review">,
-): { state: ReviewState; reasons: ReviewReason[] } | null {
-  return order.review
-    ? { state: order.review.state, reasons: [...order.review.reasons] }
-    : null;
 }

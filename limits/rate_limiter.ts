@@ -88,7 +88,7 @@ export type RateLimiters = Readonly<Record<RateLimitName, RateLimiter>>;
 /** One minute, the window of every configured limit. */
 export const MINUTE_MS = 60_000;
 
-/** The defaults of `../shared/API.md`. */
+/** The defaults of the contract. */
 export const DEFAULT_RATE_LIMIT_RULES: RateLimitRules = {
   requests: { limit: 120, windowMs: MINUTE_MS },
   order_creation: { limit: 10, windowMs: MINUTE_MS },

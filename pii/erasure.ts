@@ -5,13 +5,14 @@
  * themselves, their hashes and the audit chains stay whole.
  */
 import {
-  type AuditEntry,
-  GENESIS_HASH,
+  type ChainHead,
+  nextChainPosition,
   personalDataErasedEntry,
-  sealAuditEntry,
+  type PlacedAuditDraft,
   userChainId,
 } from "../domain/audit.ts";
 import { DomainError } from "../domain/errors.ts";
+import { ADDRESS_NEEDED_STATUSES } from "../domain/lifecycle.ts";
 import type { Clock, PersonalDataEraser } from "../domain/ports.ts";
 import type { DataKeyRecord, Keyring } from "./keyring.ts";
 import { encryptPlainPersonalData, type PlainTextStore } from "./plain_text.ts";
@@ -26,18 +27,17 @@ export interface ErasureStore extends PlainTextStore {
    */
   hasOrderNeedingAddress(userId: number): Promise<boolean>;
   /** The last entry of the user's own audit chain, if any. */
-  userChainHead(
-    userId: number,
-  ): Promise<{ seq: number; hash: string } | undefined>;
+  userChainHead(userId: number): Promise<ChainHead | undefined>;
   /**
    * In one atomic write: destroys the key only if it is still live and no
-   * order of its user needs an address, and appends `entry` only if the key
-   * was destroyed. "kept" when the guard stopped it; "chain_position_taken"
-   * (nothing written) when another entry took the entry's place first.
+   * order of its user needs an address, and appends `entry` at its chain
+   * position (the store seals it) only if the key was destroyed. "kept"
+   * when the guard stopped it; "chain_position_taken" (nothing written)
+   * when another entry took the entry's place first.
    */
   destroyKey(
     key: Pick<DataKeyRecord, "keyId" | "userId">,
-    entry: AuditEntry,
+    entry: PlacedAuditDraft,
   ): Promise<"destroyed" | "kept" | "chain_position_taken">;
   /**
    * Best effort, after a key was destroyed: makes the storage overwrite
@@ -47,13 +47,18 @@ export interface ErasureStore extends PlainTextStore {
   scrub(): Promise<void>;
 }
 
+/** The statuses in which an order needs its address, as prose: `a, b or c`. */
+export const ADDRESS_NEEDED_TEXT = `${
+  ADDRESS_NEEDED_STATUSES.slice(0, -1).join(", ")
+} or ${ADDRESS_NEEDED_STATUSES.at(-1)}`;
+
 /** Why an erasure is refused while an order still needs its address (409). */
 export function activeOrdersMessage(userId: number): string {
-  return `Cannot erase the personal data of user ${userId}: an order of theirs is still pending, processing or shipped`;
+  return `Cannot erase the personal data of user ${userId}: an order of theirs is still ${ADDRESS_NEEDED_TEXT}`;
 }
 
 /** How often an erasure re-reads and retries after losing a race. */
-const MAX_ERASURE_ATTEMPTS = 5;
+export const MAX_ERASURE_ATTEMPTS = 5;
 
 /** The erasure service. */
 export function createPersonalDataEraser(
@@ -75,17 +80,13 @@ export function createPersonalDataEraser(
         const key = await store.findLiveKey(userId);
         if (!key) return "unchanged";
         const head = await store.userChainHead(userId);
-        const entry = await sealAuditEntry(
-          personalDataErasedEntry(
+        const entry = {
+          ...personalDataErasedEntry(
             { userId, keyId: key.keyId, at: clock.now() },
             { actor, requestId },
           ),
-          {
-            chainId: userChainId(userId),
-            chainSeq: (head?.seq ?? 0) + 1,
-            prevHash: head?.hash ?? GENESIS_HASH,
-          },
-        );
+          ...nextChainPosition(userChainId(userId), head),
+        };
         beginWrite?.();
         const outcome = await store.destroyKey(key, entry);
         if (outcome === "destroyed") {

@@ -5,7 +5,10 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AccountStateCache } from "../auth/account_state_cache.ts";
+import {
+  type AccountStateCache,
+  MAX_ACCOUNT_STATE_STALENESS_MS,
+} from "../auth/account_state_cache.ts";
 import type { AccountAction } from "../domain/account.ts";
 import {
   accountKeptChangingMessage,
@@ -33,6 +36,7 @@ import {
   problems,
   text,
 } from "./openapi/responses.ts";
+import { ACCOUNT_ACTION_CHECKS, orderOfChecks } from "./http/checks.ts";
 import { pathUserId } from "./http/path_user_id.ts";
 import { securityEvent } from "../monitoring/security_events.ts";
 
@@ -44,7 +48,11 @@ const ACTION_EVENTS = {
 } as const;
 
 const ACCOUNT_ACTION_NOTES =
-  "Effective at once on the instance that served it, within 5 s on every other. Admins only; any user id may be named, even one that never called.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404, for every caller), the admin role (403).";
+  `Effective at once on the instance that served it, within ${
+    MAX_ACCOUNT_STATE_STALENESS_MS / 1000
+  } s on every other. Admins only; any user id may be named, even one that never called.\n\n${
+    orderOfChecks(ACCOUNT_ACTION_CHECKS)
+  }`;
 
 const notAnAdmin = refusalExample(
   "The caller is not an admin",

@@ -39,6 +39,7 @@ import {
   SERVER_REQUEST_ID_HEADER,
 } from "./middleware/request_id.ts";
 import { usersRoutes } from "./users.ts";
+import { eventsRoutes } from "./events.ts";
 import { SECURITY_EVENTS } from "../monitoring/security_event_names.ts";
 import {
   createSecurityEvents,
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       ],
       exposeHeaders: [
         "ETag",
+        "Link",
         "Location",
         "X-Request-Id",
         SERVER_REQUEST_ID_HEADER,
@@ -112,7 +114,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // Matches /v1/orders/{id} itself and every route below it.
   app.use("/v1/orders/:id/*", orderLookup());
   // These read one order and decide after the limits' verdict
-  // (`readOrder` and `changeOrder` in ./orders.ts); a history, a list or an
+  // (`readOrder` in domain/read_orders.ts, `applyOrderChange` in
+  // domain/apply_order_change.ts); a history, a list or an
   // export is not started before it.
   app.on(["GET", "PATCH"], "/v1/orders/:id", readsAhead());
   app.on(
@@ -124,6 +127,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use("/v1/*", userRateLimits(deps));
   app.route("/v1/orders", ordersRoutes(deps, { metrics }));
   app.route("/v1/users", usersRoutes(deps));
+  app.route("/v1/events", eventsRoutes(deps));
   app.route("/v1/admin", adminRoutes(deps, { accountCache, metrics }));
 
   app.notFound((c) => {

@@ -9,6 +9,7 @@ import type {
   OrderStore,
   PersonalDataEraser,
 } from "../domain/ports.ts";
+import type { EventStore } from "../domain/order_events.ts";
 import type { ReviewPolicy } from "../domain/review.ts";
 import type { Logger } from "../logger.ts";
 import type { Context } from "hono";
@@ -35,12 +36,19 @@ export interface AppDeps {
   readonly corsOrigins?: readonly string[];
   /** Requests running longer are answered with 503. */
   readonly requestTimeoutMs?: number;
+  /** The feed of order events (db/event_store.ts). */
+  readonly events: EventStore;
   /** Account state (disabled, revoked tokens), set by admins. */
   readonly accounts: AccountStore;
   /** When new orders are held for review. */
   readonly reviewPolicy: ReviewPolicy;
   /** The secret the key of `ip_hash` in security events is derived from. */
   readonly ipHashSecret: string;
+  /**
+   * The secret the key of paging cursors is derived from (`JWT_SECRET`):
+   * see ./http/cursor.ts.
+   */
+  readonly cursorSecret: string;
 }
 
 /** How the app applies its rate limits. */

@@ -7,11 +7,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
-  type AppliedOrderChange,
   applyOrderChangeWithOutcome,
   jitteredBackoff,
   MAX_CHANGE_ATTEMPTS,
-  NO_SUCH_ORDER,
   type OrderChangeDeps,
 } from "../domain/apply_order_change.ts";
 import {
@@ -22,39 +20,43 @@ import {
   KEY_REUSED,
   KEY_REUSED_FIELD,
 } from "../domain/create_order.ts";
-import { DomainError } from "../domain/errors.ts";
-import { parseIdempotencyKey } from "../domain/idempotency.ts";
+import {
+  parseIdempotencyKey,
+  REPLAY_WINDOW_MS,
+} from "../domain/idempotency.ts";
 import { createKeyedQueue } from "../domain/keyed_queue.ts";
-import { normaliseOrderId, type Order } from "../domain/order.ts";
+import { normaliseOrderId } from "../domain/order.ts";
 import type { OrderChange } from "../domain/order_change.ts";
 import {
   cancelOrderSchema,
   createOrderSchema,
   parseCancelOrder,
-  parseNewOrder,
   parseOrderPatch,
   updateOrderSchema,
 } from "../domain/order_input.ts";
 import {
+  type ListOrdersQuery,
   listOrdersQuerySchema,
   parseListOrdersQuery,
 } from "../domain/order_query.ts";
+import type { OrderPosition } from "../domain/ports.ts";
+import type { Principal } from "../domain/principal.ts";
 import {
-  assertAdmin,
-  assertAllowed,
-  assertCanReadOrder,
-  decideOrderAction,
-  listingScope,
-  orderOwnerFor,
-} from "../domain/policy.ts";
-import {
-  parseReviewDecision,
-  planReviewDecision,
-  reviewDecisionSchema,
-} from "../domain/review.ts";
+  listOrders,
+  listsEveryOrder,
+  readOrder,
+  readOrderHistory,
+} from "../domain/read_orders.ts";
+import { parseReviewDecision, reviewDecisionSchema } from "../domain/review.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
+import { createOrderRecording } from "../monitoring/order_recording.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { beginWrite } from "./middleware/hygiene.ts";
+import {
+  createCursorCodec,
+  type CursorCodec,
+  invalidCursor,
+} from "./http/cursor.ts";
 import { parseIfMatch } from "./http/if_match.ts";
 import { readJsonBody } from "./http/json_body.ts";
 import { PARAMETERS } from "./openapi/components.ts";
@@ -64,10 +66,10 @@ import {
   cancelledOrderExample,
   cancelOrderExamples,
   createOrderExamples,
+  cursorWithOffsetExample,
   erasedOrderExample,
-  EXAMPLE_CALLERS,
-  EXAMPLE_ORDER,
   heldOrderExample,
+  invalidCursorExample,
   invalidIfMatch,
   lostRaces,
   malformedJson,
@@ -75,21 +77,23 @@ import {
   orderExample,
   orderHistoryExample,
   orderListExample,
+  orderListFirstPageExample,
   orderNotFound,
   problemExample,
   processingOrderExample,
-  refusalExample,
   rejectedOrderExample,
   reviewDecisionExamples,
   reviewedOrderHistoryExample,
   staleVersion,
   updateOrderExamples,
 } from "./openapi/examples.ts";
+import { ORDER_REFUSALS } from "./openapi/order_examples.ts";
 import { authenticated, json, problems } from "./openapi/responses.ts";
 import {
-  historyEventJson,
   orderEtag,
+  orderHistoryJson,
   orderJson,
+  orderListJson,
   orderTextFor,
   type OrderView,
   orderView,
@@ -106,7 +110,14 @@ import {
   orderListSchema,
   orderSchema,
 } from "./openapi/response_schemas.ts";
-import { securityEvent } from "../monitoring/security_events.ts";
+import { DEFAULT_RATE_LIMIT_RULES } from "../limits/rate_limiter.ts";
+import {
+  CREATE_ORDER_CHECKS,
+  describeChecks,
+  ORDER_CHANGE_CHECKS,
+  orderOfChecks,
+  READ_ORDER_CHECKS,
+} from "./http/checks.ts";
 
 /** The request bodies, as named schemas of the document. */
 const CreateOrderRequest = named(createOrderSchema, "CreateOrderRequest");
@@ -117,18 +128,18 @@ const ReviewDecisionRequest = named(
   "ReviewDecisionRequest",
 );
 
-const ORDER_CHANGE_NOTES =
-  "Order of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), existence (404; an id that is not a UUID is unknown), the caller's right to see the order (403), `If-Match` (412, before anything about the body, even its media type), the body (415, 400 malformed JSON, 400/422 validation), the caller's right to make the change (403), then the business rules (400, 409). A change bumps `version`, sets `updated_at` and appends one audit entry, in one atomic write; without `If-Match` a concurrent change is never lost: changes to one order queue within an instance, and a race lost to another instance re-checks the rules against the newer version (409 only after " +
-  MAX_CHANGE_ATTEMPTS + " lost races in a row, nothing written).";
+const ORDER_CHANGE_NOTES = `Order of checks without \`If-Match\`: ${
+  describeChecks(ORDER_CHANGE_CHECKS.withoutIfMatch)
+}. With \`If-Match\`: ${
+  describeChecks(ORDER_CHANGE_CHECKS.withIfMatch)
+}. A change bumps \`version\`, sets \`updated_at\` and appends one audit entry, in one atomic write; without \`If-Match\` a concurrent change is never lost: changes to one order queue within an instance, and a race lost to another instance re-checks the rules against the newer version (409 only after ${MAX_CHANGE_ATTEMPTS} lost races in a row, nothing written). The body is read in full before the change waits its turn, so a body that is slow to arrive holds up no other change.`;
+
+/** The 409 of a change that kept losing races, as the responses say it. */
+const LOST_RACES =
+  `concurrent changes won ${MAX_CHANGE_ATTEMPTS} races in a row (nothing was written and the request can be retried as is)`;
 
 const ETAG_NOTE =
   'Send `If-Match: "<version>"` (the `ETag` of the order you read) to apply the change to that version only: any other current version answers 412 and nothing changes. On 412, re-read the order, re-apply your intent to it, and send again with the new `ETag`.';
-
-/** The held example order, as a review finds it. */
-const HELD_ORDER: Order = {
-  ...EXAMPLE_ORDER,
-  review: { state: "pending", reasons: ["velocity"] },
-};
 
 const NO_SUCH_ORDER_RESPONSE = problems(
   "No such order, or an id that is not a UUID.",
@@ -140,133 +151,14 @@ const STALE_VERSION_RESPONSE = problems(
   [staleVersion],
 );
 
-/**
- * The refusals the routes below show as examples, as the domain's own
- * parsers and policy give them (computed once, not per app).
- */
-const REFUSED = {
-  noItems: refusalExample("No items", () =>
-    parseNewOrder({
-      items: [],
-      shipping_address: "1 Main St, Springfield",
-    })),
-  malformedKey: refusalExample(
-    "A malformed Idempotency-Key",
-    () => parseIdempotencyKey("\u00e9"),
-  ),
-  orderForAnother: refusalExample(
-    "Ordering for another user without the admin role",
-    () => orderOwnerFor(EXAMPLE_CALLERS.owner, 43),
-  ),
-  invalidOrder: refusalExample("Invalid fields", () =>
-    parseNewOrder({
-      items: [{
-        product_id: "sku-1",
-        product_name: "Mug",
-        quantity: 0,
-        price: "12.50001",
-      }],
-      shipping_address: "",
-    })),
-  listAnother: refusalExample(
-    "Listing another user's orders",
-    () => listingScope(EXAMPLE_CALLERS.owner, 43),
-  ),
-  limitOutOfRange: refusalExample(
-    "limit out of range",
-    () => parseListOrdersQuery({ limit: "0" }),
-  ),
-  unknownStatus: refusalExample(
-    "Not one of the five statuses",
-    () => parseOrderPatch({ status: "lost" }),
-  ),
-  illegalMove: refusalExample(
-    "A move the lifecycle does not allow",
-    () =>
-      assertAllowed(
-        decideOrderAction(EXAMPLE_CALLERS.fulfillment, EXAMPLE_ORDER, {
-          kind: "set_status",
-          to: "shipped",
-        }),
-      ),
-  ),
-  heldForReview: refusalExample(
-    "Held for review",
-    () =>
-      assertAllowed(
-        decideOrderAction(EXAMPLE_CALLERS.fulfillment, HELD_ORDER, {
-          kind: "set_status",
-          to: "processing",
-        }),
-      ),
-  ),
-  emptyAddress: refusalExample(
-    "An empty address",
-    () => parseOrderPatch({ shipping_address: "" }),
-  ),
-  alreadyShipped: refusalExample(
-    "Already shipped",
-    () =>
-      assertAllowed(
-        decideOrderAction(
-          EXAMPLE_CALLERS.owner,
-          { ...EXAMPLE_ORDER, status: "shipped" },
-          { kind: "set_status", to: "cancelled" },
-        ),
-      ),
-  ),
-  longReason: refusalExample(
-    "A reason that is too long",
-    () => parseCancelOrder({ reason: "x".repeat(501) }),
-  ),
-  notAdminDeciding: refusalExample(
-    "Fulfillment or the owner deciding",
-    () => assertAdmin(EXAMPLE_CALLERS.fulfillment, "decide_review"),
-  ),
-  notHeld: refusalExample(
-    "Not held for review",
-    () =>
-      planReviewDecision(EXAMPLE_ORDER, { decision: "approve" }, {
-        principal: EXAMPLE_CALLERS.admin,
-        requestId: "review-0042",
-        now: EXAMPLE_ORDER.updatedAt,
-      }),
-  ),
-  alreadyDecided: refusalExample("Already decided", () =>
-    planReviewDecision(
-      {
-        ...HELD_ORDER,
-        review: { state: "approved", reasons: ["velocity"] },
-      },
-      { decision: "approve" },
-      {
-        principal: EXAMPLE_CALLERS.admin,
-        requestId: "review-0042",
-        now: EXAMPLE_ORDER.updatedAt,
-      },
-    )),
-  unknownDecision: refusalExample(
-    "An unknown decision",
-    () => parseReviewDecision({ decision: "maybe" }),
-  ),
-  historyForbidden: refusalExample(
-    "Not the owner, not an admin",
-    () =>
-      assertAllowed(
-        decideOrderAction(EXAMPLE_CALLERS.fulfillment, EXAMPLE_ORDER, {
-          kind: "read_history",
-        }),
-      ),
-  ),
-};
-
 /** The orders sub-app. */
 export function ordersRoutes(
   deps: AppDeps,
   parts: { metrics: Metrics },
 ): OpenAPIHono<AppEnv> {
-  const { metrics } = parts;
   const { store, clock } = deps;
+  const recording = createOrderRecording(parts.metrics);
+  const cursors = createCursorCodec(deps.cursorSecret);
   const limitOrderCreation = orderCreationStep(deps);
   // This app's requests with one user and Idempotency-Key wait for each
   // other, so a retry is answered from the first one's record.
@@ -287,7 +179,11 @@ export function ordersRoutes(
     tags: ["Orders"],
     summary: "Create an order",
     description:
-      "Creates a `pending` order for the caller (an admin may name any `user_id`). The server computes `total` exactly from the lines (half-up to cents, once) and ignores any other field. The creation is written to the audit log in the same atomic write.\n\nWith an `Idempotency-Key`, a retry by the same user with the same key and the same JSON body within 24 h returns the original 201 with `Idempotent-Replayed: true` and creates nothing; see the header's description.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limit on all requests (429), media type (415), JSON (400), the `Idempotency-Key` (400 malformed, replay, 409 for an in-flight claim of an earlier version, 422 other body), the creation limit (429), validation (400 for the item count, else 422), ownership (403).",
+      `Creates a \`pending\` order for the caller (an admin may name any \`user_id\`). The server computes \`total\` exactly from the lines (half-up to cents, once) and ignores any other field. The creation is written to the audit log in the same atomic write.\n\nWith an \`Idempotency-Key\`, a retry by the same user with the same key and the same JSON body within ${
+        REPLAY_WINDOW_MS / 3_600_000
+      } h returns the original 201 with \`Idempotent-Replayed: true\` and creates nothing; see the header's description.\n\n${
+        orderOfChecks(CREATE_ORDER_CHECKS)
+      }`,
     parameters: [PARAMETERS.IdempotencyKey],
     request: {
       body: {
@@ -314,14 +210,14 @@ export function ordersRoutes(
       400: problems(
         "`items` missing, empty or over 100 lines; a malformed `Idempotency-Key`; or a body that is not JSON.",
         [
-          REFUSED.noItems,
-          REFUSED.malformedKey,
+          ORDER_REFUSALS.noItems,
+          ORDER_REFUSALS.malformedKey,
           malformedJson,
         ],
       ),
       403: problems(
         "`user_id` names another user and the caller is not an admin.",
-        [REFUSED.orderForAnother],
+        [ORDER_REFUSALS.orderForAnother],
       ),
       409: problems(
         "The `Idempotency-Key` is held by an in-flight claim that an earlier version of the service made (such claims expire after 60 s): retry a little later.",
@@ -334,7 +230,7 @@ export function ordersRoutes(
       422: problems(
         "Any other invalid field (one `errors` entry each), a total over 1000000000.00, or an `Idempotency-Key` already used with a different body.",
         [
-          REFUSED.invalidOrder,
+          ORDER_REFUSALS.invalidOrder,
           problemExample(
             "validation_failed",
             "The key was used with another body",
@@ -362,7 +258,7 @@ export function ordersRoutes(
     });
     if (outcome.kind === "created") {
       keepOrderCreation(c);
-      recordCreated(c, metrics, outcome.order);
+      recording.recordCreated(c, outcome.order);
     }
     return createdResponse(c, outcome, orderView(principal));
   });
@@ -374,32 +270,48 @@ export function ordersRoutes(
     tags: ["Orders"],
     summary: "List orders",
     description:
-      "Newest first (`created_at` descending, then `id` descending). A user sees only their own orders; fulfillment and admin see all and may filter by `user_id`. Unknown query parameters are ignored.",
+      'Newest first (`created_at` descending, then `id` descending). A user sees only their own orders; fulfillment and admin see all and may filter by `user_id`. Unknown query parameters are ignored.\n\nTwo ways to page: `offset` (kept for existing clients; orders created meanwhile shift later pages, so one may be skipped or shown twice), or `next_cursor` (every page carries it, and the `Link: <…>; rel="next"` header unless it is the last): a walk from cursor to cursor returns every order that matched when it began exactly once, in order, whatever is created, changed or cancelled meanwhile; orders created later are newer than its position and do not appear. Cursors do not expire, but they are bound to the caller and to `status` and `user_id` (400 otherwise); `limit` may change from page to page.',
     request: { query: listOrdersQuerySchema },
     responses: authenticated({
       200: json("One page of the orders the caller may see.", orderListSchema, {
-        examples: { page: { summary: "One order", value: orderListExample } },
+        examples: {
+          page: { summary: "One order", value: orderListExample },
+          firstPage: {
+            summary: "A first page, with the cursor of the next",
+            value: orderListFirstPageExample,
+          },
+        },
+        headers: ["Link"],
       }),
+      400: problems(
+        "A `cursor` that was altered, issued to another caller or made with other `status` or `user_id` filters; or a cursor with an `offset` other than 0.",
+        [invalidCursorExample, cursorWithOffsetExample],
+      ),
       403: problems("A user's `user_id` filter names another user.", [
-        REFUSED.listAnother,
+        ORDER_REFUSALS.listAnother,
       ]),
       422: problems(
         "A query parameter out of range or of the wrong type (one `errors` entry each).",
-        [REFUSED.limitOutOfRange],
+        [ORDER_REFUSALS.limitOutOfRange],
       ),
     }),
   }, async (c) => {
     const principal = c.get("principal");
     const query = parseListOrdersQuery(c.req.query());
-    const userId = listingScope(principal, query.userId);
-    const page = await store.listOrders({ ...query, userId });
-    const view = orderView(principal);
-    return c.json({
-      orders: page.orders.map((order) => orderJson(order, view)),
-      limit: query.limit,
-      offset: query.offset,
-      count: page.count,
-    }, 200);
+    const cursor = listingCursor(cursors, principal, query);
+    const listing = await listOrders(deps, {
+      principal,
+      query,
+      after: cursor.after,
+    });
+    const nextCursor = listing.next && cursor.encode(listing.next);
+    if (nextCursor !== undefined) {
+      c.header("Link", nextPageLink(query, nextCursor));
+    }
+    return c.json(
+      orderListJson(listing, orderView(principal), { nextCursor }),
+      200,
+    );
   });
 
   documented(app, {
@@ -409,7 +321,9 @@ export function ordersRoutes(
     tags: ["Orders"],
     summary: "Read an order",
     description:
-      "The order with its `ETag`. Owner, fulfillment and admin. Ids match case-insensitively. Look-ups of single orders that end in 403 or 404 count against a per-user limit (20 a minute by default); over it, every request for a single order is 429 for a while.",
+      `The order with its \`ETag\`. Owner, fulfillment and admin. Ids match case-insensitively. Look-ups of single orders that end in 403 or 404 count against a per-user limit (${DEFAULT_RATE_LIMIT_RULES.lookup_misses.limit} a minute by default); over it, every request for a single order is 429 for a while.\n\n${
+        orderOfChecks(READ_ORDER_CHECKS)
+      }`,
     parameters: [PARAMETERS.OrderId],
     responses: authenticated({
       200: json("The order.", orderSchema, {
@@ -430,12 +344,13 @@ export function ordersRoutes(
       404: NO_SUCH_ORDER_RESPONSE,
     }),
   }, async (c) => {
-    const id = normaliseOrderId(c.req.param("id"));
-    const order = id === undefined ? undefined : await store.findOrder(id);
-    await admitted(c); // read ahead (`readsAhead`), decided after the verdict
-    if (!order) throw new DomainError("not_found", NO_SUCH_ORDER);
     const principal = c.get("principal");
-    assertCanReadOrder(principal, order);
+    const order = await readOrder(deps, {
+      orderId: normaliseOrderId(c.req.param("id")),
+      principal,
+      // Read ahead (`readsAhead`), decided after the verdict.
+      admitted: () => admitted(c),
+    });
     c.header("ETag", orderEtag(order));
     return c.json(orderJson(order, orderView(principal)), 200);
   });
@@ -478,8 +393,8 @@ export function ordersRoutes(
       400: problems(
         "A `status` outside the five; a move the lifecycle does not allow (skipping, backward, anything on a delivered or cancelled order); an address change after `processing`; a malformed `If-Match`; or a body that is not JSON.",
         [
-          REFUSED.unknownStatus,
-          REFUSED.illegalMove,
+          ORDER_REFUSALS.unknownStatus,
+          ORDER_REFUSALS.illegalMove,
           invalidIfMatch,
           malformedJson,
         ],
@@ -490,16 +405,16 @@ export function ordersRoutes(
       ),
       404: NO_SUCH_ORDER_RESPONSE,
       409: problems(
-        "The order is held for review and may not move to `processing` until an admin approves it (`POST /v1/orders/{id}/review`); or concurrent changes won 5 races in a row (nothing was written and the request can be retried as is).",
+        `The order is held for review and may not move to \`processing\` until an admin approves it (\`POST /v1/orders/{id}/review\`); or ${LOST_RACES}.`,
         [
-          REFUSED.heldForReview,
+          ORDER_REFUSALS.heldForReview,
           lostRaces,
         ],
       ),
       412: STALE_VERSION_RESPONSE,
       422: problems(
         "An invalid `shipping_address`, or a body that is not a JSON object.",
-        [REFUSED.emptyAddress],
+        [ORDER_REFUSALS.emptyAddress],
       ),
     }, { body: true }),
   }, (c) => changeOrder(c, async () => parseOrderPatch(await readJsonBody(c))));
@@ -538,7 +453,7 @@ export function ordersRoutes(
       400: problems(
         "The order is shipped, delivered or already cancelled; a malformed `If-Match`; or a body that is not JSON.",
         [
-          REFUSED.alreadyShipped,
+          ORDER_REFUSALS.alreadyShipped,
           invalidIfMatch,
           malformedJson,
         ],
@@ -549,13 +464,13 @@ export function ordersRoutes(
       ),
       404: NO_SUCH_ORDER_RESPONSE,
       409: problems(
-        "Concurrent changes won 5 races in a row; nothing was written.",
+        `Lost races: ${LOST_RACES}.`,
         [lostRaces],
       ),
       412: STALE_VERSION_RESPONSE,
       422: problems(
         "A `reason` that is not a string or is over 500 characters, or a body that is not a JSON object.",
-        [REFUSED.longReason],
+        [ORDER_REFUSALS.longReason],
       ),
     }, { body: true }),
   }, (c) =>
@@ -607,23 +522,23 @@ export function ordersRoutes(
       403: problems(
         "The caller is not an admin (or may not even see the order).",
         [
-          REFUSED.notAdminDeciding,
+          ORDER_REFUSALS.notAdminDeciding,
           notYourOrder,
         ],
       ),
       404: NO_SUCH_ORDER_RESPONSE,
       409: problems(
-        "The order is not held for review, its review is already decided, or it was cancelled meanwhile; or concurrent changes won 5 races in a row (nothing was written).",
+        `The order is not held for review, its review is already decided, or it was cancelled meanwhile; or ${LOST_RACES}.`,
         [
-          REFUSED.notHeld,
-          REFUSED.alreadyDecided,
+          ORDER_REFUSALS.notHeld,
+          ORDER_REFUSALS.alreadyDecided,
           lostRaces,
         ],
       ),
       412: STALE_VERSION_RESPONSE,
       422: problems(
         "A `decision` other than `approve` or `reject`, a `note` that is not a string or is over 500 characters, or a body that is not a JSON object.",
-        [REFUSED.unknownDecision],
+        [ORDER_REFUSALS.unknownDecision],
       ),
     }, { body: true }),
   }, (c) =>
@@ -654,27 +569,17 @@ export function ordersRoutes(
         },
       }),
       403: problems("Another user's order, or a fulfillment caller.", [
-        REFUSED.historyForbidden,
+        ORDER_REFUSALS.historyForbidden,
       ]),
       404: NO_SUCH_ORDER_RESPONSE,
     }),
   }, async (c) => {
-    const id = normaliseOrderId(c.req.param("id"));
-    // The entries are read with the order, and shown only if it may be read.
-    const found = id === undefined
-      ? undefined
-      : await store.findOrderWithHistory(id);
-    if (!found) throw new DomainError("not_found", NO_SUCH_ORDER);
-    assertAllowed(
-      decideOrderAction(c.get("principal"), found.order, {
-        kind: "read_history",
-      }),
-    );
-    const entries = found.history;
-    const view = orderView(c.get("principal"));
-    return c.json({
-      events: entries.map((entry) => historyEventJson(entry, view)),
-    }, 200);
+    const principal = c.get("principal");
+    const { history } = await readOrderHistory(deps, {
+      orderId: normaliseOrderId(c.req.param("id")),
+      principal,
+    });
+    return c.json(orderHistoryJson(history, orderView(principal)), 200);
   });
 
   return app;
@@ -697,47 +602,74 @@ export function ordersRoutes(
       admitted: () => admitted(c),
       beginWrite: () => beginWrite(c),
     });
-    recordChanged(c, metrics, outcome);
+    recording.recordChanged(c, outcome);
     c.header("ETag", orderEtag(outcome.order));
     return c.json(orderJson(outcome.order, orderView(principal)), 200);
   }
 }
 
-/** Counts a new order and logs `order.held` when it is held. */
-function recordCreated(c: Context<AppEnv>, metrics: Metrics, order: Order) {
-  metrics.countOrderCreated(order.totalCents);
-  if (order.review) {
-    metrics.countOrderHeld();
-    securityEvent(c, "order.held", {
-      order_id: order.id,
-      reason: order.review.reasons.join(","),
-    });
-  }
+/** The listing's cursors for one request: the position it continues from, and the next. */
+interface ListingCursor {
+  /** The position of the request's `cursor`; undefined without one. */
+  readonly after: OrderPosition | undefined;
+  /** A cursor for `position`, for this caller and these filters. */
+  encode(position: OrderPosition): string;
 }
 
-/** Counts and logs a change of status (`order.cancelled`, `order.status_changed`). */
-function recordChanged(
-  c: Context<AppEnv>,
-  metrics: Metrics,
-  outcome: AppliedOrderChange,
-) {
-  const { order, previous } = outcome;
-  if (previous === undefined || previous.status === order.status) return;
-  if (order.status === "cancelled") {
-    metrics.countOrderCancelled();
-    securityEvent(c, "order.cancelled", {
-      order_id: order.id,
-      reason: order.review?.state === "rejected" &&
-          previous.review?.state === "pending"
-        ? "review rejected"
-        : `${previous.status} -> cancelled`,
-    });
-  } else {
-    securityEvent(c, "order.status_changed", {
-      order_id: order.id,
-      reason: `${previous.status} -> ${order.status}`,
-    });
+/**
+ * The listing's cursors for `query` as `principal` sends it: bound to the
+ * caller, to whether they see every order or only their own, and to the
+ * `status` and `user_id` filters (not to `limit`). The request's `cursor`
+ * is read here: one made for anything else, or holding anything but a
+ * position, is a 400.
+ */
+function listingCursor(
+  codec: CursorCodec,
+  principal: Principal,
+  query: ListOrdersQuery,
+): ListingCursor {
+  const binding = {
+    kind: "orders",
+    userId: principal.userId,
+    scope: {
+      every_order: listsEveryOrder(principal),
+      status: query.status ?? null,
+      user_id: query.userId ?? null,
+    },
+  };
+  return {
+    after: query.cursor === undefined
+      ? undefined
+      : orderPosition(codec.decode(binding, query.cursor)),
+    encode: (position) =>
+      codec.encode(binding, [position.createdAt, position.id]),
+  };
+}
+
+/** A cursor's position as the listing wrote it: `[created_at, id]`. */
+function orderPosition(parts: readonly (string | number)[]): OrderPosition {
+  const [createdAt, id, ...rest] = parts;
+  if (
+    rest.length > 0 || typeof createdAt !== "number" ||
+    !Number.isSafeInteger(createdAt) || createdAt < 0 ||
+    typeof id !== "string" || normaliseOrderId(id) !== id
+  ) {
+    throw invalidCursor();
   }
+  return { createdAt, id };
+}
+
+/**
+ * The `Link` header of the next page (RFC 8288): the request's filters and
+ * limit, without `offset`, with the next cursor.
+ */
+function nextPageLink(query: ListOrdersQuery, cursor: string): string {
+  const next = new URLSearchParams();
+  if (query.status !== undefined) next.set("status", query.status);
+  if (query.userId !== undefined) next.set("user_id", String(query.userId));
+  next.set("limit", String(query.limit));
+  next.set("cursor", cursor);
+  return `</v1/orders?${next}>; rel="next"`;
 }
 
 /**

@@ -5,22 +5,24 @@
  * crypto-shredding). Only the user themself or an admin may do either.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { EXPORTED_USER_ACTIONS } from "../domain/audit.ts";
-import { DomainError } from "../domain/errors.ts";
-import type { Order } from "../domain/order.ts";
-import { canManagePersonalData } from "../domain/policy.ts";
-import type { OrderStore } from "../domain/ports.ts";
-import { activeOrdersMessage } from "../pii/erasure.ts";
+import { exportPersonalData } from "../domain/export_personal_data.ts";
+import { assertCanManagePersonalData } from "../domain/policy.ts";
+import {
+  activeOrdersMessage,
+  ADDRESS_NEEDED_TEXT,
+  MAX_ERASURE_ATTEMPTS,
+} from "../pii/erasure.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { beginWrite } from "./middleware/hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
 import {
   erasedPersonalDataExportExample,
+  EXAMPLE_CALLERS,
   noSuchUser,
   personalDataExportExample,
   problemExample,
+  refusalExample,
 } from "./openapi/examples.ts";
 import {
   authenticated,
@@ -28,32 +30,20 @@ import {
   noContent,
   problems,
 } from "./openapi/responses.ts";
-import {
-  historyEventJson,
-  orderJson,
-  orderView,
-  userEventJson,
-} from "./http/order_json.ts";
+import { orderView, personalDataExportJson } from "./http/order_json.ts";
 import { pathUserId } from "./http/path_user_id.ts";
 import { personalDataExportSchema } from "./openapi/response_schemas.ts";
 import { logRequestIds } from "./middleware/request_id.ts";
+import { ERASURE_CHECKS, EXPORT_CHECKS, orderOfChecks } from "./http/checks.ts";
 
-/** How many orders the export reads at a time. */
-const EXPORT_PAGE_SIZE = 100;
-
-/** Why a user who is not an admin may not manage another's data (403). */
-export const NOT_YOUR_PERSONAL_DATA =
-  "Only the user themself or an admin may manage their personal data";
-
-const notYourData = problemExample(
-  "forbidden",
+const notYourData = refusalExample(
   "Another user's data",
-  NOT_YOUR_PERSONAL_DATA,
+  () => assertCanManagePersonalData(EXAMPLE_CALLERS.other, 42),
 );
 
 /** The users sub-app. */
 export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
-  const { store, accounts, clock, logger } = deps;
+  const { logger } = deps;
   const app = new OpenAPIHono<AppEnv>();
 
   documented(app, {
@@ -63,7 +53,9 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
     tags: ["Users"],
     summary: "Export a user's data",
     description:
-      "Right of access: every order of the user, newest first, each with its history, and the events of the user's own audit chain about their personal data (`events`: each erasure, `user.personal_data_erased`, with its time, actor and request id), as one JSON document. The user themself or an admin (not fulfillment); both see the same `events`. Orders and their history appear as the caller would read them one by one (an admin also sees review fields). After an erasure, addresses are null and orders carry `personal_data_erased: true`.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404), the caller's right (403).",
+      `Right of access: every order of the user, newest first, each with its history, and the events of the user's own audit chain about their personal data (\`events\`: each erasure, \`user.personal_data_erased\`, with its time, actor and request id), as one JSON document. The user themself or an admin (not fulfillment); both see the same \`events\`. Orders and their history appear as the caller would read them one by one (an admin also sees review fields). After an erasure, addresses are null and orders carry \`personal_data_erased: true\`.\n\n${
+        orderOfChecks(EXPORT_CHECKS)
+      }`,
     parameters: [PARAMETERS.UserId],
     responses: authenticated({
       200: json("The export.", personalDataExportSchema, {
@@ -82,40 +74,25 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         notYourData,
       ]),
       404: problems(
-        "A `user_id` that is not a positive integer (up to 9007199254740991, digits only). A user without orders is exported with none.",
+        `A \`user_id\` that is not a positive integer (up to ${Number.MAX_SAFE_INTEGER}, digits only). A user without orders is exported with none.`,
         [noSuchUser],
       ),
     }),
   }, async (c) => {
-    const userId = personalDataOwner(c, c.req.param("user_id"));
-    const exportedAt = clock.now();
-    const view = orderView(c.get("principal"));
-    const orders = [];
-    for (const order of await allOrdersOf(store, userId)) {
-      const history = await store.listOrderHistory(order.id);
-      orders.push({
-        ...orderJson(order, view),
-        history: history.map((entry) => historyEventJson(entry, view)),
-      });
-    }
-    // The user's own chain, as far as it concerns their personal data:
-    // each erasure, with who asked and when.
-    const events = (await accounts.listUserEvents(userId))
-      .filter((entry) => EXPORTED_USER_ACTIONS.has(entry.action))
-      .map(userEventJson);
+    const principal = c.get("principal");
+    const exported = await exportPersonalData(deps, {
+      userId: pathUserId(c.req.param("user_id")),
+      principal,
+    });
+    // Logged once the export is assembled.
     logger.log("info", "personal_data.exported", {
       ...logRequestIds(c),
-      user_id: userId,
-      actor_user_id: c.get("principal").userId,
-      orders: orders.length,
-      events: events.length,
+      user_id: exported.userId,
+      actor_user_id: principal.userId,
+      orders: exported.orders.length,
+      events: exported.events.length,
     });
-    return c.json({
-      user_id: userId,
-      exported_at: new Date(exportedAt).toISOString(),
-      orders,
-      events,
-    }, 200);
+    return c.json(personalDataExportJson(exported, orderView(principal)), 200);
   });
 
   documented(app, {
@@ -125,7 +102,9 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
     tags: ["Users"],
     summary: "Erase a user's personal data",
     description:
-      "Right to erasure, by crypto-shredding: the user's data key is destroyed, so every shipping address of theirs (in orders and in history entries) becomes unreadable for good. Orders keep their id, items, totals, status and timestamps (financial records); they answer `shipping_address: null` with `personal_data_erased: true`, and the audit chain still verifies. The erasure is an audit event of its own (`user.personal_data_erased`, in the user's chain, not in any order's history), shown in the `events` of the user's export. Erasing again answers 204 and changes nothing; orders created afterwards get a new key. The user themself or an admin.\n\nOrder of checks: authentication (401), the account state (403 `account-disabled`), rate limits (429), the `user_id` (404), the caller's right (403), active orders (409).",
+      `Right to erasure, by crypto-shredding: the user's data key is destroyed, so every shipping address of theirs (in orders and in history entries) becomes unreadable for good. Orders keep their id, items, totals, status and timestamps (financial records); they answer \`shipping_address: null\` with \`personal_data_erased: true\`, and the audit chain still verifies. The erasure is an audit event of its own (\`user.personal_data_erased\`, in the user's chain, not in any order's history), shown in the \`events\` of the user's export. Erasing again answers 204 and changes nothing; orders created afterwards get a new key. The user themself or an admin.\n\n${
+        orderOfChecks(ERASURE_CHECKS)
+      }`,
     parameters: [PARAMETERS.UserId],
     responses: authenticated({
       204: noContent("Erased, or nothing left to erase. No body."),
@@ -133,11 +112,11 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         notYourData,
       ]),
       404: problems(
-        "A `user_id` that is not a positive integer (up to 9007199254740991, digits only).",
+        `A \`user_id\` that is not a positive integer (up to ${Number.MAX_SAFE_INTEGER}, digits only).`,
         [noSuchUser],
       ),
       409: problems(
-        "An order of the user is still `pending`, `processing` or `shipped` and needs its address: cancel it or wait until it is delivered. Also after 5 lost races in a row with concurrent changes (retry). Nothing was erased.",
+        `An order of the user is still ${ADDRESS_NEEDED_TEXT} and needs its address: cancel it or wait until it is delivered. Also after ${MAX_ERASURE_ATTEMPTS} lost races in a row with concurrent changes (retry). Nothing was erased.`,
         [problemExample(
           "conflict",
           "An order is still active",
@@ -146,7 +125,8 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       ),
     }),
   }, async (c) => {
-    const userId = personalDataOwner(c, c.req.param("user_id"));
+    const userId = pathUserId(c.req.param("user_id"));
+    assertCanManagePersonalData(c.get("principal"), userId);
     const outcome = await deps.personalData.erase(userId, {
       actor: c.get("principal"),
       requestId: c.get("serverRequestId"),
@@ -162,42 +142,4 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
 
   return app;
-}
-
-/**
- * The user a personal-data request is about: an id that is not a positive
- * integer names no user (404); only the user themself or an admin may act
- * on it (403).
- */
-function personalDataOwner(c: Context<AppEnv>, text: string): number {
-  const userId = pathUserId(text);
-  if (!canManagePersonalData(c.get("principal"), userId)) {
-    throw new DomainError("forbidden", NOT_YOUR_PERSONAL_DATA);
-  }
-  return userId;
-}
-
-/** Every order of the user, newest first (as the listing orders them). */
-async function allOrdersOf(
-  store: OrderStore,
-  userId: number,
-): Promise<Order[]> {
-  const seen = new Set<string>();
-  const orders: Order[] = [];
-  for (let offset = 0;; offset += EXPORT_PAGE_SIZE) {
-    const page = await store.listOrders({
-      userId,
-      status: undefined,
-      limit: EXPORT_PAGE_SIZE,
-      offset,
-    });
-    for (const order of page.orders) {
-      // An order created while the export runs shifts later pages by one.
-      if (!seen.has(order.id)) {
-        seen.add(order.id);
-        orders.push(order);
-      }
-    }
-    if (page.orders.length < EXPORT_PAGE_SIZE) return orders;
-  }
 }

@@ -5,6 +5,7 @@ import {
   DEV_PII_ENCRYPTION_KEY,
   loadConfig,
 } from "../config.ts";
+import { DEFAULT_RATE_LIMIT_RULES } from "../limits/rate_limiter.ts";
 
 const REAL_SECRET = "a-real-secret-that-is-long-enough-for-hs256!";
 const REAL_PII_KEY = btoa("a-real-32-byte-pii-master-key!!!");
@@ -202,4 +203,69 @@ Deno.test("the ip_hash secret is IP_HASH_KEY when set (at least 32 bytes), else 
       /IP_HASH_KEY is too short/.test(error.message) &&
       !error.message.includes("tiny-key"),
   );
+});
+
+Deno.test("rate-limit settings default to the contract's limits, in-memory, fail-open, no proxy", () => {
+  const config = loadConfig({}, "dev");
+  assert.deepEqual(config.rateLimits, DEFAULT_RATE_LIMIT_RULES);
+  assert.deepEqual(
+    Object.values(config.rateLimits).map((r) => [r.limit, r.windowMs]),
+    [[120, 60_000], [10, 60_000], [20, 60_000], [30, 60_000]],
+  );
+  assert.equal(config.upstash, undefined);
+  assert.equal(config.rateLimitFailClosed, false);
+  assert.equal(config.trustProxy, 0);
+});
+
+Deno.test("rate-limit settings are read from the environment", () => {
+  const config = loadConfig({
+    UPSTASH_REDIS_REST_URL: "https://eu1-example.upstash.io",
+    UPSTASH_REDIS_REST_TOKEN: "secret-token",
+    RATE_LIMIT_REQUESTS_PER_MIN: "600",
+    RATE_LIMIT_ORDERS_PER_MIN: "3",
+    RATE_LIMIT_MISSES_PER_MIN: "5",
+    RATE_LIMIT_AUTH_FAILURES_PER_MIN: "7",
+    RATE_LIMIT_FAIL_CLOSED: "1",
+    TRUST_PROXY: "2",
+  }, "dev");
+  assert.deepEqual(config.upstash, {
+    url: "https://eu1-example.upstash.io",
+    token: "secret-token",
+  });
+  assert.deepEqual(
+    Object.values(config.rateLimits).map((r) => r.limit),
+    [600, 3, 5, 7],
+  );
+  assert.equal(config.rateLimitFailClosed, true);
+  assert.equal(config.trustProxy, 2);
+});
+
+Deno.test("invalid rate-limit settings stop the start with a message naming them", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ RATE_LIMIT_REQUESTS_PER_MIN: "0" }, /RATE_LIMIT_REQUESTS_PER_MIN/],
+    [{ RATE_LIMIT_ORDERS_PER_MIN: "ten" }, /RATE_LIMIT_ORDERS_PER_MIN/],
+    [
+      { RATE_LIMIT_FAIL_CLOSED: "yes" },
+      /RATE_LIMIT_FAIL_CLOSED must be 0 or 1/,
+    ],
+    [{ TRUST_PROXY: "true" }, /TRUST_PROXY must be an integer from 0 to 10/],
+    [
+      { UPSTASH_REDIS_REST_URL: "redis://x", UPSTASH_REDIS_REST_TOKEN: "t" },
+      /UPSTASH_REDIS_REST_URL must be an http\(s\) URL/,
+    ],
+    [
+      { UPSTASH_REDIS_REST_TOKEN: "t" },
+      /UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together/,
+    ],
+  ];
+  for (const [env, message] of cases) {
+    await t.step(JSON.stringify(env), () => {
+      assert.throws(() => loadConfig(env, "dev"), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, message);
+        assert.doesNotMatch(error.message, /secret-token/);
+        return true;
+      });
+    });
+  }
 });

@@ -49,7 +49,7 @@ await runTask(CANNOT, async (database) => {
   );
   if (plainAudit > 0) {
     console.log(
-      `${plainAudit} audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see README, "Personal data")`,
+      `${plainAudit} audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see docs/personal-data.md, "Upgrading a database written before encryption")`,
     );
   }
 });

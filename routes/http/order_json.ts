@@ -4,19 +4,25 @@
  * are the types of the response schemas (`response_schemas.ts`) the routes
  * declare, so the compiler holds these functions to the document.
  */
-import {
-  formatCents,
-  formatPrice,
-  lineAmount,
-  roundToCents,
-} from "../../domain/money.ts";
+import { formatCents, lineAmount, roundToCents } from "../../domain/money.ts";
+import type { z } from "@hono/zod-openapi";
+import type { PersonalDataExport } from "../../domain/export_personal_data.ts";
 import type { Order } from "../../domain/order.ts";
-import type { AuditAction, AuditEntry } from "../../domain/audit.ts";
+import {
+  type AuditAction,
+  type AuditEntry,
+  orderLineJson,
+  reviewJson,
+} from "../../domain/audit.ts";
 import { canSeeReviews } from "../../domain/policy.ts";
 import type { Principal } from "../../domain/principal.ts";
+import type { OrderListing } from "../../domain/read_orders.ts";
 import type {
   HistoryEventJson,
+  orderHistorySchema,
   OrderJson,
+  orderListSchema,
+  personalDataExportSchema,
   UserEventJson,
 } from "../openapi/response_schemas.ts";
 
@@ -51,10 +57,7 @@ export function orderJson(
     id: order.id,
     user_id: order.userId,
     items: order.items.map((item) => ({
-      product_id: item.productId,
-      product_name: item.productName,
-      quantity: item.quantity,
-      price: formatPrice(item.unitPrice),
+      ...orderLineJson(item),
       line_total: formatCents(
         roundToCents(lineAmount(item.quantity, item.unitPrice)),
       ),
@@ -67,9 +70,52 @@ export function orderJson(
     version: order.version,
     created_at: new Date(order.createdAt).toISOString(),
     updated_at: new Date(order.updatedAt).toISOString(),
-    ...(view.review && order.review && {
-      review: { state: order.review.state, reasons: [...order.review.reasons] },
-    }),
+    ...(view.review && order.review && { review: reviewJson(order.review) }),
+  };
+}
+
+/**
+ * A page of the listing, each order as `view` shows it, with the cursor of
+ * the next page (`listing.next` encoded), or null on the last page.
+ */
+export function orderListJson(
+  listing: OrderListing,
+  view: OrderView,
+  page: { readonly nextCursor: string | undefined },
+): z.output<typeof orderListSchema> {
+  return {
+    orders: listing.orders.map((order) => orderJson(order, view)),
+    limit: listing.limit,
+    offset: listing.offset,
+    count: listing.count,
+    next_cursor: page.nextCursor ?? null,
+  };
+}
+
+/** An order's history, oldest first, as `view` shows it. */
+export function orderHistoryJson(
+  history: readonly AuditEntry[],
+  view: OrderView,
+): z.output<typeof orderHistorySchema> {
+  return { events: history.map((entry) => historyEventJson(entry, view)) };
+}
+
+/**
+ * A personal-data export: each order and its history as `view` shows them
+ * one by one, and the user's own events as they are.
+ */
+export function personalDataExportJson(
+  exported: PersonalDataExport,
+  view: OrderView,
+): z.output<typeof personalDataExportSchema> {
+  return {
+    user_id: exported.userId,
+    exported_at: new Date(exported.exportedAt).toISOString(),
+    orders: exported.orders.map(({ order, history }) => ({
+      ...orderJson(order, view),
+      history: history.map((entry) => historyEventJson(entry, view)),
+    })),
+    events: exported.events.map(userEventJson),
   };
 }
 

@@ -63,6 +63,11 @@ const PROBLEMS = {
     slug: "method-not-allowed",
   },
   conflict: { status: 409, title: "Conflict", slug: "conflict" },
+  cursor_expired: {
+    status: 410,
+    title: "Cursor expired",
+    slug: "cursor-expired",
+  },
   version_mismatch: {
     status: 412,
     title: "Precondition failed",

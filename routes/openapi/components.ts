@@ -17,11 +17,24 @@ import {
 import { NOT_JSON_MEDIA_TYPE } from "../http/json_body.ts";
 import { INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE } from "../http/problem.ts";
 import { rateLimitedMessage } from "../middleware/rate_limit.ts";
-import { type Example, problemExample, refusalExample } from "./examples.ts";
+import {
+  type Example,
+  exampleNextCursor,
+  problemExample,
+  refusalExample,
+} from "./examples.ts";
 import {
   REQUEST_ID_PATTERN,
   SERVER_REQUEST_ID_HEADER,
 } from "../middleware/request_id.ts";
+import {
+  CLAIM_TTL_MS,
+  IDEMPOTENCY_KEY_PATTERN,
+  MAX_KEY_LENGTH,
+  REPLAY_WINDOW_MS,
+} from "../../domain/idempotency.ts";
+
+const HOUR_MS = 3_600_000;
 
 /** The document's components, as the generator types them (OpenAPI 3.1). */
 type Components = NonNullable<
@@ -65,8 +78,12 @@ const PARAMETER_OBJECTS = {
     in: "header",
     required: false,
     description:
-      "Makes the creation safe to retry: 1–255 printable ASCII characters (else 400), scoped to the caller; a random UUID per order attempt is a good key. The first request with a key is executed; a retry with the same key and the same JSON body (whatever its formatting) within 24 h returns the original 201 with `Idempotent-Replayed: true` and creates nothing; the same key with another body is 422. The key is taken in the same atomic write as the order, so nothing is held while a request runs: a retry that meets the first request's write is answered as its replay once that write is done (never told to wait), and of two requests with one key exactly one creates the order. 409 is answered only for an in-flight claim left by an earlier version of the service, until it expires (60 s). Only a 201 is kept: a failed attempt leaves the key free. A replay does not count against the creation limit.",
-    schema: { type: "string", pattern: "^[\\x20-\\x7E]{1,255}$" },
+      `Makes the creation safe to retry: 1–${MAX_KEY_LENGTH} printable ASCII characters (else 400), scoped to the caller; a random UUID per order attempt is a good key. The first request with a key is executed; a retry with the same key and the same JSON body (whatever its formatting) within ${
+        REPLAY_WINDOW_MS / HOUR_MS
+      } h returns the original 201 with \`Idempotent-Replayed: true\` and creates nothing; the same key with another body is 422. A retry sent while the first request runs waits for it and is answered as its replay (never told to wait), and of requests with one key exactly one creates the order. 409 is answered only for an in-flight claim left by an earlier version of the service, until it expires (${
+        CLAIM_TTL_MS / 1000
+      } s). Only a 201 is kept: a failed attempt leaves the key free. Only a request that creates an order counts against the creation limit: a replay or a refusal does not.`,
+    schema: { type: "string", pattern: IDEMPOTENCY_KEY_PATTERN.source },
   },
   IfMatch: {
     name: "If-Match",
@@ -127,6 +144,13 @@ const HEADER_OBJECTS = {
       "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`; absent otherwise.",
     schema: { type: "string", enum: ["true"] },
   },
+  Link: {
+    description:
+      "The next page (RFC 8288): the same request, without `offset`, with the page's `next_cursor` as `cursor`. Absent on the last page.",
+    schema: { type: "string" },
+    example:
+      `</v1/orders?status=pending&limit=20&cursor=${exampleNextCursor}>; rel="next"`,
+  },
   RateLimitLimit: integerHeader(
     "How many requests the limit allows per 60 s window. Absent when the rate-limit store could not answer.",
     1,
@@ -160,6 +184,7 @@ const HEADER_NAMES: Record<HeaderName, string> = {
   ETag: "ETag",
   Location: "Location",
   IdempotentReplayed: "Idempotent-Replayed",
+  Link: "Link",
   RateLimitLimit: "RateLimit-Limit",
   RateLimitRemaining: "RateLimit-Remaining",
   RateLimitReset: "RateLimit-Reset",

@@ -9,6 +9,7 @@
  * (`refusalExample`), so the document cannot drift from the messages.
  */
 import {
+  MAX_CHANGE_ATTEMPTS,
   NO_SUCH_ORDER,
   orderKeptChangingMessage,
   versionMismatchMessage,
@@ -17,6 +18,8 @@ import { DomainError, type FieldError } from "../../domain/errors.ts";
 import type { Order } from "../../domain/order.ts";
 import { NOT_YOUR_ORDER } from "../../domain/policy.ts";
 import type { Principal } from "../../domain/principal.ts";
+import { parseListOrdersQuery } from "../../domain/order_query.ts";
+import { createCursorCodec } from "../http/cursor.ts";
 import { parseIfMatch } from "../http/if_match.ts";
 import { NOT_VALID_JSON } from "../http/json_body.ts";
 import { pathUserId } from "../http/path_user_id.ts";
@@ -190,13 +193,52 @@ export const reviewDecisionExamples: Record<string, Example> = {
   },
 };
 
-/** A page of the listing. */
+/** The codec and binding of the examples' cursors (a key of their own). */
+const EXAMPLE_CURSORS = createCursorCodec("examples only");
+const EXAMPLE_CURSOR_BINDING = { kind: "orders", userId: 42, scope: {} };
+
+/**
+ * A cursor as the listing makes one: the position of the example order
+ * (its `created_at` and `id`).
+ */
+export const exampleNextCursor = EXAMPLE_CURSORS.encode(
+  EXAMPLE_CURSOR_BINDING,
+  [Date.parse(CREATED_AT), ORDER_ID],
+);
+
+/** A page of the listing: the last one, so without a next cursor. */
 export const orderListExample = {
   orders: [processingOrderExample],
   limit: 20,
   offset: 0,
   count: 1,
+  next_cursor: null,
 };
+
+/** A first page of one order, with an older order after it. */
+export const orderListFirstPageExample = {
+  orders: [processingOrderExample],
+  limit: 1,
+  offset: 0,
+  count: 2,
+  next_cursor: exampleNextCursor,
+};
+
+/** The listing's 400 for a cursor issued to another caller. */
+export const invalidCursorExample = refusalExample(
+  "A cursor issued to another caller (or altered, or for other filters)",
+  () =>
+    EXAMPLE_CURSORS.decode(
+      { ...EXAMPLE_CURSOR_BINDING, userId: 43 },
+      exampleNextCursor,
+    ),
+);
+
+/** The listing's 400 for a cursor sent with an offset. */
+export const cursorWithOffsetExample = refusalExample(
+  "A cursor with an offset",
+  () => parseListOrdersQuery({ cursor: exampleNextCursor, offset: "20" }),
+);
 
 /** The history of the cancelled example order. */
 export const orderHistoryExample = {
@@ -470,7 +512,7 @@ export const invalidIfMatch = refusalExample(
 /** A change that lost every race to concurrent ones. */
 export const lostRaces = problemExample(
   "conflict",
-  "Lost 5 races in a row to concurrent changes",
+  `Lost ${MAX_CHANGE_ATTEMPTS} races in a row to concurrent changes`,
   orderKeptChangingMessage(ORDER_ID),
 );
 

@@ -4,13 +4,23 @@
  * the description every client reads first, the tags and the servers.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { MAX_ACCOUNT_STATE_STALENESS_MS } from "../../auth/account_state_cache.ts";
+import { CLOCK_TOLERANCE_SECONDS } from "../../auth/token_verifier.ts";
+import { MAX_CHANGE_ATTEMPTS } from "../../domain/apply_order_change.ts";
+import { formatCents, MAX_TOTAL_CENTS } from "../../domain/money.ts";
+import { MAX_ITEMS } from "../../domain/order_input.ts";
+import { ORDER_STATUSES } from "../../domain/order.ts";
+import { DEFAULT_RATE_LIMIT_RULES } from "../../limits/rate_limiter.ts";
 import type { AppEnv } from "../env.ts";
+import { ALL_CHECKS, describeChecks } from "../http/checks.ts";
+import { REQUEST_ID_PATTERN } from "../middleware/request_id.ts";
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   MAX_BODY_BYTES,
   TIMED_OUT_GUARANTEE,
 } from "../middleware/hygiene.ts";
 import { type ProblemCode, problemTypes } from "../http/problem.ts";
+import { rolesTable } from "./policy_table.ts";
 
 /** An OpenAPI document, as plain JSON. */
 export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
@@ -18,7 +28,7 @@ export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
 /** When each problem type is answered; the compiler asks for every new one. */
 const PROBLEM_CASES: Record<ProblemCode, string> = {
   bad_request:
-    "A request the contract refuses outright: no items or more than 100, a `status` outside the five, a move the lifecycle does not allow, a malformed `Idempotency-Key` or `If-Match`.",
+    `A request the contract refuses outright: no items or more than ${MAX_ITEMS}, a \`status\` outside the ${ORDER_STATUSES.length}, a move the lifecycle does not allow, a malformed \`Idempotency-Key\` or \`If-Match\`.`,
   malformed_json:
     "The body is not valid JSON or not UTF-8, or a required body is missing.",
   unauthenticated:
@@ -32,13 +42,17 @@ const PROBLEM_CASES: Record<ProblemCode, string> = {
   method_not_allowed:
     "The route exists but not with this method; `Allow` lists the methods.",
   conflict:
-    "An `Idempotency-Key` still in flight, a change that lost 5 races in a row (retry), an order held for review that may not move to `processing` yet, a review decision on an order that is not held or already decided, or an erasure while an order still needs its address.",
+    `An \`Idempotency-Key\` still in flight, a change that lost ${MAX_CHANGE_ATTEMPTS} races in a row (retry), an order held for review that may not move to \`processing\` yet, a review decision on an order that is not held or already decided, or an erasure while an order still needs its address.`,
   version_mismatch: "`If-Match` does not name the order's current version.",
+  cursor_expired:
+    "An events cursor points before the oldest event still kept: events after it were purged, so resynchronise (read the orders) and start the feed again without a cursor.",
   payload_too_large:
     `The body is over ${MAX_BODY_BYTES} bytes: a declared \`Content-Length\` over it is refused before authentication, a body without one while it is read.`,
   unsupported_media_type: "A body whose `Content-Type` is missing or not JSON.",
   validation_failed:
-    "Invalid fields (one `errors` entry each), a total over 1000000000.00, or an `Idempotency-Key` reused with another body.",
+    `Invalid fields (one \`errors\` entry each), a total over ${
+      formatCents(MAX_TOTAL_CENTS)
+    }, or an \`Idempotency-Key\` reused with another body.`,
   rate_limited:
     "A rate limit is used up; `Retry-After` says when to retry, `detail` which limit.",
   internal: "An unexpected error; it reveals nothing and is logged.",
@@ -63,8 +77,8 @@ token), press **Authorize** below and paste a token, then open
 Every \`/v1\` route needs \`Authorization: Bearer <JWT>\`, verified locally:
 HS256 with the server's secret (ES256 or RS256 with a configured public key).
 Required claims: \`sub\` (the user id, a positive integer up to
-9007199254740991, as a number or a decimal string) and \`exp\` (at most 24 h
-ahead); \`nbf\` and \`iat\` are honoured (30 s clock tolerance), \`iss\` and
+${Number.MAX_SAFE_INTEGER}, as a number or a decimal string) and \`exp\` (at most 24 h
+ahead); \`nbf\` and \`iat\` are honoured (${CLOCK_TOLERANCE_SECONDS} s clock tolerance), \`iss\` and
 \`aud\` are checked when the server is configured with them. \`roles\` may
 hold \`"admin"\` and \`"fulfillment"\`; every caller is a \`user\`, and rights
 add up. With \`deno task dev\`, the server prints a user token and an admin
@@ -72,22 +86,13 @@ token; \`deno task token --sub 42 --roles fulfillment\` mints more. In
 \`/docs\`, press **Authorize** and paste a token (it is kept in the page
 only, never stored).
 
-| action | owner | another user | fulfillment | admin |
-|---|---|---|---|---|
-| create an order | for self | — | for self | for anyone |
-| list orders | own only | 403 with another's \`user_id\` | all | all |
-| read an order | yes | 403 | yes | yes |
-| cancel | pending/processing | 403 | 403 | pending/processing |
-| move the status forward | 403 | 403 | one step | one step |
-| change the address | pending/processing | 403 | 403 | pending/processing |
-| read the history | yes | 403 | 403 | yes |
-| decide a held order's review | 403 | 403 | 403 | yes |
-| export or erase personal data (\`/v1/users/{user_id}\`) | own | 403 | own only | anyone's |
-| disable, enable, revoke tokens; metrics (\`/v1/admin\`) | 403 | 403 | 403 | yes |
+${rolesTable()}
 
 An admin can disable an account (every request of that user is then 403
 \`account-disabled\`) and revoke a user's tokens (401 for every token issued
-up to then); both take effect within 5 s on every instance.
+up to then); both take effect within ${
+  MAX_ACCOUNT_STATE_STALENESS_MS / 1000
+} s on every instance.
 
 ## Conventions
 
@@ -99,14 +104,14 @@ up to then); both take effect within 5 s on every instance.
 - Unknown request fields and query parameters are ignored. Responses may gain
   fields: ignore the ones you do not know.
 - Every response carries \`X-Request-Id\` (yours, if it matches
-  \`^[A-Za-z0-9._-]{1,64}$\`, else a new one) and \`Cache-Control: no-store\`.
+  \`${REQUEST_ID_PATTERN.source}\`, else a new one) and \`Cache-Control: no-store\`.
 - Single-order responses carry \`ETag: "<version>"\`; send it back in
   \`If-Match\` to change exactly that version (412 otherwise).
 - \`POST /v1/orders\` accepts an \`Idempotency-Key\`: retries with the same
   key and body within 24 h replay the first 201 instead of creating another
   order.
-- Rate limits (per minute, by default): 120 requests per user, 10 order
-  creations per user, 20 single-order look-ups ending in 403/404 per user, 30
+- Rate limits (per minute, by default): ${DEFAULT_RATE_LIMIT_RULES.requests.limit} requests per user, ${DEFAULT_RATE_LIMIT_RULES.order_creation.limit} order
+  creations per user, ${DEFAULT_RATE_LIMIT_RULES.lookup_misses.limit} single-order look-ups ending in 403/404 per user, ${DEFAULT_RATE_LIMIT_RULES.auth_failures.limit}
   failed authentications per client address. A refusal is 429 with
   \`Retry-After\` and \`RateLimit-Limit\`/\`-Remaining\`/\`-Reset\` (whole
   seconds); other responses after authentication carry the \`RateLimit-*\`
@@ -122,13 +127,7 @@ Every error is \`application/problem+json\` (RFC 9457) with \`type\`,
 \`title\`, \`status\`, \`detail\`, \`request_id\` (equal to \`X-Request-Id\`)
 and, on 400/422, \`errors: [{path, message}]\`, one entry per invalid field.
 Unknown routes answer 404 and known routes with another method 405 (with
-\`Allow\`), also as problems. Order of checks: a declared
-\`Content-Length\` over ${MAX_BODY_BYTES} bytes (413, before the token is
-looked at, so it is no failed authentication), authentication (401), the
-account state (403 \`account-disabled\`, on every \`/v1\` route), rate limits
-(429), validation (400/422, and 413 for a body without \`Content-Length\`
-counted while it is read), existence (404), rights (403), business rules
-(400/409/412).
+\`Allow\`), also as problems. Order of checks: ${describeChecks(ALL_CHECKS)}.
 
 | type | status | when |
 |---|---|---|

@@ -17,10 +17,12 @@ import {
   REVIEW_REASONS,
   REVIEW_STATES,
 } from "../../domain/order.ts";
-import { userIdSchema } from "../../domain/principal.ts";
+import { MAX_ITEMS, MAX_QUANTITY } from "../../domain/order_input.ts";
+import { MAX_LIMIT, MAX_OFFSET } from "../../domain/order_query.ts";
+import { ROLES, userIdSchema } from "../../domain/principal.ts";
 
 /** A timestamp as the API writes it: ISO 8601 UTC with milliseconds. */
-const timestampSchema = z.string().regex(
+export const timestampSchema = z.string().regex(
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/,
 ).meta({
   format: "date-time",
@@ -29,7 +31,7 @@ const timestampSchema = z.string().regex(
 });
 
 /** An amount of money: a decimal string with exactly 2 fractional digits. */
-const moneySchema = z.string().regex(/^[0-9]+\.[0-9]{2}$/).meta({
+export const moneySchema = z.string().regex(/^[0-9]+\.[0-9]{2}$/).meta({
   description:
     "A decimal string with 2 fractional digits, computed exactly and rounded half-up.",
   examples: ["25.00"],
@@ -41,7 +43,7 @@ export const orderItemSchema = z.object({
     description: "Exactly as sent at creation: a string or a positive integer.",
   }),
   product_name: z.string().min(1),
-  quantity: z.number().int().min(1).max(10_000),
+  quantity: z.number().int().min(1).max(MAX_QUANTITY),
   price: z.string().regex(/^[0-9]+\.[0-9]{2,4}$/).meta({
     description: "The unit price, a decimal string with 2–4 fractional digits.",
     examples: ["12.50", "0.3333"],
@@ -71,7 +73,7 @@ export const orderReviewSchema = z.object({
 export const orderSchema = z.object({
   id: z.uuid().meta({ description: "A random UUID, assigned by the server." }),
   user_id: userIdSchema.meta({ description: "The owner's user id." }),
-  items: z.array(orderItemSchema).min(1).max(100),
+  items: z.array(orderItemSchema).min(1).max(MAX_ITEMS),
   total: moneySchema.meta({
     description:
       "The exact sum of `quantity × price` over the items, rounded half-up to cents once.",
@@ -109,11 +111,15 @@ export const orderListSchema = z.object({
   orders: z.array(orderSchema).meta({
     description: "Newest first (`created_at` descending, then `id`).",
   }),
-  limit: z.number().int().min(1).max(100),
-  offset: z.number().int().min(0).max(100_000),
+  limit: z.number().int().min(1).max(MAX_LIMIT),
+  offset: z.number().int().min(0).max(MAX_OFFSET),
   count: z.number().int().min(0).meta({
     description:
       "How many orders match the filter for this caller, on all pages.",
+  }),
+  next_cursor: z.string().nullable().meta({
+    description:
+      "Where the next page starts: send it back as `cursor` (with the same `status` and `user_id`; any `limit`) for the orders after this page's last one. The response's `Link: <…>; rel=\"next\"` header is that request. `null` when no older order matches. A walk from cursor to cursor returns every order that matched when it began exactly once, in order, whatever is created, changed or cancelled meanwhile (an order whose status stops matching a `status` filter may drop out).",
   }),
 }).openapi("OrderList");
 
@@ -146,7 +152,7 @@ export const historyEventSchema = z.object({
   actor: z.object({
     user_id: userIdSchema,
     // Read-only: the audit entry's own list is shown as it is, not copied.
-    roles: z.array(z.enum(["admin", "fulfillment", "user"])).readonly().meta({
+    roles: z.array(z.enum(ROLES)).readonly().meta({
       description: "The roles the caller held; every caller is a `user`.",
     }),
   }),

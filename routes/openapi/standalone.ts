@@ -44,8 +44,10 @@ function describingDeps(): AppDeps {
       throw new Error("newId is not available: this app only describes itself");
     },
     accounts: unused("accounts"),
+    events: unused("events"),
     reviewPolicy: DEFAULT_REVIEW_POLICY,
     ipHashSecret: "describing only",
+    cursorSecret: "describing only",
   };
 }
 

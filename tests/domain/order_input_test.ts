@@ -163,7 +163,7 @@ Deno.test("parseNewOrder accepts a total exactly at the cap", () => {
   assert.equal(input.items.length, 1);
 });
 
-/** The contract's bidirectional formatting characters (API.md), written out. */
+/** The contract's bidirectional formatting characters, written out. */
 const BIDI_FORMATTING = [
   "\u202a",
   "\u202b",

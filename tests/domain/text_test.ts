@@ -12,7 +12,7 @@ import {
   textDefect,
 } from "../../domain/text.ts";
 
-/** The contract's bidirectional formatting characters (API.md), written out. */
+/** The contract's bidirectional formatting characters, written out. */
 const BIDI_CODES = [
   0x202a,
   0x202b,

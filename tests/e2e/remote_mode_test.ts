@@ -93,6 +93,34 @@ async function contractFlows(server: RunningServer): Promise<void> {
   assert.equal(read.headers.get("etag"), '"1"');
   const listed = await call("GET", "/v1/orders?limit=10", owner);
   assert.deepEqual(listed.body.orders, [created.body]);
+  assert.equal(listed.body.next_cursor, null);
+
+  // Cursor pagination (keyset SQL over HTTP): another user's order, then
+  // an admin's pages of one order each, following next_cursor.
+  const another = await signToken(SECRET, { sub: 43 });
+  const second = await call("POST", "/v1/orders", another, orderBody());
+  assert.equal(second.status, 201);
+  const firstPage = await call("GET", "/v1/orders?limit=1", admin);
+  assert.equal(firstPage.body.count, 2);
+  assert.match(firstPage.headers.get("link") ?? "", /&cursor=.+>; rel="next"$/);
+  const nextPage = await call(
+    "GET",
+    `/v1/orders?limit=1&cursor=${firstPage.body.next_cursor}`,
+    admin,
+  );
+  assert.equal(nextPage.status, 200);
+  assert.equal(nextPage.body.next_cursor, null);
+  assert.deepEqual(
+    [...firstPage.body.orders, ...nextPage.body.orders].map((o: Json) => o.id)
+      .sort(),
+    [id, second.body.id].sort(),
+  );
+  const stolen = await call(
+    "GET",
+    `/v1/orders?limit=1&cursor=${firstPage.body.next_cursor}`,
+    fulfillment,
+  );
+  assert.equal(stolen.status, 400);
   assert.equal(
     (await call(
       "GET",

@@ -1,18 +1,102 @@
 /**
  * The client address the failed-authentication limit and `ip_hash` key on:
- * one bucket per IPv4 address and per IPv6 /64, whatever the port or the
+ * taken from `X-Forwarded-For` only as far as `TRUST_PROXY` hops, and one
+ * bucket per IPv4 address and per IPv6 /64, whatever the port or the
  * spelling, through the real app.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { Hono } from "hono";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
-import { addressBucket } from "../../routes/middleware/client_address.ts";
+import type { AppEnv } from "../../routes/env.ts";
+import {
+  addressBucket,
+  clientAddress,
+  UNKNOWN_ADDRESS,
+} from "../../routes/middleware/client_address.ts";
 import {
   createTestContext,
   PERMISSIVE_RATE_LIMIT,
   testClock,
 } from "../fixtures/mod.ts";
+
+Deno.test("clientAddress trusts X-Forwarded-For only as far as TRUST_PROXY hops", async (t) => {
+  const cases: [string, {
+    peer?: string;
+    forwarded?: string;
+    hops: number;
+    expected: string;
+  }][] = [
+    ["peer without proxies", {
+      peer: "198.51.100.7",
+      hops: 0,
+      expected: "198.51.100.7",
+    }],
+    ["header ignored without proxies", {
+      peer: "198.51.100.7",
+      forwarded: "192.0.2.1",
+      hops: 0,
+      expected: "198.51.100.7",
+    }],
+    ["one proxy: the rightmost entry", {
+      peer: "10.0.0.2",
+      forwarded: "203.0.113.50, 192.0.2.1",
+      hops: 1,
+      expected: "192.0.2.1",
+    }],
+    ["two proxies: the second from the right", {
+      peer: "10.0.0.2",
+      forwarded: "203.0.113.50, 192.0.2.1, 10.0.0.1",
+      hops: 2,
+      expected: "192.0.2.1",
+    }],
+    ["fewer entries than proxies: the leftmost", {
+      peer: "10.0.0.2",
+      forwarded: "192.0.2.1",
+      hops: 3,
+      expected: "192.0.2.1",
+    }],
+    ["no header behind a proxy: the peer", {
+      peer: "10.0.0.2",
+      hops: 1,
+      expected: "10.0.0.2",
+    }],
+    ["not an address: the peer", {
+      peer: "10.0.0.2",
+      forwarded: "<script>",
+      hops: 1,
+      expected: "10.0.0.2",
+    }],
+    ["IPv6: its /64, lower case", {
+      peer: "10.0.0.2",
+      forwarded: "2001:DB8::1",
+      hops: 1,
+      expected: "2001:db8::/64",
+    }],
+    ["no connection info (in-process requests)", {
+      hops: 0,
+      expected: UNKNOWN_ADDRESS,
+    }],
+  ];
+  for (const [name, { peer, forwarded, hops, expected }] of cases) {
+    await t.step(name, async () => {
+      const app = new Hono<AppEnv>().get(
+        "/",
+        (c) => c.text(clientAddress(c, hops)),
+      );
+      const env = peer === undefined
+        ? undefined
+        : { remoteAddr: { transport: "tcp", hostname: peer, port: 1 } };
+      const response = await app.request("/", {
+        headers: forwarded === undefined
+          ? {}
+          : { "X-Forwarded-For": forwarded },
+      }, env);
+      assert.equal(await response.text(), expected);
+    });
+  }
+});
 
 Deno.test("addressBucket drops ports and brackets, maps IPv4-mapped addresses to IPv4, and keeps an IPv6 address's /64", async (t) => {
   const cases: [string, string][] = [

@@ -57,7 +57,7 @@ function readRuns(text: string | undefined): number {
 const FUZZ_PARAMETERS = { seed: SEED, numRuns: RUNS };
 
 // ---------------------------------------------------------------------------
-// Contract constants (API.md), written out so the test does not trust the code
+// Contract constants, written out so the test does not trust the code
 
 const MAX_BODY_BYTES = 65_536;
 const MAX_JSON_DEPTH = 32;
@@ -2841,6 +2841,9 @@ Deno.test("fuzz: random paths and query strings never cause a 5xx or leak intern
     });
     const answer = await send(ctx, adminMade);
     orders.push((JSON.parse(answer.text) as { id: string }).id);
+    // Cursors the listing issued (to the user and to the admin), to send
+    // as they are, to other callers and with other filters.
+    const cursors = await issuedCursors(ctx, [actors.user, actors.admin]);
 
     const existingId = fc.constantFrom(...orders);
     const segment = fc.oneof(
@@ -3037,17 +3040,27 @@ Deno.test("fuzz: random paths and query strings never cause a 5xx or leak intern
       fc.string({ unit: "binary", maxLength: 20 }).map(encodeURIComponent),
       fc.string({ unit: "binary", maxLength: 20 }),
       fc.integer({ min: 100, max: 20_000 }).map((n) => "9".repeat(n)),
+      fc.constantFrom(...cursors.values()),
+      hostileCursor([...cursors.values()]).map(encodeQueryValue),
     );
     const queryKey = fc.oneof(
       {
         weight: 4,
-        arbitrary: fc.constantFrom("limit", "offset", "status", "user_id"),
+        arbitrary: fc.constantFrom(
+          "limit",
+          "offset",
+          "status",
+          "user_id",
+          "cursor",
+        ),
       },
       {
         weight: 1,
         arbitrary: fc.constantFrom(
           "LIMIT",
           "limit[]",
+          "CURSOR",
+          "cursor[]",
           "user_id ",
           "__proto__",
           "constructor",
@@ -3193,4 +3206,301 @@ Deno.test("fuzz: random paths and query strings never cause a 5xx or leak intern
       ),
       FUZZ_PARAMETERS,
     );
+  }));
+
+// ---------------------------------------------------------------------------
+// Cursors of the listing
+
+/** The longest cursor the listing reads (routes/http/cursor.ts). */
+const MAX_CURSOR_LENGTH = 512;
+
+/** A query value as a client would send it (lone surrogates made whole). */
+function encodeQueryValue(text: string): string {
+  return encodeURIComponent(text.toWellFormed());
+}
+
+/**
+ * The `next_cursor` of a first page of one order, for each of `actors`
+ * and each filter the listing binds a cursor to, keyed by `cursorKey`;
+ * listings with no second page (or refused) have none.
+ */
+async function issuedCursors(
+  ctx: TestContext,
+  actors: readonly Actor[],
+): Promise<Map<string, string>> {
+  const cursors = new Map<string, string>();
+  for (const actor of actors) {
+    for (const status of [undefined, "pending"]) {
+      for (const userId of [undefined, USER, OTHER_USER]) {
+        const key = cursorKey(actor, status, userId);
+        const query = new URLSearchParams({ limit: "1" });
+        if (status !== undefined) query.set("status", status);
+        if (userId !== undefined) query.set("user_id", String(userId));
+        const answer = await send(ctx, {
+          method: "GET",
+          path: `/v1/orders?${query}`,
+          headers: bearer(actor.token),
+        });
+        if (answer.status !== 200) continue;
+        const { next_cursor: cursor } = JSON.parse(answer.text) as {
+          next_cursor: string | null;
+        };
+        if (cursor !== null) cursors.set(key, cursor);
+      }
+    }
+  }
+  return cursors;
+}
+
+/** What a cursor is issued for: the caller and the filters. */
+function cursorKey(
+  actor: Actor,
+  status: string | undefined,
+  userId: number | undefined,
+): string {
+  return JSON.stringify([actor.id, status ?? null, userId ?? null]);
+}
+
+/**
+ * Cursors the listing never issued: issued ones altered (a character
+ * changed, cut, doubled, padded past the limit, split differently), and
+ * hostile text of every kind (SQL, JSON, base64 look-alikes, controls,
+ * lone surrogates, huge).
+ */
+function hostileCursor(issued: readonly string[]): fc.Arbitrary<string> {
+  const real = fc.constantFrom(...issued);
+  const base64url = fc.string({
+    unit: fc.constantFrom(
+      ..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    ),
+    maxLength: 80,
+  });
+  return fc.oneof(
+    fc.tuple(real, fc.nat(), fc.constantFrom("A", "_", "-", "0", "=", "."))
+      .map(([cursor, at, unit]) => {
+        const i = at % cursor.length;
+        const changed = cursor.slice(0, i) + unit + cursor.slice(i + 1);
+        return changed === cursor ? `${cursor}A` : changed;
+      }),
+    fc.tuple(real, fc.nat()).map(([cursor, at]) =>
+      cursor.slice(0, at % cursor.length)
+    ),
+    real.map((cursor) => `${cursor}${cursor}`),
+    real.map((cursor) => `${cursor}.${cursor}`),
+    real.map((cursor) => cursor.split(".").reverse().join(".")),
+    real.map((cursor) => cursor.padEnd(MAX_CURSOR_LENGTH + 1, "A")),
+    fc.tuple(base64url, base64url).map(([body, mac]) => `${body}.${mac}`),
+    base64url.map((body) => `${body}.`),
+    fc.constantFrom(
+      "",
+      ".",
+      "..",
+      "null",
+      "[]",
+      "{}",
+      '[1764338400000,"5b0c2c6e-8f3a-4a44-9d0b-3f1c1c1e2a10"]',
+      '{"createdAt":0,"id":"x"}',
+      btoa('[0,"x"]'),
+      `${btoa('[9e999,"x"]')}.${"A".repeat(43)}`,
+      "' OR 1=1 --",
+      "1) OR (1=1",
+      "x'); DROP TABLE orders; --",
+      "%00",
+      "\u0000",
+      "a".repeat(MAX_CURSOR_LENGTH),
+      "a".repeat(MAX_CURSOR_LENGTH + 1),
+    ),
+    fc.constantFrom(...HOSTILE_SNIPPETS),
+    fc.string({ unit: "binary", maxLength: 40 }),
+    fc.integer({ min: 400, max: 20_000 }).map((n) => "A.".repeat(n)),
+  );
+}
+
+Deno.test("fuzz: cursors thrown at GET /v1/orders are refused with 400 (422 for another bad parameter), never a 5xx, and only the caller's own cursor for the same filters pages on", () =>
+  withFuzzContext(async (ctx, actors) => {
+    await ordersToActOn(ctx, actors);
+    for (const owner of [actors.user, actors.other, actors.user]) {
+      await createOrder(ctx, owner, "1.00");
+    }
+    const everyActor = [
+      actors.user,
+      actors.other,
+      actors.admin,
+      actors.fulfillment,
+    ];
+    const cursors = await issuedCursors(ctx, everyActor);
+    if (cursors.size < 8) throw new Error("too few cursors to fuzz with");
+    // null: the cursor issued for the request's caller and filters.
+    const cursor = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(null) },
+      { weight: 2, arbitrary: fc.constantFrom(...cursors.values()) },
+      { weight: 4, arbitrary: hostileCursor([...cursors.values()]) },
+    );
+    const seen = new Set<number>();
+    const badParameter = fc.constantFrom(
+      ["limit", "0"],
+      ["limit", "abc"],
+      ["offset", "-1"],
+      ["status", "lost"],
+      ["user_id", "0"],
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...everyActor),
+        cursor,
+        fc.option(fc.constantFrom(...ORDER_STATUSES, "pending")),
+        fc.option(fc.constantFrom(USER, OTHER_USER)),
+        fc.option(fc.integer({ min: 1, max: 100 })),
+        fc.option(fc.constantFrom(0, 1, 20, 100_000)),
+        fc.option(badParameter, { freq: 5 }),
+        async (actor, chosen, status, userId, limit, offset, bad) => {
+          const key = cursorKey(
+            actor,
+            status ?? undefined,
+            userId ?? undefined,
+          );
+          const cursorText = chosen ?? cursors.get(key) ?? "none issued";
+          const params = new Map<string, string>();
+          if (status !== null) params.set("status", status);
+          if (userId !== null) params.set("user_id", String(userId));
+          if (limit !== null) params.set("limit", String(limit));
+          if (offset !== null) params.set("offset", String(offset));
+          // A bad value takes the place of a good one.
+          if (bad !== null) params.set(bad[0], bad[1]);
+          params.set("cursor", cursorText);
+          const pairs = [...params];
+          const request: FuzzRequest = {
+            method: "GET",
+            path: `/v1/orders?${
+              pairs.map(([key, value]) => `${key}=${encodeQueryValue(value)}`)
+                .join("&")
+            }`,
+            headers: bearer(actor.token),
+          };
+          const answer = await send(ctx, request);
+          checkResponse(ctx, request, answer, { validToken: true });
+          const issued = cursors.get(key) === cursorText.toWellFormed();
+          const [expected, path] = bad !== null
+            ? [422, undefined]
+            : (offset ?? 0) !== 0
+            ? [400, "offset"]
+            : issued
+            ? [200, undefined]
+            : [400, "cursor"];
+          seen.add(answer.status);
+          if (answer.status !== expected) {
+            throw failure(
+              `answered ${answer.status}, not ${expected}`,
+              request,
+              answer,
+            );
+          }
+          if (path !== undefined) {
+            const problem = parseJson(request, answer) as {
+              errors?: { path: string }[];
+            };
+            if (problem.errors?.[0]?.path !== path) {
+              throw failure(`the 400 does not name ${path}`, request, answer);
+            }
+          }
+          if (answer.status === 200) {
+            const page = parseJson(request, answer) as {
+              next_cursor: string | null;
+            };
+            if (answer.headers.has("link") !== (page.next_cursor !== null)) {
+              throw failure(
+                "Link and next_cursor disagree",
+                request,
+                answer,
+              );
+            }
+          }
+        },
+      ),
+      FUZZ_PARAMETERS,
+    );
+    if (RUNS >= 100 && !(seen.has(200) && seen.has(400) && seen.has(422))) {
+      throw new Error(`the runs saw only ${[...seen].join(", ")}`);
+    }
+  }));
+
+Deno.test("fuzz: GET /v1/events and /v1/events/{id} with hostile cursors, parameters and ids answer 200, 400, 404 or 422, never a 5xx", () =>
+  withFuzzContext(async (ctx, actors) => {
+    await ordersToActOn(ctx, actors);
+    const everyActor = [
+      actors.user,
+      actors.other,
+      actors.admin,
+      actors.fulfillment,
+    ];
+    // Each caller's own cursor, without filters.
+    const own = new Map<string, string>();
+    for (const actor of everyActor) {
+      const request: FuzzRequest = {
+        method: "GET",
+        path: "/v1/events?limit=1",
+        headers: bearer(actor.token),
+      };
+      const page = parseJson(request, await send(ctx, request)) as {
+        next_cursor: string;
+      };
+      own.set(actor.token, page.next_cursor);
+    }
+    const value = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom(
+        "0",
+        "101",
+        "-1",
+        "order.created",
+        "order.lost",
+        "' OR 1=1 --",
+        "00000000-0000-4000-8000-000000000000",
+        "evt_",
+        "%00",
+      ),
+    );
+    const seen = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...everyActor),
+        fc.option(hostileCursor([...own.values()])),
+        fc.dictionary(
+          fc.constantFrom("limit", "type", "order_id", "cursor", "x"),
+          value,
+          { maxKeys: 3 },
+        ),
+        fc.oneof(value, fc.constant("evt_x")),
+        async (actor, cursor, query, id) => {
+          const params = new Map(Object.entries(query));
+          if (cursor !== null) params.set("cursor", cursor);
+          const feed: FuzzRequest = {
+            method: "GET",
+            path: `/v1/events?${
+              [...params].map(([key, text]) =>
+                `${key}=${encodeQueryValue(text)}`
+              ).join("&")
+            }`,
+            headers: bearer(actor.token),
+          };
+          const one: FuzzRequest = {
+            method: "GET",
+            path: `/v1/events/${encodeURIComponent(id)}`,
+            headers: bearer(actor.token),
+          };
+          for (const request of [feed, one]) {
+            const answer = await send(ctx, request);
+            checkResponse(ctx, request, answer, { validToken: true });
+            seen.add(answer.status);
+            if (![200, 400, 404, 422].includes(answer.status)) {
+              throw failure(`answered ${answer.status}`, request, answer);
+            }
+          }
+        },
+      ),
+      FUZZ_PARAMETERS,
+    );
+    if (RUNS >= 100 && !(seen.has(200) && seen.has(400) && seen.has(422))) {
+      throw new Error(`the runs saw only ${[...seen].join(", ")}`);
+    }
   }));

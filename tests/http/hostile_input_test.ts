@@ -112,7 +112,7 @@ Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it
 
 const CONTROL_CHARACTERS = ["\u0000", "\u0001", "\u001b", "\u007f", "\u0085"];
 
-/** The contract's bidirectional formatting characters (API.md), written out. */
+/** The contract's bidirectional formatting characters, written out. */
 const BIDI_FORMATTING = [
   "\u202a",
   "\u202b",

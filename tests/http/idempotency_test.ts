@@ -1,8 +1,4 @@
 import assert from "node:assert/strict";
-import {
-  canonicalJson,
-  parseIdempotencyKey,
-} from "../../domain/idempotency.ts";
 import type { OrderStore } from "../../domain/ports.ts";
 import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import {
@@ -45,24 +41,6 @@ async function withServer(
     ctx.close();
   }
 }
-
-Deno.test("canonicalJson gives equal JSON values equal text whatever their formatting", () => {
-  assert.equal(
-    canonicalJson(JSON.parse('{"b": [1, {"y": 2, "x": 1}], "a": "z"}')),
-    canonicalJson(JSON.parse('{"a":"z","b":[1,{"x":1,"y":2.0}]}')),
-  );
-  assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
-  assert.notEqual(canonicalJson({ a: "1" }), canonicalJson({ a: 1 }));
-});
-
-Deno.test("parseIdempotencyKey accepts 1 to 255 printable ASCII characters", () => {
-  assert.equal(parseIdempotencyKey(undefined), undefined);
-  assert.equal(parseIdempotencyKey("a"), "a");
-  assert.equal(parseIdempotencyKey("~ !".repeat(85)), "~ !".repeat(85));
-  for (const bad of ["", "k".repeat(256), "café", "tab\there", "nl\n"]) {
-    assert.throws(() => parseIdempotencyKey(bad), bad);
-  }
-});
 
 Deno.test("POST /v1/orders replays the original 201 for the same key and the same JSON value", async () => {
   const ctx = await createTestContext();

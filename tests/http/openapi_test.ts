@@ -30,6 +30,10 @@ import {
   testClock,
   withTestContext,
 } from "../fixtures/mod.ts";
+import {
+  eventListSchema,
+  eventSchema,
+} from "../../routes/openapi/event_schemas.ts";
 
 type Json = Record<string, unknown>;
 
@@ -54,6 +58,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Health: healthSchema,
   Readiness: readinessSchema,
   OpenApiDocument: openApiDocumentSchema,
+  OrderEvent: eventSchema,
+  OrderEventList: eventListSchema,
 };
 
 /** One operation of the document. */
@@ -167,6 +173,7 @@ Deno.test("the document describes the bearer JWT scheme, the headers and every p
       "Idempotency-Key",
       "If-Match",
       "ETag",
+      "Link",
       "Location",
       "RateLimit-Limit",
       "RateLimit-Remaining",
@@ -515,6 +522,7 @@ Deno.test("real responses of every operation match the document", async () => {
     await call("GET", "/v1/orders", "/v1/orders", { token: owner });
     await call("GET", "/v1/orders?user_id=43", "/v1/orders", { token: owner });
     await call("GET", "/v1/orders?limit=0", "/v1/orders", { token: owner });
+    await call("GET", "/v1/orders?cursor=x.y", "/v1/orders", { token: owner });
 
     // GET /v1/orders/{id}
     const one = "/v1/orders/{id}";
@@ -672,6 +680,33 @@ Deno.test("real responses of every operation match the document", async () => {
     await call("GET", `/v1/orders/${delivered.id}/history`, history, {
       token: customer,
     });
+
+    // GET /v1/events and /v1/events/{id}
+    const eventsRoute = "/v1/events";
+    const eventRoute = "/v1/events/{id}";
+    const feed = await call("GET", "/v1/events", eventsRoute, { token: admin });
+    const firstEvent = (await feed.json()).events[0];
+    await call("GET", "/v1/events", eventsRoute, { token: owner });
+    await call("GET", "/v1/events?cursor=x.y", eventsRoute, { token: admin });
+    await call("GET", "/v1/events?limit=0", eventsRoute, { token: admin });
+    await call("GET", `/v1/events/${firstEvent.id}`, eventRoute, {
+      token: admin,
+    });
+    await call("GET", `/v1/events/${firstEvent.id}`, eventRoute, {
+      token: other,
+    });
+    const early = await (await call("GET", "/v1/events?limit=1", eventsRoute, {
+      token: admin,
+    })).json();
+    // Every event but the newest purged: the early cursor is behind.
+    await ctx.events.purgeEvents(Number.MAX_SAFE_INTEGER);
+    const expired = await call(
+      "GET",
+      `/v1/events?limit=1&cursor=${encodeURIComponent(early.next_cursor)}`,
+      eventsRoute,
+      { token: admin },
+    );
+    assert.equal(expired.status, 410);
 
     // /v1/admin: account actions and metrics
     for (const action of ["disable", "enable", "revoke-tokens"]) {

@@ -147,7 +147,7 @@ Deno.test("maintenance tasks print progress on stderr every --progress-every ite
       ]);
       assert.deepEqual(lines(result.stdout), [
         "Encrypted 3 order addresses and 0 stored responses",
-        '3 audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see README, "Personal data")',
+        '3 audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see docs/personal-data.md, "Upgrading a database written before encryption")',
       ]);
     });
 

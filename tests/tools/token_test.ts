@@ -1,6 +1,6 @@
 /**
- * The command-line helpers refuse what the service would refuse, with a
- * message, instead of printing something that cannot work.
+ * `deno task token` refuses what the service would refuse, with a message,
+ * instead of printing something that cannot work.
  */
 import assert from "node:assert/strict";
 import { createTokenVerifier } from "../../auth/token_verifier.ts";
@@ -64,19 +64,4 @@ Deno.test("deno task token says when it signs with the dev secret, and its token
   });
   assert.equal(real.code, 0);
   assert.equal(real.stderr, "");
-});
-
-Deno.test("deno task ip:hash refuses what is not an IP address", async () => {
-  const bad = await runTool("ip_hash.ts", { args: ["203.0.113.5", "nope"] });
-  assert.equal(bad.code, 2);
-  assert.equal(bad.stdout, "");
-  assert.match(bad.stderr, /Cannot hash: not an IP address: "nope"/);
-  const good = await runTool("ip_hash.ts", {
-    args: ["203.0.113.5", "2001:DB8::1"],
-  });
-  assert.equal(good.code, 0, good.stderr);
-  assert.match(
-    good.stdout,
-    /^[0-9a-f]{32} {2}203\.0\.113\.5\n[0-9a-f]{32} {2}2001:DB8::1\n$/,
-  );
 });

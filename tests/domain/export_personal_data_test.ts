@@ -1,0 +1,240 @@
+/**
+ * `exportPersonalData`, the use case behind `GET /v1/users/{user_id}/export`,
+ * on the real stores (encrypting, over an in-memory libSQL database with
+ * the real migrations) and the real erasure: who may export whose data, and
+ * what an export holds.
+ */
+import assert from "node:assert/strict";
+import { applyOrderChange } from "../../domain/apply_order_change.ts";
+import { createOrder } from "../../domain/create_order.ts";
+import { DomainError } from "../../domain/errors.ts";
+import {
+  exportPersonalData,
+  type ExportPersonalDataDeps,
+} from "../../domain/export_personal_data.ts";
+import type { Order } from "../../domain/order.ts";
+import { NOT_YOUR_PERSONAL_DATA } from "../../domain/policy.ts";
+import type { AccountStore, OrderStore } from "../../domain/ports.ts";
+import type { Principal } from "../../domain/principal.ts";
+import { createPersonalDataEraser } from "../../pii/erasure.ts";
+import {
+  createTestContext,
+  orderBody,
+  PERMISSIVE_REVIEW_POLICY,
+  type TestContext,
+} from "../fixtures/mod.ts";
+
+const OWNER: Principal = { userId: 42, roles: ["user"] };
+const OTHER: Principal = { userId: 7, roles: ["user"] };
+const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
+const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
+
+async function withContext(
+  fn: (ctx: TestContext, deps: ExportPersonalDataDeps) => Promise<void>,
+): Promise<void> {
+  const ctx = await createTestContext();
+  try {
+    await fn(ctx, {
+      store: ctx.store,
+      accounts: ctx.accounts,
+      clock: ctx.clock,
+    });
+  } finally {
+    ctx.close();
+  }
+}
+
+/** Creates an order for `principal` through the real use case, a minute later. */
+async function placeOrder(
+  ctx: TestContext,
+  principal: Principal,
+): Promise<Order> {
+  ctx.clock.advance(60_000);
+  const outcome = await createOrder({
+    store: ctx.store,
+    clock: ctx.clock,
+    newId: () => crypto.randomUUID(),
+    reviewPolicy: PERMISSIVE_REVIEW_POLICY,
+  }, {
+    principal,
+    requestId: `create-${ctx.clock.now()}`,
+    body: orderBody(),
+    idempotencyKey: undefined,
+    countCreation: () => Promise.resolve(),
+    render: (order) => order.id,
+  });
+  assert.ok(outcome.kind === "created");
+  return outcome.order;
+}
+
+/** Cancels the order as its owner. */
+async function cancel(ctx: TestContext, order: Order): Promise<void> {
+  await applyOrderChange({ store: ctx.store, clock: ctx.clock }, {
+    orderId: order.id,
+    principal: OWNER,
+    requestId: "cancel",
+    readChange: () => ({ status: "cancelled" }),
+  });
+}
+
+/** The deps, with every read of the stores recorded into `reads`. */
+function recording(
+  deps: ExportPersonalDataDeps,
+  reads: string[],
+): ExportPersonalDataDeps {
+  const store: OrderStore = {
+    ...deps.store,
+    listOrders(query) {
+      reads.push("listOrders");
+      return deps.store.listOrders(query);
+    },
+    listOrderHistory(id) {
+      reads.push("listOrderHistory");
+      return deps.store.listOrderHistory(id);
+    },
+  };
+  const accounts: AccountStore = {
+    ...deps.accounts,
+    listUserEvents(userId) {
+      reads.push("listUserEvents");
+      return deps.accounts.listUserEvents(userId);
+    },
+  };
+  return { ...deps, store, accounts };
+}
+
+Deno.test("a user exports their own orders, newest first, each with its history, and no one else's", () =>
+  withContext(async (ctx, deps) => {
+    const first = await placeOrder(ctx, OWNER);
+    await placeOrder(ctx, OTHER);
+    const second = await placeOrder(ctx, OWNER);
+    await cancel(ctx, first);
+    ctx.clock.advance(1_000);
+    const exported = await exportPersonalData(deps, {
+      userId: OWNER.userId,
+      principal: OWNER,
+    });
+    assert.equal(exported.userId, OWNER.userId);
+    assert.equal(exported.exportedAt, ctx.clock.now());
+    assert.deepEqual(
+      exported.orders.map(({ order, history }) => [
+        order.id,
+        order.status,
+        history.map((entry) => entry.action),
+      ]),
+      [
+        [second.id, "pending", ["order.created"]],
+        [first.id, "cancelled", ["order.created", "order.cancelled"]],
+      ],
+    );
+    assert.equal(
+      exported.orders[0]?.order.shippingAddress,
+      second.shippingAddress,
+    );
+    assert.deepEqual(exported.events, []);
+  }));
+
+Deno.test("an admin exports another user's data, as the user would", () =>
+  withContext(async (ctx, deps) => {
+    const order = await placeOrder(ctx, OWNER);
+    const command = { userId: OWNER.userId };
+    const own = await exportPersonalData(deps, {
+      ...command,
+      principal: OWNER,
+    });
+    const admins = await exportPersonalData(deps, {
+      ...command,
+      principal: ADMIN,
+    });
+    assert.deepEqual(admins, own);
+    assert.deepEqual(admins.orders.map(({ order }) => order.id), [order.id]);
+  }));
+
+Deno.test("another user and fulfillment are refused with forbidden, before anything is read", (t) =>
+  withContext(async (ctx, deps) => {
+    await placeOrder(ctx, OWNER);
+    for (
+      const [who, principal] of Object.entries({
+        "another user": OTHER,
+        fulfillment: FULFILLMENT,
+      })
+    ) {
+      await t.step(who, async () => {
+        const reads: string[] = [];
+        await assert.rejects(
+          exportPersonalData(recording(deps, reads), {
+            userId: OWNER.userId,
+            principal,
+          }),
+          (error: unknown) =>
+            error instanceof DomainError && error.code === "forbidden" &&
+            error.message === NOT_YOUR_PERSONAL_DATA,
+        );
+        assert.deepEqual(reads, []);
+      });
+    }
+  }));
+
+Deno.test("a user without orders is exported with none", () =>
+  withContext(async (ctx, deps) => {
+    await placeOrder(ctx, OTHER);
+    const exported = await exportPersonalData(deps, {
+      userId: OWNER.userId,
+      principal: OWNER,
+    });
+    assert.deepEqual(exported, {
+      userId: OWNER.userId,
+      exportedAt: ctx.clock.now(),
+      orders: [],
+      events: [],
+    });
+  }));
+
+Deno.test("the export reads every order, across pages of 100, then each one's history, then the user's events", () =>
+  withContext(async (ctx, deps) => {
+    const placed = [];
+    for (let i = 0; i < 101; i++) placed.push(await placeOrder(ctx, OWNER));
+    const reads: string[] = [];
+    const exported = await exportPersonalData(recording(deps, reads), {
+      userId: OWNER.userId,
+      principal: OWNER,
+    });
+    assert.deepEqual(
+      exported.orders.map(({ order }) => order.id),
+      placed.map((order) => order.id).reverse(),
+    );
+    assert.deepEqual(reads, [
+      "listOrders",
+      "listOrders",
+      ...placed.map(() => "listOrderHistory"),
+      "listUserEvents",
+    ]);
+  }));
+
+Deno.test("after an erasure the export holds the erasure event and the orders without their address", () =>
+  withContext(async (ctx, deps) => {
+    const order = await placeOrder(ctx, OWNER);
+    await cancel(ctx, order);
+    const eraser = createPersonalDataEraser({
+      store: ctx.personalDataStore,
+      keyring: ctx.keyring,
+      clock: ctx.clock,
+    });
+    await eraser.erase(OWNER.userId, { actor: ADMIN, requestId: "erase" });
+    const exported = await exportPersonalData(deps, {
+      userId: OWNER.userId,
+      principal: OWNER,
+    });
+    assert.deepEqual(
+      exported.events.map((entry) => [
+        entry.action,
+        entry.actorUserId,
+        entry.requestId,
+      ]),
+      [["user.personal_data_erased", ADMIN.userId, "erase"]],
+    );
+    const [only] = exported.orders;
+    assert.equal(only?.order.id, order.id);
+    assert.equal(only?.order.shippingAddress, null);
+    assert.equal(only?.order.personalDataErased, true);
+  }));
