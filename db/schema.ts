@@ -127,7 +127,6 @@ export const orderEvents = sqliteTable("order_events", {
   uniqueIndex("order_events_id_idx").on(t.id),
   index("order_events_user_idx").on(t.userId, t.seq),
   index("order_events_order_idx").on(t.orderId, t.seq),
-  index("order_events_at_idx").on(t.at),
   check(
     "order_events_type_check",
     sql`${t.type} IN (${sqlValues(ORDER_EVENT_TYPES)})`,

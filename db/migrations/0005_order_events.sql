@@ -12,7 +12,6 @@ CREATE TABLE `order_events` (
 CREATE UNIQUE INDEX `order_events_id_idx` ON `order_events` (`id`);--> statement-breakpoint
 CREATE INDEX `order_events_user_idx` ON `order_events` (`user_id`,`seq`);--> statement-breakpoint
 CREATE INDEX `order_events_order_idx` ON `order_events` (`order_id`,`seq`);--> statement-breakpoint
-CREATE INDEX `order_events_at_idx` ON `order_events` (`at`);--> statement-breakpoint
 -- Events are never changed; only the retention purge deletes them.
 CREATE TRIGGER `order_events_no_update` BEFORE UPDATE ON `order_events`
 BEGIN
