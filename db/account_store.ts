@@ -20,7 +20,7 @@ export function createAccountStore(db: Db): AccountStore {
         eq(accounts.userId, userId),
       );
       const row = rows[0];
-      return row ? rowToAccount(row) : undefined;
+      return row ? accountFields(row) : undefined;
     },
 
     async findAccountForChange(userId) {
@@ -31,7 +31,7 @@ export function createAccountStore(db: Db): AccountStore {
       const row = rows[0];
       const head = heads[0];
       return {
-        account: row ? rowToAccount(row) : undefined,
+        account: row ? accountFields(row) : undefined,
         lastAuditSeq: head?.seq ?? 0,
         lastAuditHash: head?.hash ?? "",
       };
@@ -43,7 +43,7 @@ export function createAccountStore(db: Db): AccountStore {
           `Audit entry ${entry.chainId}#${entry.chainSeq} is not in the chain of user ${account.userId}`,
         );
       }
-      const row = accountToRow(account);
+      const row = accountFields(account);
       const upsert = db.insert(accounts).values(row).onConflictDoUpdate({
         target: accounts.userId,
         set: {
@@ -67,16 +67,12 @@ export function createAccountStore(db: Db): AccountStore {
   };
 }
 
-function rowToAccount(row: AccountRow): AccountState {
-  return {
-    userId: row.userId,
-    disabledAt: row.disabledAt,
-    tokensRevokedBefore: row.tokensRevokedBefore,
-    updatedAt: row.updatedAt,
-  };
-}
-
-function accountToRow(account: AccountState): AccountRow {
+/**
+ * An account's fields, copied one by one: a row and an account state have
+ * the same four, so one copy serves reading a row and writing one, and
+ * nothing else on either side passes.
+ */
+function accountFields(account: AccountState): AccountRow {
   return {
     userId: account.userId,
     disabledAt: account.disabledAt,

@@ -30,6 +30,11 @@ import {
   sha256Hex,
   userChainId,
 } from "../domain/audit.ts";
+import {
+  type WalkOptions,
+  walkPages,
+  walkSettings,
+} from "../domain/paged_walk.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./database.ts";
 import { auditLog, type AuditRow, orders, userKeys } from "./schema.ts";
@@ -59,21 +64,11 @@ export interface AuditProgress {
   readonly total: number;
 }
 
-/** Options of `verifyAuditLog`. */
-export interface VerifyAuditLogOptions {
-  /** Rows read at a time (500). */
-  readonly pageSize?: number | undefined;
-  /** Called each time another `progressEvery` entries are verified. */
-  readonly onProgress?: ((progress: AuditProgress) => void) | undefined;
-  /** Entries between two `onProgress` calls (10,000). */
-  readonly progressEvery?: number | undefined;
-}
-
-/** How many rows are read at a time. */
-const PAGE_SIZE = 500;
-
-/** How many entries are verified between two progress reports. */
-const PROGRESS_EVERY = 10_000;
+/**
+ * Options of `verifyAuditLog`; by default 500 rows a page and a progress
+ * report every 10,000 entries.
+ */
+export type VerifyAuditLogOptions = WalkOptions<AuditProgress>;
 
 /**
  * Walks every chain in (chain id, seq) order and reports the first broken
@@ -84,28 +79,26 @@ export async function verifyAuditLog(
   db: Db,
   options: VerifyAuditLogOptions = {},
 ): Promise<AuditVerification> {
-  const pageSize = options.pageSize ?? PAGE_SIZE;
-  const { onProgress } = options;
-  const progressEvery = options.progressEvery ?? PROGRESS_EVERY;
+  const walk = walkSettings(options, { pageSize: 500, progressEvery: 10_000 });
   // Counted only for a caller that shows progress: one more query.
-  let total = onProgress ? await countEntries(db) : 0;
+  let total = walk.onProgress ? await countEntries(db) : 0;
   let chains = 0;
   let entries = 0;
-  let previous: { chainId: string; chainSeq: number; hash: string } | undefined;
+  let previous: AuditRow | undefined;
   let broken: BrokenEntry | undefined;
 
-  walk: for (;;) {
-    const after = previous;
-    const rows = await db.select().from(auditLog).where(
-      after === undefined ? undefined : or(
-        gt(auditLog.chainId, after.chainId),
-        and(
-          eq(auditLog.chainId, after.chainId),
-          gt(auditLog.chainSeq, after.chainSeq),
+  await walkPages<AuditRow>(
+    (after, limit) =>
+      db.select().from(auditLog).where(
+        after === undefined ? undefined : or(
+          gt(auditLog.chainId, after.chainId),
+          and(
+            eq(auditLog.chainId, after.chainId),
+            gt(auditLog.chainSeq, after.chainSeq),
+          ),
         ),
-      ),
-    ).orderBy(asc(auditLog.chainId), asc(auditLog.chainSeq)).limit(pageSize);
-    for (const row of rows) {
+      ).orderBy(asc(auditLog.chainId), asc(auditLog.chainSeq)).limit(limit),
+    async (row) => {
       const sameChain = previous?.chainId === row.chainId;
       if (!sameChain) chains++;
       const expectedSeq = sameChain && previous ? previous.chainSeq + 1 : 1;
@@ -117,17 +110,17 @@ export async function verifyAuditLog(
           chainSeq: problem.missing ? expectedSeq : row.chainSeq,
           reason: problem.reason,
         };
-        break walk;
+        return false;
       }
       entries++;
       previous = row;
-      if (onProgress && entries % progressEvery === 0) {
+      if (walk.onProgress && entries % walk.progressEvery === 0) {
         if (entries > total) total = await countEntries(db);
-        onProgress({ entries, chains, total });
+        walk.onProgress({ entries, chains, total });
       }
-    }
-    if (rows.length < pageSize) break;
-  }
+    },
+    walk,
+  );
 
   for (const check of [firstOrderOutOfStep, firstErasureOutOfStep]) {
     broken = earlier(broken, await check(db));

@@ -46,7 +46,7 @@ import {
 } from "./order_statements.ts";
 import { type OrderItemRow, orderItems, orders } from "./schema.ts";
 import { checkSchemaVersion } from "./schema_version.ts";
-import { insertRows, integerValue } from "./sql.ts";
+import { type Guard, insertRows, integerValue } from "./sql.ts";
 
 /** Creates the order store over an open database. */
 export function createOrderStore(db: Db): OrderStore {
@@ -66,12 +66,19 @@ export function createOrderStore(db: Db): OrderStore {
       );
       // The order's first event goes in with its entry, on the same guard.
       const event = orderEventOf(draft, order, crypto.randomUUID());
+      /**
+       * The order's lines, its first entry and its event, each written
+       * only if `condition` holds (unconditionally without one).
+       */
+      const linesEntryAndEvent = async (condition?: Guard) => [
+        insertRows(orderItems, items, condition),
+        await appendAuditEntry(entry, { onlyIf: condition }),
+        appendEvent(event, condition),
+      ];
       if (!completion && !guard) {
         await client.batch([
           insertRows(orders, [orderRow]),
-          insertRows(orderItems, items),
-          await appendAuditEntry(entry),
-          appendEvent(event),
+          ...await linesEntryAndEvent(),
         ], "write");
         return true;
       }
@@ -83,9 +90,7 @@ export function createOrderStore(db: Db): OrderStore {
         const inserted = orderExists(order.id);
         const [written] = await client.batch([
           insertRows(orders, [orderRow], velocity),
-          insertRows(orderItems, items, inserted),
-          await appendAuditEntry(entry, { onlyIf: inserted }),
-          appendEvent(event, inserted),
+          ...await linesEntryAndEvent(inserted),
         ], "write");
         return written!.rowsAffected === 1;
       }
@@ -95,9 +100,7 @@ export function createOrderStore(db: Db): OrderStore {
       const [completed] = await client.batch([
         recordKey(completion, order.id, velocity),
         insertRows(orders, [orderRow], claimed),
-        insertRows(orderItems, items, claimed),
-        await appendAuditEntry(entry, { onlyIf: claimed }),
-        appendEvent(event, claimed),
+        ...await linesEntryAndEvent(claimed),
       ], "write");
       return completed!.rowsAffected === 1;
     },

@@ -140,11 +140,10 @@ async function applyWithRetries(
   const { principal, expectedVersions } = command;
   for (let attempt = 1; attempt <= MAX_CHANGE_ATTEMPTS; attempt++) {
     if (attempt > 1) await deps.backoff?.(attempt);
-    const snapshot = command.orderId === undefined
-      ? undefined
-      : await store.findOrderForChange(command.orderId);
-    await command.admitted?.();
-    if (!snapshot) throw new DomainError("not_found", NO_SUCH_ORDER);
+    const snapshot = await findRequestedOrder(
+      command,
+      (id) => store.findOrderForChange(id),
+    );
     const { order } = snapshot;
     assertCanReadOrder(principal, order);
     if (
@@ -181,6 +180,31 @@ async function applyWithRetries(
 
 /** Why a request for an order that does not exist is refused (404). */
 export const NO_SUCH_ORDER = "No such order";
+
+/** A request naming one order, as the use cases that read it first take it. */
+export interface RequestedOrder {
+  /** The order's id, or undefined when the URL's id is not a UUID. */
+  readonly orderId: string | undefined;
+  /** Settles once the request may go on; rejects when it may not. */
+  readonly admitted?: (() => Promise<void>) | undefined;
+}
+
+/**
+ * What `find` reads for the order the request names, once `admitted` (when
+ * given) settled: nothing is decided before the verdict, not even that the
+ * order is missing. `not_found` when the id is not a UUID or no order has it.
+ */
+export async function findRequestedOrder<T>(
+  request: RequestedOrder,
+  find: (id: string) => Promise<T | undefined>,
+): Promise<T> {
+  const found = request.orderId === undefined
+    ? undefined
+    : await find(request.orderId);
+  await request.admitted?.();
+  if (!found) throw new DomainError("not_found", NO_SUCH_ORDER);
+  return found;
+}
 
 /** Why a change that lost every race is refused (409). */
 export function orderKeptChangingMessage(orderId: string | undefined): string {

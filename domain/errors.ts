@@ -33,6 +33,26 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * `input` as `schema` reads it, or a `validation_failed` DomainError (422)
+ * with `refusal` as its message and one entry per defect.
+ */
+export function validated<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  refusal: string,
+): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new DomainError(
+      "validation_failed",
+      refusal,
+      fieldErrors(parsed.error),
+    );
+  }
+  return parsed.data;
+}
+
 /** Turns zod issues into the `errors` list of a problem response. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => ({

@@ -2,10 +2,10 @@
  * Validation of the events feed's query parameters (`GET /v1/events`).
  */
 import { z } from "zod";
-import { DomainError, fieldErrors } from "./errors.ts";
+import { validated } from "./errors.ts";
 import { normaliseOrderId } from "./order.ts";
 import { ORDER_EVENT_TYPES, type OrderEventType } from "./order_events.ts";
-import { integerParam } from "./order_query.ts";
+import { enumParam, integerParam, readParam } from "./order_query.ts";
 
 /** The most events one page of the feed holds. */
 export const MAX_EVENT_LIMIT = 100;
@@ -22,21 +22,14 @@ export const listEventsQuerySchema = z.object({
   limit: integerParam(1, MAX_EVENT_LIMIT, DEFAULT_EVENT_LIMIT).meta({
     description: "How many events to return at most.",
   }),
-  type: z.enum(ORDER_EVENT_TYPES, {
-    error: `Must be one of ${ORDER_EVENT_TYPES.join(", ")}`,
-  }).optional().meta({ description: "Only events of this type." }),
-  order_id: z.string().optional().transform((text, ctx) => {
-    if (text === undefined) return undefined;
-    const id = normaliseOrderId(text);
-    if (id === undefined) {
-      ctx.addIssue({ code: "custom", message: "Must be an order id (a UUID)" });
-      return z.NEVER;
-    }
-    return id;
-  }).meta({
-    type: "string",
-    format: "uuid",
-    description: "Only events of this order.",
+  type: enumParam(ORDER_EVENT_TYPES, "Only events of this type."),
+  order_id: readParam(normaliseOrderId, {
+    message: "Must be an order id (a UUID)",
+    meta: {
+      type: "string",
+      format: "uuid",
+      description: "Only events of this order.",
+    },
   }),
 });
 
@@ -52,18 +45,15 @@ export interface ListEventsQuery {
 export function parseListEventsQuery(
   query: Record<string, string>,
 ): ListEventsQuery {
-  const parsed = listEventsQuerySchema.safeParse(query);
-  if (!parsed.success) {
-    throw new DomainError(
-      "validation_failed",
-      "The query parameters are not valid",
-      fieldErrors(parsed.error),
-    );
-  }
+  const { cursor, limit, type, order_id } = validated(
+    listEventsQuerySchema,
+    query,
+    "The query parameters are not valid",
+  );
   return {
-    cursor: parsed.data.cursor,
-    limit: parsed.data.limit,
-    type: parsed.data.type,
-    orderId: parsed.data.order_id,
+    cursor,
+    limit,
+    type,
+    orderId: order_id,
   };
 }

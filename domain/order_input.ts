@@ -3,7 +3,7 @@
  * schemas document the API.
  */
 import { z } from "zod";
-import { DomainError, fieldErrors } from "./errors.ts";
+import { DomainError, validated } from "./errors.ts";
 import {
   computeTotalCents,
   formatCents,
@@ -129,15 +129,7 @@ export function parseNewOrder(body: unknown): NewOrderInput {
       ]);
     }
   }
-  const parsed = createOrderSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new DomainError(
-      "validation_failed",
-      "The order is not valid",
-      fieldErrors(parsed.error),
-    );
-  }
-  const data = parsed.data;
+  const data = validated(createOrderSchema, body, "The order is not valid");
   const items = data.items.map((item) => ({
     productId: item.product_id,
     productName: item.product_name,
@@ -210,17 +202,10 @@ export function parseOrderPatch(body: unknown): OrderChange {
       ]);
     }
   }
-  const parsed = updateOrderSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new DomainError(
-      "validation_failed",
-      "The update is not valid",
-      fieldErrors(parsed.error),
-    );
-  }
+  const update = validated(updateOrderSchema, body, "The update is not valid");
   return {
-    status: parsed.data.status,
-    shippingAddress: parsed.data.shipping_address,
+    status: update.status,
+    shippingAddress: update.shipping_address,
   };
 }
 
@@ -231,15 +216,11 @@ export function parseOrderPatch(body: unknown): OrderChange {
  */
 export function parseCancelOrder(body: unknown): OrderChange {
   if (body === undefined) return { status: "cancelled" };
-  const parsed = cancelOrderSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new DomainError(
-      "validation_failed",
-      "The cancellation is not valid",
-      fieldErrors(parsed.error),
-    );
-  }
-  const reason = parsed.data.reason;
+  const { reason } = validated(
+    cancelOrderSchema,
+    body,
+    "The cancellation is not valid",
+  );
   return {
     status: "cancelled",
     ...(reason !== undefined && reason !== "" && { reason }),

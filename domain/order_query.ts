@@ -2,9 +2,8 @@
  * Validation of the order listing's query parameters.
  */
 import { z } from "zod";
-import { DomainError } from "./errors.ts";
+import { DomainError, validated } from "./errors.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
-import { fieldErrors } from "./errors.ts";
 import { parseUserIdText } from "./principal.ts";
 
 /**
@@ -31,6 +30,35 @@ export function integerParam(min: number, max: number, fallback: number) {
   });
 }
 
+/** An optional query value that must be one of `values`, as a filter. */
+export function enumParam<const V extends readonly [string, ...string[]]>(
+  values: V,
+  description: string,
+) {
+  return z.enum(values, { error: `Must be one of ${values.join(", ")}` })
+    .optional().meta({ description });
+}
+
+/**
+ * An optional query text that `read` turns into a value (undefined when
+ * absent), documented by `meta`; a text it cannot read is an issue with
+ * `message`.
+ */
+export function readParam<T>(
+  read: (text: string) => T | undefined,
+  options: { message: string; meta: Parameters<z.ZodString["meta"]>[0] },
+) {
+  return z.string().meta(options.meta).optional().transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const value = read(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: "custom", message: options.message });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
 /** The most orders one page of the listing holds. */
 export const MAX_LIMIT = 100;
 /** How many orders a page holds when `limit` is not given. */
@@ -46,23 +74,16 @@ export const listOrdersQuerySchema = z.object({
   offset: integerParam(0, MAX_OFFSET, 0).meta({
     description: "How many matching orders to skip (newest first).",
   }),
-  status: z.enum(ORDER_STATUSES, {
-    error: `Must be one of ${ORDER_STATUSES.join(", ")}`,
-  }).optional().meta({ description: "Only orders in this status." }),
-  user_id: z.string().meta({
-    type: "integer",
-    minimum: 1,
-    maximum: Number.MAX_SAFE_INTEGER,
-    description:
-      "Only this user's orders. A user may name only themself (else 403); fulfillment and admin may name anyone.",
-  }).optional().transform((text, ctx) => {
-    if (text === undefined) return undefined;
-    const id = parseUserIdText(text);
-    if (id === undefined) {
-      ctx.addIssue({ code: "custom", message: "Must be a positive integer" });
-      return z.NEVER;
-    }
-    return id;
+  status: enumParam(ORDER_STATUSES, "Only orders in this status."),
+  user_id: readParam(parseUserIdText, {
+    message: "Must be a positive integer",
+    meta: {
+      type: "integer",
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description:
+        "Only this user's orders. A user may name only themself (else 403); fulfillment and admin may name anyone.",
+    },
   }),
   cursor: z.string().optional().meta({
     description:
@@ -92,15 +113,11 @@ export interface ListOrdersQuery {
 export function parseListOrdersQuery(
   query: Record<string, string>,
 ): ListOrdersQuery {
-  const parsed = listOrdersQuerySchema.safeParse(query);
-  if (!parsed.success) {
-    throw new DomainError(
-      "validation_failed",
-      "The query parameters are not valid",
-      fieldErrors(parsed.error),
-    );
-  }
-  const { limit, offset, status, user_id, cursor } = parsed.data;
+  const { limit, offset, status, user_id, cursor } = validated(
+    listOrdersQuerySchema,
+    query,
+    "The query parameters are not valid",
+  );
   if (cursor !== undefined && offset !== 0) {
     throw new DomainError("bad_request", CURSOR_WITH_OFFSET, [
       { path: "offset", message: "Must be 0 (or absent) with a cursor" },

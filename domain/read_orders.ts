@@ -4,8 +4,7 @@
  * the store and asks `policy.ts` what the caller may see, as the writes do;
  * what a caller sees of a review is the rendering's business.
  */
-import { NO_SUCH_ORDER } from "./apply_order_change.ts";
-import { DomainError } from "./errors.ts";
+import { findRequestedOrder } from "./apply_order_change.ts";
 import type { Order } from "./order.ts";
 import type { ListOrdersQuery } from "./order_query.ts";
 import {
@@ -54,11 +53,8 @@ export async function readOrder(
   deps: ReadOrdersDeps,
   command: ReadOrderCommand,
 ): Promise<Order> {
-  const order = command.orderId === undefined
-    ? undefined
-    : await deps.store.findOrder(command.orderId);
-  await command.admitted?.();
-  if (!order) throw new DomainError("not_found", NO_SUCH_ORDER);
+  const { store } = deps;
+  const order = await findRequestedOrder(command, (id) => store.findOrder(id));
   assertCanReadOrder(command.principal, order);
   return order;
 }
@@ -140,10 +136,10 @@ export async function readOrderHistory(
   deps: ReadOrdersDeps,
   command: OrderRequest,
 ): Promise<OrderWithHistory> {
-  const found = command.orderId === undefined
-    ? undefined
-    : await deps.store.findOrderWithHistory(command.orderId);
-  if (!found) throw new DomainError("not_found", NO_SUCH_ORDER);
+  const found = await findRequestedOrder(
+    command,
+    (id) => deps.store.findOrderWithHistory(id),
+  );
   assertAllowed(
     decideOrderAction(command.principal, found.order, {
       kind: "read_history",

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { type AuditDraft, reviewDecidedEntry } from "./audit.ts";
-import { DomainError, fieldErrors } from "./errors.ts";
+import { DomainError, validated } from "./errors.ts";
 import { isTerminalStatus } from "./lifecycle.ts";
 import type { Order, OrderReview, ReviewReason } from "./order.ts";
 import { cleanTextSchema } from "./text.ts";
@@ -85,15 +85,11 @@ export const reviewDecisionSchema = z.object({
 
 /** Validates a decision (422 on any defect); an empty note counts as none. */
 export function parseReviewDecision(body: unknown): ReviewDecision {
-  const parsed = reviewDecisionSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new DomainError(
-      "validation_failed",
-      "The review decision is not valid",
-      fieldErrors(parsed.error),
-    );
-  }
-  const { decision, note } = parsed.data;
+  const { decision, note } = validated(
+    reviewDecisionSchema,
+    body,
+    "The review decision is not valid",
+  );
   return { decision, ...(note !== undefined && note !== "" && { note }) };
 }
 

@@ -62,6 +62,25 @@ export class RateLimitUnavailableError extends Error {
   }
 }
 
+/**
+ * Settles like `work`, or rejects with a `timeout` RateLimitUnavailableError
+ * once `ms` have passed without an answer.
+ */
+export async function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RateLimitUnavailableError("timeout")),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One limit: so many requests per sliding window. */
 export interface RateLimitRule {
   readonly limit: number;

@@ -13,6 +13,7 @@ import {
   type RateLimitRule,
   type RateLimitRules,
   RateLimitUnavailableError,
+  withinMs,
 } from "./rate_limiter.ts";
 
 /** How long a limiter waits for Redis before giving up. */
@@ -127,21 +128,15 @@ export function createUpstashRateLimiters(
   );
 }
 
-/** Settles like `promise`, or rejects with a timeout after `ms`. */
+/**
+ * Settles like `promise`, or rejects with a timeout after `ms`; any other
+ * failure is the store being unavailable.
+ */
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RateLimitUnavailableError("timeout")),
-      ms,
-    );
-  });
   try {
-    return await Promise.race([promise, expired]);
+    return await withinMs(promise, ms);
   } catch (error) {
     if (error instanceof RateLimitUnavailableError) throw error;
     throw new RateLimitUnavailableError("unavailable", { cause: error });
-  } finally {
-    clearTimeout(timer);
   }
 }

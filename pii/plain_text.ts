@@ -5,6 +5,11 @@
  * hash-chained, so plain text in them cannot be rewritten: it is counted
  * and reported, never changed.
  */
+import {
+  type WalkOptions,
+  walkPages,
+  walkSettings,
+} from "../domain/paged_walk.ts";
 import { encryptField } from "./cipher.ts";
 import { isKeyNotLive } from "./encrypted_order_store.ts";
 import type { DataKey, Keyring } from "./keyring.ts";
@@ -64,22 +69,14 @@ export interface PlainTextProgress extends PlainTextEncryption {
   readonly rows: number;
 }
 
-/** Options of `encryptPlainPersonalData`. */
-export interface PlainTextOptions {
+/**
+ * Options of `encryptPlainPersonalData`; by default 200 rows a page and a
+ * progress report every 1,000 rows.
+ */
+export interface PlainTextOptions extends WalkOptions<PlainTextProgress> {
   /** Only this user's orders (and the stored responses of them). */
   readonly userId?: number | undefined;
-  /** Rows read at a time (200). */
-  readonly pageSize?: number | undefined;
-  /** Called each time another `progressEvery` rows are handled. */
-  readonly onProgress?: ((progress: PlainTextProgress) => void) | undefined;
-  /** Rows between two `onProgress` calls (1,000). */
-  readonly progressEvery?: number | undefined;
 }
-
-const PAGE_SIZE = 200;
-
-/** How many rows are handled between two progress reports. */
-const PROGRESS_EVERY = 1_000;
 
 /**
  * Encrypts every plain-text address in order rows and stored responses
@@ -90,27 +87,25 @@ export async function encryptPlainPersonalData(
   keyring: Keyring,
   options: PlainTextOptions = {},
 ): Promise<PlainTextEncryption> {
-  const limit = options.pageSize ?? PAGE_SIZE;
-  const { onProgress } = options;
-  const progressEvery = options.progressEvery ?? PROGRESS_EVERY;
+  const walk = walkSettings(options, { pageSize: 200, progressEvery: 1_000 });
   let orders = 0;
   let responses = 0;
   let handledRows = 0;
   function handled(): void {
     handledRows++;
-    if (onProgress && handledRows % progressEvery === 0) {
-      onProgress({ rows: handledRows, orders, responses });
+    if (walk.onProgress && handledRows % walk.progressEvery === 0) {
+      walk.onProgress({ rows: handledRows, orders, responses });
     }
   }
 
-  let afterId: string | undefined;
-  for (;;) {
-    const rows = await store.listPlainAddresses({
-      userId: options.userId,
-      afterId,
-      limit,
-    });
-    for (const row of rows) {
+  await walkPages<PlainAddress>(
+    (after, limit) =>
+      store.listPlainAddresses({
+        userId: options.userId,
+        afterId: after?.id,
+        limit,
+      }),
+    async (row) => {
       const replaced = await withLiveKey(
         keyring,
         row.userId,
@@ -121,21 +116,19 @@ export async function encryptPlainPersonalData(
           ),
       );
       if (replaced) orders++;
-      afterId = row.id;
       handled();
-    }
-    if (rows.length < limit) break;
-  }
+    },
+    walk,
+  );
 
-  let after: { userId: number; key: string } | undefined;
-  for (;;) {
-    const rows = await store.listPlainResponses({
-      orderUserId: options.userId,
-      after,
-      limit,
-    });
-    for (const row of rows) {
-      after = { userId: row.userId, key: row.key };
+  await walkPages<PlainResponse>(
+    (after, limit) =>
+      store.listPlainResponses({
+        orderUserId: options.userId,
+        after: after && { userId: after.userId, key: after.key },
+        limit,
+      }),
+    async (row) => {
       const json = JSON.parse(row.body) as Record<string, unknown>;
       const { id, user_id: userId, shipping_address: address } = json;
       if (
@@ -143,7 +136,7 @@ export async function encryptPlainPersonalData(
         typeof address !== "string"
       ) {
         handled();
-        continue;
+        return;
       }
       const replaced = await withLiveKey(
         keyring,
@@ -163,9 +156,9 @@ export async function encryptPlainPersonalData(
       );
       if (replaced) responses++;
       handled();
-    }
-    if (rows.length < limit) break;
-  }
+    },
+    walk,
+  );
   return { orders, responses };
 }
 

@@ -10,6 +10,11 @@ import {
   unwrapDataKey,
   wrapDataKey,
 } from "./cipher.ts";
+import {
+  type WalkOptions,
+  walkPages,
+  walkSettings,
+} from "../domain/paged_walk.ts";
 import type { DataKeyRecord } from "./keyring.ts";
 
 /** What a rotation needs from the database. */
@@ -43,20 +48,11 @@ export interface RotationProgress extends RotationReport {
   readonly total: number;
 }
 
-/** Options of `rewrapDataKeys`. */
-export interface RewrapOptions {
-  /** Keys read at a time (200). */
-  readonly pageSize?: number | undefined;
-  /** Called each time another `progressEvery` keys are handled. */
-  readonly onProgress?: ((progress: RotationProgress) => void) | undefined;
-  /** Keys between two `onProgress` calls (1,000). */
-  readonly progressEvery?: number | undefined;
-}
-
-const PAGE_SIZE = 200;
-
-/** How many keys are handled between two progress reports. */
-const PROGRESS_EVERY = 1_000;
+/**
+ * Options of `rewrapDataKeys`; by default 200 keys a page and a progress
+ * report every 1,000 keys.
+ */
+export type RewrapOptions = WalkOptions<RotationProgress>;
 
 /**
  * Re-wraps every live data key under `masters[0]`, unwrapping with any of
@@ -69,35 +65,32 @@ export async function rewrapDataKeys(
 ): Promise<RotationReport> {
   const current = masters[0];
   if (!current) throw new Error("A rotation needs the current master key");
-  const limit = options.pageSize ?? PAGE_SIZE;
-  const { onProgress } = options;
-  const progressEvery = options.progressEvery ?? PROGRESS_EVERY;
+  const walk = walkSettings(options, { pageSize: 200, progressEvery: 1_000 });
   // Counted only for a caller that shows progress: one more query.
-  const total = onProgress
+  const total = walk.onProgress
     ? await store.countKeysNotWrappedBy([current.id])
     : 0;
   let rewrapped = 0;
   let unreadable = 0;
   let skipped = 0;
-  let afterKeyId: string | undefined;
-  for (;;) {
-    const keys = await store.listKeysNotWrappedBy(current.id, {
-      afterKeyId,
-      limit,
-    });
-    for (const key of keys) {
-      afterKeyId = key.keyId;
+  await walkPages<DataKeyRecord>(
+    (after, limit) =>
+      store.listKeysNotWrappedBy(current.id, {
+        afterKeyId: after?.keyId,
+        limit,
+      }),
+    async (key) => {
       const outcome = await rewrap(store, masters, current, key);
       if (outcome === "rewrapped") rewrapped++;
       else if (outcome === "unreadable") unreadable++;
       else skipped++;
       const done = rewrapped + unreadable + skipped;
-      if (onProgress && done % progressEvery === 0) {
-        onProgress({ done, total, rewrapped, unreadable, skipped });
+      if (walk.onProgress && done % walk.progressEvery === 0) {
+        walk.onProgress({ done, total, rewrapped, unreadable, skipped });
       }
-    }
-    if (keys.length < limit) break;
-  }
+    },
+    walk,
+  );
   return { rewrapped, unreadable, skipped };
 }
 

@@ -4,7 +4,7 @@
  * its parameters, body and responses, next to its handler: the OpenAPI
  * document is generated from these declarations.
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   applyOrderChangeWithOutcome,
@@ -68,6 +68,7 @@ import {
   createOrderExamples,
   cursorWithOffsetExample,
   erasedOrderExample,
+  type Example,
   heldOrderExample,
   invalidCursorExample,
   invalidIfMatch,
@@ -151,6 +152,20 @@ const STALE_VERSION_RESPONSE = problems(
   [staleVersion],
 );
 
+/** A route's JSON request body of `schema`, with its examples; required unless told. */
+function jsonBody<S extends z.ZodType>(
+  schema: S,
+  examples: Record<string, Example>,
+  options: { required?: boolean } = {},
+) {
+  return {
+    body: {
+      required: options.required ?? true,
+      content: { "application/json": { schema, examples } },
+    },
+  };
+}
+
 /** The orders sub-app. */
 export function ordersRoutes(
   deps: AppDeps,
@@ -185,17 +200,7 @@ export function ordersRoutes(
         orderOfChecks(CREATE_ORDER_CHECKS)
       }`,
     parameters: [PARAMETERS.IdempotencyKey],
-    request: {
-      body: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: CreateOrderRequest,
-            examples: createOrderExamples,
-          },
-        },
-      },
-    },
+    request: jsonBody(CreateOrderRequest, createOrderExamples),
     responses: authenticated({
       201: json(
         "The new order, or (with `Idempotent-Replayed: true`) the stored answer to an earlier request with the same `Idempotency-Key`.",
@@ -365,17 +370,7 @@ export function ordersRoutes(
       "Moves the status one step forward (fulfillment, admin; an order held for review moves to `processing` only once an admin approved it, else 409), cancels (owner, admin; while pending or processing, held or not), or changes the shipping address (owner, admin; while pending or processing). With both fields, both are checked against the current status and applied as one new version. A body with neither field, or with the current values, answers 200 with the order unchanged (no new version, no audit entry).\n\n" +
       ETAG_NOTE + "\n\n" + ORDER_CHANGE_NOTES,
     parameters: [PARAMETERS.OrderId, PARAMETERS.IfMatch],
-    request: {
-      body: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: UpdateOrderRequest,
-            examples: updateOrderExamples,
-          },
-        },
-      },
-    },
+    request: jsonBody(UpdateOrderRequest, updateOrderExamples),
     responses: authenticated({
       200: json(
         "The order after the change (or unchanged, for a no-op).",
@@ -429,17 +424,9 @@ export function ordersRoutes(
       'The same as `PATCH` with `{"status": "cancelled"}`, plus an optional reason kept in the audit entry. Owner and admin, while the order is pending or processing. The body is optional: no body, an empty body, or `{"reason": "…"}`.\n\n' +
       ETAG_NOTE + "\n\n" + ORDER_CHANGE_NOTES,
     parameters: [PARAMETERS.OrderId, PARAMETERS.IfMatch],
-    request: {
-      body: {
-        required: false,
-        content: {
-          "application/json": {
-            schema: CancelOrderRequest,
-            examples: cancelOrderExamples,
-          },
-        },
-      },
-    },
+    request: jsonBody(CancelOrderRequest, cancelOrderExamples, {
+      required: false,
+    }),
     responses: authenticated({
       200: json("The cancelled order.", orderSchema, {
         examples: {
@@ -489,17 +476,7 @@ export function ordersRoutes(
       "An admin's decision on an order held for review (`review.state: pending`): `approve` releases it (it may then move to `processing`), `reject` also cancels it. The decision and its note are kept in the audit entry (`order.review_approved` / `order.review_rejected`). Orders are held at creation when their total is at least `REVIEW_THRESHOLD` (`total_threshold`) or their owner already created `REVIEW_VELOCITY_ORDERS` orders themself within 10 minutes (`velocity`).\n\n" +
       ETAG_NOTE + "\n\n" + ORDER_CHANGE_NOTES,
     parameters: [PARAMETERS.OrderId, PARAMETERS.IfMatch],
-    request: {
-      body: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: ReviewDecisionRequest,
-            examples: reviewDecisionExamples,
-          },
-        },
-      },
-    },
+    request: jsonBody(ReviewDecisionRequest, reviewDecisionExamples),
     responses: authenticated({
       200: json(
         "The order after the decision: `review.state` is `approved`, or `rejected` with the order cancelled.",

@@ -10,46 +10,40 @@
  * every 1,000 plain-text rows (`--progress-every N`) shows how far it got.
  */
 import { sql } from "drizzle-orm";
-import {
-  piiKeysOrExit,
-  progressEveryOrExit,
-  runTask,
-} from "./task_environment.ts";
-import { createPersonalDataStore } from "../db/personal_data_store.ts";
-import { importMasterKeys } from "../pii/cipher.ts";
 import { createKeyring } from "../pii/keyring.ts";
 import { encryptPlainPersonalData } from "../pii/plain_text.ts";
+import { runPiiTask } from "./pii_task.ts";
 
-const CANNOT = "Cannot encrypt";
-const keys = piiKeysOrExit(CANNOT);
-const progressEvery = progressEveryOrExit(CANNOT);
-
-await runTask(CANNOT, async (database) => {
-  const store = createPersonalDataStore(database.db, {
-    embedded: database.embedded,
-  });
-  const keyring = createKeyring(store, {
-    masters: await importMasterKeys(keys),
-    clock: { now: () => Date.now() },
-  });
-  const { orders, responses } = await encryptPlainPersonalData(store, keyring, {
-    progressEvery,
-    onProgress: (progress) =>
-      console.error(
-        `pii:encrypt-existing: ${progress.rows} plain-text rows handled, ${progress.orders} order addresses and ${progress.responses} stored responses encrypted…`,
-      ),
-  });
-  const plainAudit = await store.countPlainAuditEntries();
-  if (database.embedded) {
-    await database.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
-    await database.db.run(sql`VACUUM`);
-  }
-  console.log(
-    `Encrypted ${orders} order addresses and ${responses} stored responses`,
-  );
-  if (plainAudit > 0) {
-    console.log(
-      `${plainAudit} audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see docs/personal-data.md, "Upgrading a database written before encryption")`,
+await runPiiTask(
+  "Cannot encrypt",
+  async ({ database, store, masters, progressEvery }) => {
+    const keyring = createKeyring(store, {
+      masters,
+      clock: { now: () => Date.now() },
+    });
+    const { orders, responses } = await encryptPlainPersonalData(
+      store,
+      keyring,
+      {
+        progressEvery,
+        onProgress: (progress) =>
+          console.error(
+            `pii:encrypt-existing: ${progress.rows} plain-text rows handled, ${progress.orders} order addresses and ${progress.responses} stored responses encrypted…`,
+          ),
+      },
     );
-  }
-});
+    const plainAudit = await store.countPlainAuditEntries();
+    if (database.embedded) {
+      await database.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
+      await database.db.run(sql`VACUUM`);
+    }
+    console.log(
+      `Encrypted ${orders} order addresses and ${responses} stored responses`,
+    );
+    if (plainAudit > 0) {
+      console.log(
+        `${plainAudit} audit entries hold addresses in plain text, written before encryption was enabled: the audit log is append-only, so they stay as written (see docs/personal-data.md, "Upgrading a database written before encryption")`,
+      );
+    }
+  },
+);

@@ -6,25 +6,11 @@
  * dev key as the current one (for a `deno task dev` database). A line on
  * stderr every 1,000 keys (`--progress-every N`) shows how far it got.
  */
-import {
-  piiKeysOrExit,
-  progressEveryOrExit,
-  runTask,
-} from "./task_environment.ts";
-import { createPersonalDataStore } from "../db/personal_data_store.ts";
-import { importMasterKeys } from "../pii/cipher.ts";
 import { rewrapDataKeys } from "../pii/rotation.ts";
+import { runPiiTask } from "./pii_task.ts";
 
-const CANNOT = "Cannot rotate";
-const keys = piiKeysOrExit(CANNOT);
-const progressEvery = progressEveryOrExit(CANNOT);
-const masters = await importMasterKeys(keys);
-const current = masters[0]!;
-
-await runTask(CANNOT, async (database) => {
-  const store = createPersonalDataStore(database.db, {
-    embedded: database.embedded,
-  });
+await runPiiTask("Cannot rotate", async ({ store, masters, progressEvery }) => {
+  const current = masters[0]!;
   const report = await rewrapDataKeys(store, masters, {
     progressEvery,
     onProgress: (progress) =>

@@ -22,31 +22,29 @@ export interface Check {
   readonly middleware?: string;
 }
 
+/** A check, as the lists below spell one. */
+function check(what: string, answers: string, middleware?: string): Check {
+  return middleware === undefined
+    ? { what, answers }
+    : { what, answers, middleware };
+}
+
 /** A declared body over the limit, refused before anything else. */
-export const DECLARED_BODY_LIMIT: Check = {
-  what: "a declared `Content-Length` over " + MAX_BODY_BYTES + " bytes",
-  answers:
-    "413, before the token is looked at, so it is no failed authentication",
-  middleware: "declaredBodyLimit",
-};
+export const DECLARED_BODY_LIMIT = check(
+  "a declared `Content-Length` over " + MAX_BODY_BYTES + " bytes",
+  "413, before the token is looked at, so it is no failed authentication",
+  "declaredBodyLimit",
+);
 
-const AUTHENTICATION: Check = {
-  what: "authentication",
-  answers: "401",
-  middleware: "authenticate",
-};
+const AUTHENTICATION = check("authentication", "401", "authenticate");
 
-const ACCOUNT_STATE: Check = {
-  what: "the account state",
-  answers: "403 `account-disabled`",
-  middleware: "accountState",
-};
+const ACCOUNT_STATE = check(
+  "the account state",
+  "403 `account-disabled`",
+  "accountState",
+);
 
-const RATE_LIMITS: Check = {
-  what: "rate limits",
-  answers: "429",
-  middleware: "userRateLimits",
-};
+const RATE_LIMITS = check("rate limits", "429", "userRateLimits");
 
 /** The checks every `/v1` request meets before its handler, in order. */
 export const V1_CHECKS: readonly Check[] = [
@@ -55,35 +53,26 @@ export const V1_CHECKS: readonly Check[] = [
   RATE_LIMITS,
 ];
 
-const ORDER_EXISTS: Check = {
-  what: "existence",
-  answers: "404; an id that is not a UUID is unknown",
-};
+const ORDER_EXISTS = check(
+  "existence",
+  "404; an id that is not a UUID is unknown",
+);
 
-const ORDER_VISIBLE: Check = {
-  what: "the caller's right to see the order",
-  answers: "403",
-};
+const ORDER_VISIBLE = check("the caller's right to see the order", "403");
 
-const IF_MATCH: Check = {
-  what: "`If-Match`",
-  answers: "412, before anything about the body, even its media type",
-};
+const IF_MATCH = check(
+  "`If-Match`",
+  "412, before anything about the body, even its media type",
+);
 
-const CHANGE_BODY: Check = {
-  what: "the body",
-  answers: "415, 400 malformed JSON, 400/422 validation",
-};
+const CHANGE_BODY = check(
+  "the body",
+  "415, 400 malformed JSON, 400/422 validation",
+);
 
-const CHANGE_RIGHT: Check = {
-  what: "the caller's right to make the change",
-  answers: "403",
-};
+const CHANGE_RIGHT = check("the caller's right to make the change", "403");
 
-const BUSINESS_RULES: Check = {
-  what: "the business rules",
-  answers: "400, 409",
-};
+const BUSINESS_RULES = check("the business rules", "400, 409");
 
 /**
  * Changing an order (update, cancellation, review decision), with and
@@ -131,10 +120,7 @@ export const READ_ORDER_CHECKS: readonly Check[] = [
   ORDER_VISIBLE,
 ];
 
-const USER_ID: Check = {
-  what: "the `user_id`",
-  answers: "404, for every caller",
-};
+const USER_ID = check("the `user_id`", "404, for every caller");
 
 /** Exporting a user's personal data. */
 export const EXPORT_CHECKS: readonly Check[] = [

@@ -10,6 +10,7 @@
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../env.ts";
+import { DOTTED_IPV4, ipv6Groups } from "../../domain/ip_text.ts";
 
 /** The address used when the runtime gives none (in-process test requests). */
 export const UNKNOWN_ADDRESS = "unknown";
@@ -27,10 +28,7 @@ const LONGEST_ENTRY = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535";
  */
 const HOST_AND_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+))(?::[0-9]{1,5})?$/;
 
-const OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 /** A dotted IPv4 address without leading zeros, so each has one spelling. */
-const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
-const HEXTET = /^[0-9A-Fa-f]{1,4}$/;
 
 /**
  * The client address of a request, as its bucket (`addressBucket`). With
@@ -67,7 +65,9 @@ export function addressBucket(entry: string): string | undefined {
   if (entry.length > LONGEST_ENTRY.length) return undefined;
   const hostAndPort = HOST_AND_PORT.exec(entry);
   const dotted = hostAndPort?.[2];
-  if (dotted !== undefined) return IPV4.test(dotted) ? dotted : undefined;
+  if (dotted !== undefined) {
+    return DOTTED_IPV4.test(dotted) ? dotted : undefined;
+  }
   const groups = ipv6Groups(hostAndPort?.[1] ?? entry);
   if (groups === undefined) return undefined;
   const ipv4Mapped = groups.slice(0, 5).every((group) => group === 0) &&
@@ -78,38 +78,6 @@ export function addressBucket(entry: string): string | undefined {
   }
   const prefix = groups.slice(0, IPV6_BUCKET_GROUPS);
   return `${formatIpv6([...prefix, 0, 0, 0, 0])}/${16 * IPV6_BUCKET_GROUPS}`;
-}
-
-/** The eight 16-bit groups of an IPv6 address, or undefined if it is not one. */
-function ipv6Groups(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const sides: number[][] = [];
-  for (const [h, half] of halves.entries()) {
-    const fields = half === "" ? [] : half.split(":");
-    const groups: number[] = [];
-    for (const [f, field] of fields.entries()) {
-      // Only the very last field may be a dotted IPv4 address (two groups).
-      const last = h === halves.length - 1 && f === fields.length - 1;
-      if (HEXTET.test(field)) {
-        groups.push(parseInt(field, 16));
-      } else if (last && IPV4.test(field)) {
-        const value = field.split(".").reduce(
-          (n, octet) => n * 256 + +octet,
-          0,
-        );
-        groups.push(Math.floor(value / 0x10000), value % 0x10000);
-      } else {
-        return undefined;
-      }
-    }
-    sides.push(groups);
-  }
-  const [head = [], tail] = sides;
-  if (tail === undefined) return head.length === 8 ? head : undefined;
-  // `::` stands for at least one group of zeros.
-  const zeros = 8 - head.length - tail.length;
-  return zeros >= 1 ? [...head, ...Array(zeros).fill(0), ...tail] : undefined;
 }
 
 /** RFC 5952 text: the longest run of two or more zero groups becomes `::`. */

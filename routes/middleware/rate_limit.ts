@@ -30,6 +30,7 @@ import {
   type RateLimitName,
   type RateLimitResult,
   RateLimitUnavailableError,
+  withinMs,
 } from "../../limits/rate_limiter.ts";
 import type { Logger } from "../../logger.ts";
 import { clientAddress } from "./client_address.ts";
@@ -376,17 +377,9 @@ async function withinBudget<T>(
   const left = RATE_LIMIT_BUDGET_MS - spent;
   if (left <= 0) throw new RateLimitUnavailableError("timeout");
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RateLimitUnavailableError("timeout")),
-      left,
-    );
-  });
   try {
-    return await Promise.race([call(), expired]);
+    return await withinMs(call(), left);
   } finally {
-    clearTimeout(timer);
     c.set("rateLimitSpentMs", spent + (performance.now() - started));
   }
 }

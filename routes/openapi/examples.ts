@@ -35,25 +35,19 @@ export interface Example {
 const ORDER_ID = "5b0c2c6e-8f3a-4a44-9d0b-3f1c1c1e2a10";
 const CREATED_AT = "2026-11-28T14:00:00.000Z";
 
+/** The example order's lines, as its owner sent them. */
+const EXAMPLE_LINES = [
+  { product_id: "sku-1", product_name: "Mug", quantity: 2, price: "12.50" },
+  { product_id: 1042, product_name: "Coaster", quantity: 3, price: "0.3333" },
+] as const;
+
 /** A new order, as `POST /v1/orders` answers it. */
 export const orderExample = {
   id: ORDER_ID,
   user_id: 42,
   items: [
-    {
-      product_id: "sku-1",
-      product_name: "Mug",
-      quantity: 2,
-      price: "12.50",
-      line_total: "25.00",
-    },
-    {
-      product_id: 1042,
-      product_name: "Coaster",
-      quantity: 3,
-      price: "0.3333",
-      line_total: "1.00",
-    },
+    { ...EXAMPLE_LINES[0], line_total: "25.00" },
+    { ...EXAMPLE_LINES[1], line_total: "1.00" },
   ],
   total: "26.00",
   currency: "USD",
@@ -89,22 +83,22 @@ export const heldOrderExample = {
   review: { state: "pending", reasons: ["velocity"] },
 };
 
-/** The held order after an admin approved it. */
-export const approvedOrderExample = {
-  ...orderExample,
-  version: 2,
-  updated_at: "2026-11-28T14:20:00.000Z",
-  review: { state: "approved", reasons: ["velocity"] },
-};
+/** The held order after an admin's decision: rejecting also cancels. */
+function decidedOrderExample(state: "approved" | "rejected") {
+  return {
+    ...orderExample,
+    ...(state === "rejected" && { status: "cancelled" }),
+    version: 2,
+    updated_at: "2026-11-28T14:20:00.000Z",
+    review: { state, reasons: [...heldOrderExample.review.reasons] },
+  };
+}
 
-/** The held order after an admin rejected it: rejecting also cancels. */
-export const rejectedOrderExample = {
-  ...orderExample,
-  status: "cancelled",
-  version: 2,
-  updated_at: "2026-11-28T14:20:00.000Z",
-  review: { state: "rejected", reasons: ["velocity"] },
-};
+/** The held order after an admin approved it. */
+export const approvedOrderExample = decidedOrderExample("approved");
+
+/** The held order after an admin rejected it, and so cancelled it. */
+export const rejectedOrderExample = decidedOrderExample("rejected");
 
 /** A delivered order whose owner's personal data was erased since. */
 export const erasedOrderExample = {
@@ -121,20 +115,7 @@ export const createOrderExamples: Record<string, Example> = {
   basic: {
     summary: "Two lines, prices as a string and as a number",
     value: {
-      items: [
-        {
-          product_id: "sku-1",
-          product_name: "Mug",
-          quantity: 2,
-          price: "12.50",
-        },
-        {
-          product_id: 1042,
-          product_name: "Coaster",
-          quantity: 3,
-          price: 0.3333,
-        },
-      ],
+      items: [EXAMPLE_LINES[0], { ...EXAMPLE_LINES[1], price: 0.3333 }],
       shipping_address: "1 Main St, Springfield",
     },
   },
@@ -252,23 +233,7 @@ export const orderHistoryExample = {
       changes: {
         user_id: { from: null, to: 42 },
         status: { from: null, to: "pending" },
-        items: {
-          from: null,
-          to: [
-            {
-              product_id: "sku-1",
-              product_name: "Mug",
-              quantity: 2,
-              price: "12.50",
-            },
-            {
-              product_id: 1042,
-              product_name: "Coaster",
-              quantity: 3,
-              price: "0.3333",
-            },
-          ],
-        },
+        items: { from: null, to: EXAMPLE_LINES },
         total: { from: null, to: "26.00" },
         currency: { from: null, to: "USD" },
         shipping_address: { from: null, to: "1 Main St, Springfield" },

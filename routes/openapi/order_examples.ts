@@ -5,6 +5,7 @@
  */
 import { parseIdempotencyKey } from "../../domain/idempotency.ts";
 import type { Order } from "../../domain/order.ts";
+import type { Principal } from "../../domain/principal.ts";
 import {
   parseCancelOrder,
   parseNewOrder,
@@ -16,6 +17,7 @@ import {
   assertAllowed,
   decideOrderAction,
   listingScope,
+  type OrderAction,
   orderOwnerFor,
 } from "../../domain/policy.ts";
 import {
@@ -29,6 +31,21 @@ const HELD_ORDER: Order = {
   ...EXAMPLE_ORDER,
   review: { state: "pending", reasons: ["velocity"] },
 };
+
+/** The refusal `policy.ts` gives `caller` for `action` on `order`. */
+function policyRefusal(
+  summary: string,
+  { caller, order, action }: {
+    caller: Principal;
+    order: Order;
+    action: OrderAction;
+  },
+) {
+  return refusalExample(
+    summary,
+    () => assertAllowed(decideOrderAction(caller, order, action)),
+  );
+}
 
 /**
  * The refusals the order routes show as examples, as the domain's own
@@ -70,41 +87,25 @@ export const ORDER_REFUSALS = {
     "Not one of the five statuses",
     () => parseOrderPatch({ status: "lost" }),
   ),
-  illegalMove: refusalExample(
-    "A move the lifecycle does not allow",
-    () =>
-      assertAllowed(
-        decideOrderAction(EXAMPLE_CALLERS.fulfillment, EXAMPLE_ORDER, {
-          kind: "set_status",
-          to: "shipped",
-        }),
-      ),
-  ),
-  heldForReview: refusalExample(
-    "Held for review",
-    () =>
-      assertAllowed(
-        decideOrderAction(EXAMPLE_CALLERS.fulfillment, HELD_ORDER, {
-          kind: "set_status",
-          to: "processing",
-        }),
-      ),
-  ),
+  illegalMove: policyRefusal("A move the lifecycle does not allow", {
+    caller: EXAMPLE_CALLERS.fulfillment,
+    order: EXAMPLE_ORDER,
+    action: { kind: "set_status", to: "shipped" },
+  }),
+  heldForReview: policyRefusal("Held for review", {
+    caller: EXAMPLE_CALLERS.fulfillment,
+    order: HELD_ORDER,
+    action: { kind: "set_status", to: "processing" },
+  }),
   emptyAddress: refusalExample(
     "An empty address",
     () => parseOrderPatch({ shipping_address: "" }),
   ),
-  alreadyShipped: refusalExample(
-    "Already shipped",
-    () =>
-      assertAllowed(
-        decideOrderAction(
-          EXAMPLE_CALLERS.owner,
-          { ...EXAMPLE_ORDER, status: "shipped" },
-          { kind: "set_status", to: "cancelled" },
-        ),
-      ),
-  ),
+  alreadyShipped: policyRefusal("Already shipped", {
+    caller: EXAMPLE_CALLERS.owner,
+    order: { ...EXAMPLE_ORDER, status: "shipped" },
+    action: { kind: "set_status", to: "cancelled" },
+  }),
   longReason: refusalExample(
     "A reason that is too long",
     () => parseCancelOrder({ reason: "x".repeat(501) }),
@@ -139,13 +140,9 @@ export const ORDER_REFUSALS = {
     "An unknown decision",
     () => parseReviewDecision({ decision: "maybe" }),
   ),
-  historyForbidden: refusalExample(
-    "Not the owner, not an admin",
-    () =>
-      assertAllowed(
-        decideOrderAction(EXAMPLE_CALLERS.fulfillment, EXAMPLE_ORDER, {
-          kind: "read_history",
-        }),
-      ),
-  ),
+  historyForbidden: policyRefusal("Not the owner, not an admin", {
+    caller: EXAMPLE_CALLERS.fulfillment,
+    order: EXAMPLE_ORDER,
+    action: { kind: "read_history" },
+  }),
 };

@@ -8,18 +8,8 @@ import {
   MAX_ACCOUNT_STATE_STALENESS_MS,
 } from "../../auth/account_state_cache.ts";
 import type { AccountState } from "../../domain/account.ts";
+import { accountState } from "../fixtures/domain.ts";
 import { testClock } from "../fixtures/mod.ts";
-
-/** An account state: user 42, enabled, nothing revoked, unless overridden. */
-function account(overrides: Partial<AccountState> = {}): AccountState {
-  return {
-    userId: 42,
-    disabledAt: null,
-    tokensRevokedBefore: null,
-    updatedAt: 0,
-    ...overrides,
-  };
-}
 
 Deno.test("the account-state cache bounds staleness by the start of the read", async () => {
   const clock = testClock(0);
@@ -46,7 +36,7 @@ Deno.test("the account-state cache bounds staleness by the start of the read", a
   assert.equal(await joined, undefined);
   assert.equal(reads, 1);
   // Its entry expires 5 s after the read began, not after it ended.
-  stored.state = account({ disabledAt: 1 });
+  stored.state = accountState({ disabledAt: 1 });
   clock.advance(MAX_ACCOUNT_STATE_STALENESS_MS - 3000 - 1);
   assert.equal(await cache.get(42), undefined);
   clock.advance(1);
@@ -67,7 +57,7 @@ Deno.test("the account-state cache forgets on demand, also a read begun before",
     },
   });
   assert.equal(await cache.get(42), undefined);
-  state = account({ disabledAt: 1 });
+  state = accountState({ disabledAt: 1 });
   assert.equal(await cache.get(42), undefined, "cached");
   cache.forget(42);
   assert.deepEqual(await cache.get(42), state);
@@ -79,7 +69,7 @@ Deno.test("the account-state cache forgets on demand, also a read begun before",
   gate = new Promise((resolve) => open = resolve);
   state = undefined;
   const stale = cache.get(42);
-  state = account({ disabledAt: 2 });
+  state = accountState({ disabledAt: 2 });
   cache.forget(42);
   gate = Promise.resolve();
   const fresh = await cache.get(42);

@@ -22,10 +22,9 @@ import {
   sha256Hex,
   userChainId,
 } from "../../domain/audit.ts";
-import type { Principal } from "../../domain/principal.ts";
+import { ADMIN } from "../fixtures/domain.ts";
 import { withMigratedDatabase } from "../fixtures/mod.ts";
 
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
 const CHAIN = userChainId(42);
 
 /** User 42's account disabled at `at`, placed after `head`. */

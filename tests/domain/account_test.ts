@@ -8,23 +8,10 @@ import {
   type AccountState,
   planAccountAction,
 } from "../../domain/account.ts";
-import type { Principal } from "../../domain/principal.ts";
-
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
-
-/** An account state: user 42, enabled, nothing revoked, unless overridden. */
-function account(overrides: Partial<AccountState> = {}): AccountState {
-  return {
-    userId: 42,
-    disabledAt: null,
-    tokensRevokedBefore: null,
-    updatedAt: 0,
-    ...overrides,
-  };
-}
+import { accountState, ADMIN } from "../fixtures/domain.ts";
 
 Deno.test("accountRefusal: tokens issued at or before the revocation second, or without iat, are revoked", async (t) => {
-  const revoked = account({ tokensRevokedBefore: 1000 });
+  const revoked = accountState({ tokensRevokedBefore: 1000 });
   const cases: [
     string,
     AccountState | undefined,
@@ -32,23 +19,23 @@ Deno.test("accountRefusal: tokens issued at or before the revocation second, or 
     string | undefined,
   ][] = [
     ["no state", undefined, 5, undefined],
-    ["nothing set", account(), undefined, undefined],
+    ["nothing set", accountState(), undefined, undefined],
     ["iat before the second", revoked, 999, "tokens_revoked"],
     ["iat in the second", revoked, 1000, "tokens_revoked"],
     ["iat a fraction into the second", revoked, 1000.999, "tokens_revoked"],
     ["iat after the second", revoked, 1001, undefined],
     ["iat a fraction into the next second", revoked, 1001.5, undefined],
     ["no iat", revoked, undefined, "tokens_revoked"],
-    ["disabled", account({ disabledAt: 1 }), 1001, "disabled"],
+    ["disabled", accountState({ disabledAt: 1 }), 1001, "disabled"],
     [
       "revoked and disabled: the 401 first",
-      account({ disabledAt: 1, tokensRevokedBefore: 1000 }),
+      accountState({ disabledAt: 1, tokensRevokedBefore: 1000 }),
       1000,
       "tokens_revoked",
     ],
     [
       "a later token of a disabled account",
-      account({ disabledAt: 1, tokensRevokedBefore: 1000 }),
+      accountState({ disabledAt: 1, tokensRevokedBefore: 1000 }),
       1001,
       "disabled",
     ],
@@ -69,7 +56,7 @@ Deno.test("planAccountAction changes only what differs and records it", () => {
   assert.ok(disabled.changed);
   assert.deepEqual(
     disabled.account,
-    account({
+    accountState({
       disabledAt: 1_500,
       updatedAt: 1_500,
     }),

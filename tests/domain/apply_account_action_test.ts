@@ -6,10 +6,8 @@ import assert from "node:assert/strict";
 import { verifyAuditLog } from "../../db/audit_verifier.ts";
 import { applyAccountAction } from "../../domain/apply_account_action.ts";
 import type { AccountStore } from "../../domain/ports.ts";
-import type { Principal } from "../../domain/principal.ts";
+import { ADMIN } from "../fixtures/domain.ts";
 import { createTestContext } from "../fixtures/mod.ts";
-
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
 
 Deno.test("applyAccountAction plans again after losing the chain position to another action", async () => {
   const ctx = await createTestContext();

@@ -24,11 +24,8 @@ import { newOrder, type Order } from "../../domain/order.ts";
 import type { OrderChange } from "../../domain/order_change.ts";
 import type { OrderStore } from "../../domain/ports.ts";
 import type { Principal } from "../../domain/principal.ts";
+import { ADMIN, FULFILLMENT, OWNER } from "../fixtures/domain.ts";
 import { testClock, withMigratedDatabase } from "../fixtures/mod.ts";
-
-const OWNER: Principal = { userId: 42, roles: ["user"] };
-const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
 
 interface Fixture {
   database: Database;

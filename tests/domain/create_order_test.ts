@@ -14,24 +14,22 @@ import {
   KEY_REUSED,
   KEY_REUSED_FIELD,
 } from "../../domain/create_order.ts";
-import { DomainError, type DomainErrorCode } from "../../domain/errors.ts";
 import { REPLAY_WINDOW_MS } from "../../domain/idempotency.ts";
 import { createKeyedQueue } from "../../domain/keyed_queue.ts";
 import type { Order } from "../../domain/order.ts";
 import type { OrderStore } from "../../domain/ports.ts";
-import type { Principal } from "../../domain/principal.ts";
 import type { ReviewPolicy } from "../../domain/review.ts";
+import { ADMIN, OWNER } from "../fixtures/domain.ts";
 import {
   countRows,
   createTestContext,
   orderBody,
   PERMISSIVE_REVIEW_POLICY,
+  rejectsWithDomainError,
   storeInFlightClaim,
   type TestContext,
 } from "../fixtures/mod.ts";
 
-const OWNER: Principal = { userId: 42, roles: ["user"] };
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
 const KEY = "checkout-1";
 /** `orderBody()`'s total: 2 × 12.50. */
 const BODY_TOTAL_CENTS = 2_500n;
@@ -113,22 +111,9 @@ async function withHarness(
   }
 }
 
-/** Asserts that `promise` rejects with a DomainError of `code` and returns it. */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  code: DomainErrorCode,
-  message?: string | RegExp,
-): Promise<DomainError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof DomainError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (typeof message === "string") assert.equal(caught.message, message);
-  if (message instanceof RegExp) assert.match(caught.message, message);
-  return caught;
+/** Asserts that `outcome` replays the stored 201 whose body is `body`. */
+function assertReplayed(outcome: CreateOrderOutcome, body: unknown): void {
+  assert.deepEqual(outcome, { kind: "replayed", status: 201, body });
 }
 
 /** Asserts that `outcome` is a creation and returns its order. */
@@ -215,11 +200,7 @@ Deno.test("a completed key with the same body replays the stored 201 without cou
         body: Object.fromEntries(Object.entries(orderBody()).reverse()),
       }),
     );
-    assert.deepEqual(replay, {
-      kind: "replayed",
-      status: 201,
-      body: first.body,
-    });
+    assertReplayed(replay, first.body);
     assert.deepEqual(events, ["findIdempotencyKey"]);
     assert.equal(await countRows(ctx, "orders"), 1);
   }));
@@ -228,7 +209,7 @@ Deno.test("a key reused with another body is a 422 naming Idempotency-Key, witho
   withHarness(async ({ ctx, events, deps, command }) => {
     created(await createOrder(deps, command({ idempotencyKey: KEY })));
     events.length = 0;
-    const error = await rejectsWith(
+    const error = await rejectsWithDomainError(
       createOrder(
         deps,
         command({
@@ -253,7 +234,7 @@ Deno.test("a key held by an in-flight claim is a 409, without counting the creat
       key: KEY,
       body: orderBody(),
     });
-    await rejectsWith(
+    await rejectsWithDomainError(
       createOrder(deps, command({ idempotencyKey: KEY })),
       "conflict",
       KEY_IN_FLIGHT,
@@ -277,7 +258,7 @@ Deno.test("a key past the replay window is free again: the request creates a new
 
 Deno.test("validation comes after the creation count: an invalid body is counted, then a 422, and nothing is written", () =>
   withHarness(async ({ ctx, events, deps, command }) => {
-    const error = await rejectsWith(
+    const error = await rejectsWithDomainError(
       createOrder(
         deps,
         command({
@@ -317,7 +298,7 @@ Deno.test("a used-up creation limit refuses before validation and before any wri
 
 Deno.test("a request that fails leaves its key free: a retry with a valid body creates the order", () =>
   withHarness(async ({ ctx, deps, command }) => {
-    await rejectsWith(
+    await rejectsWithDomainError(
       createOrder(
         deps,
         command({ idempotencyKey: KEY, body: orderBody({ items: [] }) }),
@@ -330,7 +311,7 @@ Deno.test("a request that fails leaves its key free: a retry with a valid body c
 
 Deno.test("only an admin creates an order for another user: anyone else gets a 403 after the count, with nothing written", () =>
   withHarness(async ({ ctx, events, deps, command }) => {
-    await rejectsWith(
+    await rejectsWithDomainError(
       createOrder(deps, command({ body: orderBody({ user_id: 7 }) })),
       "forbidden",
       /Only an admin/,
@@ -515,11 +496,7 @@ Deno.test("admitted is awaited before anything is decided: created, replayed or 
           deps,
           command({ idempotencyKey: KEY, admitted: slowAdmission(events) }),
         );
-        assert.deepEqual(replay, {
-          kind: "replayed",
-          status: 201,
-          body: first.body,
-        });
+        assertReplayed(replay, first.body);
         assert.deepEqual(events, [
           "findIdempotencyKey",
           "admitted?",
@@ -595,11 +572,7 @@ Deno.test("a write that finds the key taken by another process's request answers
         );
         assert.ok(other);
         created(other);
-        assert.deepEqual(outcome, {
-          kind: "replayed",
-          status: 201,
-          body: other.body,
-        });
+        assertReplayed(outcome, other.body);
         assert.deepEqual(events, [
           "findIdempotencyKey",
           "countCreation",
@@ -622,7 +595,7 @@ Deno.test("a write that finds the key taken by another process's request answers
               body: orderBody({ shipping_address: "2 Side St, Springfield" }),
             }),
           ));
-        await rejectsWith(
+        await rejectsWithDomainError(
           createOrder(
             { ...deps, store: raced },
             command({ idempotencyKey: KEY }),
@@ -647,7 +620,7 @@ Deno.test("a key whose record is gone between the refused write and the look-up 
       // A purge takes the other request's record away.
       () => ctx.store.purgeIdempotencyKeys(ctx.clock.now() + 1),
     );
-    await rejectsWith(
+    await rejectsWithDomainError(
       createOrder({ ...deps, store: raced }, command({ idempotencyKey: KEY })),
       "conflict",
       /Another request took over this Idempotency-Key/,

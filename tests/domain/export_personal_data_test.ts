@@ -5,76 +5,29 @@
  * what an export holds.
  */
 import assert from "node:assert/strict";
-import { applyOrderChange } from "../../domain/apply_order_change.ts";
-import { createOrder } from "../../domain/create_order.ts";
-import { DomainError } from "../../domain/errors.ts";
 import {
   exportPersonalData,
   type ExportPersonalDataDeps,
 } from "../../domain/export_personal_data.ts";
-import type { Order } from "../../domain/order.ts";
 import { NOT_YOUR_PERSONAL_DATA } from "../../domain/policy.ts";
-import type { AccountStore, OrderStore } from "../../domain/ports.ts";
-import type { Principal } from "../../domain/principal.ts";
 import { createPersonalDataEraser } from "../../pii/erasure.ts";
+import { ADMIN, FULFILLMENT, OTHER, OWNER } from "../fixtures/domain.ts";
 import {
-  createTestContext,
-  orderBody,
-  PERMISSIVE_REVIEW_POLICY,
+  cancelAsOwner,
+  placeOrder,
+  recordingCalls,
+  rejectsWithDomainError,
   type TestContext,
+  withTestContext,
 } from "../fixtures/mod.ts";
 
-const OWNER: Principal = { userId: 42, roles: ["user"] };
-const OTHER: Principal = { userId: 7, roles: ["user"] };
-const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
-
-async function withContext(
+/** Runs `fn` on a fresh test context with the export's deps over it. */
+function withContext(
   fn: (ctx: TestContext, deps: ExportPersonalDataDeps) => Promise<void>,
 ): Promise<void> {
-  const ctx = await createTestContext();
-  try {
-    await fn(ctx, {
-      store: ctx.store,
-      accounts: ctx.accounts,
-      clock: ctx.clock,
-    });
-  } finally {
-    ctx.close();
-  }
-}
-
-/** Creates an order for `principal` through the real use case, a minute later. */
-async function placeOrder(
-  ctx: TestContext,
-  principal: Principal,
-): Promise<Order> {
-  ctx.clock.advance(60_000);
-  const outcome = await createOrder({
-    store: ctx.store,
-    clock: ctx.clock,
-    newId: () => crypto.randomUUID(),
-    reviewPolicy: PERMISSIVE_REVIEW_POLICY,
-  }, {
-    principal,
-    requestId: `create-${ctx.clock.now()}`,
-    body: orderBody(),
-    idempotencyKey: undefined,
-    countCreation: () => Promise.resolve(),
-    render: (order) => order.id,
-  });
-  assert.ok(outcome.kind === "created");
-  return outcome.order;
-}
-
-/** Cancels the order as its owner. */
-async function cancel(ctx: TestContext, order: Order): Promise<void> {
-  await applyOrderChange({ store: ctx.store, clock: ctx.clock }, {
-    orderId: order.id,
-    principal: OWNER,
-    requestId: "cancel",
-    readChange: () => ({ status: "cancelled" }),
-  });
+  return withTestContext((ctx) =>
+    fn(ctx, { store: ctx.store, accounts: ctx.accounts, clock: ctx.clock })
+  );
 }
 
 /** The deps, with every read of the stores recorded into `reads`. */
@@ -82,25 +35,15 @@ function recording(
   deps: ExportPersonalDataDeps,
   reads: string[],
 ): ExportPersonalDataDeps {
-  const store: OrderStore = {
-    ...deps.store,
-    listOrders(query) {
-      reads.push("listOrders");
-      return deps.store.listOrders(query);
-    },
-    listOrderHistory(id) {
-      reads.push("listOrderHistory");
-      return deps.store.listOrderHistory(id);
-    },
+  return {
+    ...deps,
+    store: recordingCalls(
+      deps.store,
+      ["listOrders", "listOrderHistory"],
+      reads,
+    ),
+    accounts: recordingCalls(deps.accounts, ["listUserEvents"], reads),
   };
-  const accounts: AccountStore = {
-    ...deps.accounts,
-    listUserEvents(userId) {
-      reads.push("listUserEvents");
-      return deps.accounts.listUserEvents(userId);
-    },
-  };
-  return { ...deps, store, accounts };
 }
 
 Deno.test("a user exports their own orders, newest first, each with its history, and no one else's", () =>
@@ -108,7 +51,7 @@ Deno.test("a user exports their own orders, newest first, each with its history,
     const first = await placeOrder(ctx, OWNER);
     await placeOrder(ctx, OTHER);
     const second = await placeOrder(ctx, OWNER);
-    await cancel(ctx, first);
+    await cancelAsOwner(ctx, first);
     ctx.clock.advance(1_000);
     const exported = await exportPersonalData(deps, {
       userId: OWNER.userId,
@@ -161,14 +104,13 @@ Deno.test("another user and fulfillment are refused with forbidden, before anyth
     ) {
       await t.step(who, async () => {
         const reads: string[] = [];
-        await assert.rejects(
+        await rejectsWithDomainError(
           exportPersonalData(recording(deps, reads), {
             userId: OWNER.userId,
             principal,
           }),
-          (error: unknown) =>
-            error instanceof DomainError && error.code === "forbidden" &&
-            error.message === NOT_YOUR_PERSONAL_DATA,
+          "forbidden",
+          NOT_YOUR_PERSONAL_DATA,
         );
         assert.deepEqual(reads, []);
       });
@@ -214,7 +156,7 @@ Deno.test("the export reads every order, across pages of 100, then each one's hi
 Deno.test("after an erasure the export holds the erasure event and the orders without their address", () =>
   withContext(async (ctx, deps) => {
     const order = await placeOrder(ctx, OWNER);
-    await cancel(ctx, order);
+    await cancelAsOwner(ctx, order);
     const eraser = createPersonalDataEraser({
       store: ctx.personalDataStore,
       keyring: ctx.keyring,

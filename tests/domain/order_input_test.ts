@@ -7,6 +7,7 @@ import {
 } from "../../domain/order_input.ts";
 import { parseReviewDecision } from "../../domain/review.ts";
 import { BIDI_FORMATTING_MESSAGE } from "../../domain/text.ts";
+import { BIDI_FORMATTING } from "../fixtures/domain.ts";
 import { orderBody } from "../fixtures/mod.ts";
 
 function item(overrides: Record<string, unknown> = {}) {
@@ -162,19 +163,6 @@ Deno.test("parseNewOrder accepts a total exactly at the cap", () => {
   );
   assert.equal(input.items.length, 1);
 });
-
-/** The contract's bidirectional formatting characters, written out. */
-const BIDI_FORMATTING = [
-  "\u202a",
-  "\u202b",
-  "\u202c",
-  "\u202d",
-  "\u202e",
-  "\u2066",
-  "\u2067",
-  "\u2068",
-  "\u2069",
-];
 
 Deno.test("a bidirectional formatting character in any text field is refused with the field's path", async (t) => {
   for (const char of BIDI_FORMATTING) {

@@ -5,11 +5,9 @@
  */
 import assert from "node:assert/strict";
 import type { OrderPosition } from "../../domain/ports.ts";
-import type { Principal } from "../../domain/principal.ts";
+import { OWNER } from "../fixtures/domain.ts";
 import { listOrders, listsEveryOrder } from "../../domain/read_orders.ts";
 import { createOrder, withTestContext } from "../fixtures/mod.ts";
-
-const OWNER: Principal = { userId: 42, roles: ["user"] };
 
 Deno.test("listOrders gives the position of the page's last order while an older one matches, none on the last page, and continues after it", () =>
   withTestContext(async (ctx, who) => {

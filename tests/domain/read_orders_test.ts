@@ -5,106 +5,35 @@
  * what is read before anything is decided.
  */
 import assert from "node:assert/strict";
-import {
-  applyOrderChange,
-  NO_SUCH_ORDER,
-} from "../../domain/apply_order_change.ts";
-import { createOrder } from "../../domain/create_order.ts";
-import { DomainError, type DomainErrorCode } from "../../domain/errors.ts";
-import type { Order } from "../../domain/order.ts";
+import { NO_SUCH_ORDER } from "../../domain/apply_order_change.ts";
 import { NOT_YOUR_ORDER } from "../../domain/policy.ts";
 import type { OrderStore } from "../../domain/ports.ts";
-import type { Principal } from "../../domain/principal.ts";
 import {
   listOrders,
   readOrder,
   readOrderHistory,
 } from "../../domain/read_orders.ts";
+import { ADMIN, FULFILLMENT, OTHER, OWNER } from "../fixtures/domain.ts";
 import {
-  createTestContext,
-  orderBody,
-  PERMISSIVE_REVIEW_POLICY,
-  type TestContext,
+  cancelAsOwner,
+  placeOrder,
+  recordingCalls,
+  rejectsWithDomainError,
+  withTestContext,
 } from "../fixtures/mod.ts";
-
-const OWNER: Principal = { userId: 42, roles: ["user"] };
-const OTHER: Principal = { userId: 7, roles: ["user"] };
-const FULFILLMENT: Principal = { userId: 8, roles: ["fulfillment", "user"] };
-const ADMIN: Principal = { userId: 9, roles: ["admin", "user"] };
 
 /** The store, recording the name of each read into `reads`. */
 function recording(store: OrderStore, reads: string[]): OrderStore {
-  return {
-    ...store,
-    findOrder(id) {
-      reads.push("findOrder");
-      return store.findOrder(id);
-    },
-    findOrderWithHistory(id) {
-      reads.push("findOrderWithHistory");
-      return store.findOrderWithHistory(id);
-    },
-    listOrderHistory(id) {
-      reads.push("listOrderHistory");
-      return store.listOrderHistory(id);
-    },
-    listOrders(query) {
-      reads.push("listOrders");
-      return store.listOrders(query);
-    },
-  };
-}
-
-async function withContext(
-  fn: (ctx: TestContext) => Promise<void>,
-): Promise<void> {
-  const ctx = await createTestContext();
-  try {
-    await fn(ctx);
-  } finally {
-    ctx.close();
-  }
-}
-
-/** Creates an order for `principal` through the real use case, a minute apart. */
-async function placeOrder(
-  ctx: TestContext,
-  principal: Principal,
-): Promise<Order> {
-  ctx.clock.advance(60_000);
-  const outcome = await createOrder({
-    store: ctx.store,
-    clock: ctx.clock,
-    newId: () => crypto.randomUUID(),
-    reviewPolicy: PERMISSIVE_REVIEW_POLICY,
-  }, {
-    principal,
-    requestId: "create",
-    body: orderBody(),
-    idempotencyKey: undefined,
-    countCreation: () => Promise.resolve(),
-    render: (order) => order.id,
-  });
-  assert.ok(outcome.kind === "created");
-  return outcome.order;
-}
-
-/** Asserts that `promise` rejects with a DomainError of `code` and `message`. */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  code: DomainErrorCode,
-  message: string,
-): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof DomainError, String(error));
-    assert.equal(error.code, code);
-    assert.equal(error.message, message);
-    return true;
-  });
+  return recordingCalls(store, [
+    "findOrder",
+    "findOrderWithHistory",
+    "listOrderHistory",
+    "listOrders",
+  ], reads);
 }
 
 Deno.test("readOrder gives the order to its owner, fulfillment and admins, and refuses other users with forbidden", (t) =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const order = await placeOrder(ctx, OWNER);
     const deps = { store: ctx.store };
     const readers = { owner: OWNER, fulfillment: FULFILLMENT, admin: ADMIN };
@@ -117,7 +46,7 @@ Deno.test("readOrder gives the order to its owner, fulfillment and admins, and r
       });
     }
     await t.step("another user is refused", async () => {
-      await rejectsWith(
+      await rejectsWithDomainError(
         readOrder(deps, { orderId: order.id, principal: OTHER }),
         "forbidden",
         NOT_YOUR_ORDER,
@@ -125,26 +54,30 @@ Deno.test("readOrder gives the order to its owner, fulfillment and admins, and r
     });
   }));
 
-Deno.test("readOrder refuses an unknown id, and an id that is not a UUID, with not_found", () =>
-  withContext(async (ctx) => {
-    const reads: string[] = [];
-    const deps = { store: recording(ctx.store, reads) };
-    await rejectsWith(
-      readOrder(deps, { orderId: crypto.randomUUID(), principal: ADMIN }),
-      "not_found",
-      NO_SUCH_ORDER,
-    );
-    assert.deepEqual(reads, ["findOrder"]);
-    await rejectsWith(
-      readOrder(deps, { orderId: undefined, principal: ADMIN }),
-      "not_found",
-      NO_SUCH_ORDER,
-    );
-    assert.deepEqual(reads, ["findOrder"], "no look-up without an id");
+Deno.test("readOrder and readOrderHistory refuse an unknown id, and an id that is not a UUID, with not_found", (t) =>
+  withTestContext(async (ctx) => {
+    const cases = [
+      ["readOrder", readOrder, "findOrder"],
+      ["readOrderHistory", readOrderHistory, "findOrderWithHistory"],
+    ] as const;
+    for (const [name, read, lookUp] of cases) {
+      await t.step(name, async () => {
+        const reads: string[] = [];
+        const deps = { store: recording(ctx.store, reads) };
+        for (const orderId of [crypto.randomUUID(), undefined]) {
+          await rejectsWithDomainError(
+            read(deps, { orderId, principal: ADMIN }),
+            "not_found",
+            NO_SUCH_ORDER,
+          );
+        }
+        assert.deepEqual(reads, [lookUp], "no look-up without an id");
+      });
+    }
   }));
 
 Deno.test("readOrder reads the order before awaiting admitted and decides nothing until it settles", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const order = await placeOrder(ctx, OWNER);
     const events: string[] = [];
     const deps = { store: recording(ctx.store, events) };
@@ -182,7 +115,7 @@ Deno.test("readOrder reads the order before awaiting admitted and decides nothin
   }));
 
 Deno.test("listOrders shows users their own orders only and refuses a filter naming another user", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const first = await placeOrder(ctx, OWNER);
     await placeOrder(ctx, OTHER);
     const second = await placeOrder(ctx, OWNER);
@@ -196,7 +129,7 @@ Deno.test("listOrders shows users their own orders only and refuses a filter nam
       assert.deepEqual(listing.orders.map((o) => o.id), [second.id, first.id]);
       assert.equal(listing.count, 2);
     }
-    await rejectsWith(
+    await rejectsWithDomainError(
       listOrders(deps, {
         principal: OWNER,
         query: { ...query, userId: OTHER.userId },
@@ -207,7 +140,7 @@ Deno.test("listOrders shows users their own orders only and refuses a filter nam
   }));
 
 Deno.test("listOrders shows fulfillment and admins every order, or one user's when they filter", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const mine = await placeOrder(ctx, OWNER);
     const theirs = await placeOrder(ctx, OTHER);
     const deps = { store: ctx.store };
@@ -229,16 +162,11 @@ Deno.test("listOrders shows fulfillment and admins every order, or one user's wh
   }));
 
 Deno.test("listOrders returns the page the query asks for, with its limit, offset and the count of all matches", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const orders = [];
     for (let i = 0; i < 5; i++) orders.push(await placeOrder(ctx, OWNER));
     const cancelled = orders[1]!;
-    await applyOrderChange({ store: ctx.store, clock: ctx.clock }, {
-      orderId: cancelled.id,
-      principal: OWNER,
-      requestId: "cancel",
-      readChange: () => ({ status: "cancelled" }),
-    });
+    await cancelAsOwner(ctx, cancelled);
     const deps = { store: ctx.store };
     const page = await listOrders(deps, {
       principal: OWNER,
@@ -260,14 +188,9 @@ Deno.test("listOrders returns the page the query asks for, with its limit, offse
   }));
 
 Deno.test("readOrderHistory gives the owner and admins the order's entries, oldest first, in one read", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const order = await placeOrder(ctx, OWNER);
-    await applyOrderChange({ store: ctx.store, clock: ctx.clock }, {
-      orderId: order.id,
-      principal: OWNER,
-      requestId: "cancel",
-      readChange: () => ({ status: "cancelled", reason: "Changed my mind" }),
-    });
+    await cancelAsOwner(ctx, order, "Changed my mind");
     for (const principal of [OWNER, ADMIN]) {
       const reads: string[] = [];
       const deps = { store: recording(ctx.store, reads) };
@@ -286,29 +209,17 @@ Deno.test("readOrderHistory gives the owner and admins the order's entries, olde
   }));
 
 Deno.test("readOrderHistory refuses fulfillment and other users with forbidden", () =>
-  withContext(async (ctx) => {
+  withTestContext(async (ctx) => {
     const order = await placeOrder(ctx, OWNER);
     const deps = { store: ctx.store };
-    await rejectsWith(
+    await rejectsWithDomainError(
       readOrderHistory(deps, { orderId: order.id, principal: FULFILLMENT }),
       "forbidden",
       "Only the owner or an admin may read an order's history",
     );
-    await rejectsWith(
+    await rejectsWithDomainError(
       readOrderHistory(deps, { orderId: order.id, principal: OTHER }),
       "forbidden",
       NOT_YOUR_ORDER,
     );
-  }));
-
-Deno.test("readOrderHistory refuses an unknown id, and an id that is not a UUID, with not_found", () =>
-  withContext(async (ctx) => {
-    const deps = { store: ctx.store };
-    for (const orderId of [crypto.randomUUID(), undefined]) {
-      await rejectsWith(
-        readOrderHistory(deps, { orderId, principal: ADMIN }),
-        "not_found",
-        NO_SUCH_ORDER,
-      );
-    }
   }));

@@ -8,15 +8,14 @@ import { SignJWT } from "jose";
 import { importHmacKey } from "../../auth/token_verifier.ts";
 import { verifyAuditLog } from "../../db/audit_verifier.ts";
 import type { AccountStore } from "../../domain/ports.ts";
-import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
 import {
   createTestContext,
   expectProblem,
   type Json,
-  PERMISSIVE_RATE_LIMIT,
   TEST_SECRET,
   type TestContext,
+  withTestContext,
   withTwoInstances,
 } from "../fixtures/mod.ts";
 
@@ -176,9 +175,8 @@ Deno.test("revoked tokens are refused with 401 while tokens issued after the rev
     );
   }));
 
-Deno.test("a token whose fractional iat falls in the revocation's second is refused with 401", async () => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("a token whose fractional iat falls in the revocation's second is refused with 401", () =>
+  withTestContext(async (ctx) => {
     ctx.clock.advance(400);
     const second = Math.floor(ctx.clock.now() / 1000);
     const fractional = await tokenIssuedAt(ctx, USER, second + 0.999);
@@ -199,25 +197,10 @@ Deno.test("a token whose fractional iat falls in the revocation's second is refu
         `iat ${iat}`,
       );
     }
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
-Deno.test("a revoked token's 401 does not count as failed authentication for the per-address limit", async () => {
-  const ctx = await createTestContext({
-    rateLimits: {
-      limiters: createMemoryRateLimiters({
-        requests: PERMISSIVE_RATE_LIMIT,
-        order_creation: PERMISSIVE_RATE_LIMIT,
-        lookup_misses: PERMISSIVE_RATE_LIMIT,
-        auth_failures: { limit: 2, windowMs: MINUTE_MS },
-      }, { now: () => ctx.clock.now() }),
-      failClosed: false,
-      trustedProxies: 0,
-    },
-  });
-  try {
+Deno.test("a revoked token's 401 does not count as failed authentication for the per-address limit", () =>
+  withTestContext(async (ctx) => {
     const address = "198.51.100.7";
     const revoked = await ctx.token(USER);
     await admin(ctx, "revoke-tokens");
@@ -236,25 +219,12 @@ Deno.test("a revoked token's 401 does not count as failed authentication for the
       failures.filter((l) => l.reason === "token revoked").length,
       5,
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }, {
+    limits: { auth_failures: { limit: 2, windowMs: MINUTE_MS } },
+  }));
 
-Deno.test("order of checks: revoked token 401, then disabled account 403, then the rate limit 429", async () => {
-  const ctx = await createTestContext({
-    rateLimits: {
-      limiters: createMemoryRateLimiters({
-        requests: { limit: 2, windowMs: MINUTE_MS },
-        order_creation: PERMISSIVE_RATE_LIMIT,
-        lookup_misses: PERMISSIVE_RATE_LIMIT,
-        auth_failures: PERMISSIVE_RATE_LIMIT,
-      }, { now: () => ctx.clock.now() }),
-      failClosed: false,
-      trustedProxies: 0,
-    },
-  });
-  try {
+Deno.test("order of checks: revoked token 401, then disabled account 403, then the rate limit 429", () =>
+  withTestContext(async (ctx) => {
     const old = await ctx.token(USER);
     assert.equal(await status(ctx, "GET", "/v1/orders", old), 200);
     assert.equal(await status(ctx, "GET", "/v1/orders", old), 200);
@@ -270,14 +240,12 @@ Deno.test("order of checks: revoked token 401, then disabled account 403, then t
       await status(ctx, "GET", "/v1/orders", await ctx.token(USER)),
       403,
     );
-  } finally {
-    ctx.close();
-  }
-});
+  }, {
+    limits: { requests: { limit: 2, windowMs: MINUTE_MS } },
+  }));
 
-Deno.test("admin account endpoints: admins only, user ids that are positive integers, 204", async (t) => {
-  const ctx = await createTestContext();
-  try {
+Deno.test("admin account endpoints: admins only, user ids that are positive integers, 204", (t) =>
+  withTestContext(async (ctx) => {
     const tokens = {
       user: await ctx.token(USER),
       fulfillment: await ctx.token(8, ["fulfillment"]),
@@ -306,10 +274,7 @@ Deno.test("admin account endpoints: admins only, user ids that are positive inte
     assert.equal(await status(ctx, "GET", metrics, tokens.admin), 200);
     // Nothing was written by the refusals.
     assert.equal(await ctx.accounts.findAccount(USER), undefined);
-  } finally {
-    ctx.close();
-  }
-});
+  }));
 
 Deno.test("each account action that changes something is one audit entry in the user's hash chain", async () => {
   const dir = await Deno.makeTempDir({ prefix: "orders-accounts-audit-" });

@@ -5,33 +5,16 @@
  * authentication.
  */
 import assert from "node:assert/strict";
-import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
 import { MAX_BODY_BYTES } from "../../routes/middleware/hygiene.ts";
-import {
-  createTestContext,
-  PERMISSIVE_RATE_LIMIT,
-  testClock,
-  type TestContext,
-} from "../fixtures/mod.ts";
+import { createTestContext, type TestContext } from "../fixtures/mod.ts";
 
 const OVERSIZED = "x".repeat(MAX_BODY_BYTES + 1);
 
 /** A test app allowing one failed authentication per address and minute. */
 async function oneFailedAuthentication(): Promise<TestContext> {
-  const clock = testClock();
   return await createTestContext({
-    clock,
-    rateLimits: {
-      limiters: createMemoryRateLimiters({
-        requests: PERMISSIVE_RATE_LIMIT,
-        order_creation: PERMISSIVE_RATE_LIMIT,
-        lookup_misses: PERMISSIVE_RATE_LIMIT,
-        auth_failures: { limit: 1, windowMs: MINUTE_MS },
-      }, clock),
-      failClosed: false,
-      trustedProxies: 0,
-    },
+    limits: { auth_failures: { limit: 1, windowMs: MINUTE_MS } },
   });
 }
 

@@ -29,26 +29,12 @@ import {
   withTestContext,
 } from "../fixtures/mod.ts";
 
-async function call(
-  ctx: TestContext,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: Json }> {
-  const response = await ctx.request(method, path, {
-    token,
-    ...(body !== undefined && { body }),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
 async function feed(
   ctx: TestContext,
   token: string,
   query = "",
 ): Promise<Json> {
-  const page = await call(ctx, "GET", `/v1/events${query}`, token);
+  const page = await ctx.call("GET", `/v1/events${query}`, token);
   assert.equal(page.status, 200, JSON.stringify(page.body));
   return page.body;
 }
@@ -78,18 +64,18 @@ async function orderWithHistory(ctx: TestContext, who: Callers) {
   const { id } = await createOrder(ctx, who.owner);
   const path = `/v1/orders/${id}`;
   assert.equal(
-    (await call(ctx, "PATCH", path, who.owner, {
+    (await ctx.call("PATCH", path, who.owner, {
       shipping_address: "2 Side St, Springfield",
     })).status,
     200,
   );
   assert.equal(
-    (await call(ctx, "PATCH", path, who.fulfillment, { status: "processing" }))
+    (await ctx.call("PATCH", path, who.fulfillment, { status: "processing" }))
       .status,
     200,
   );
   assert.equal(
-    (await call(ctx, "POST", `${path}/cancel`, who.owner, { reason: "Late" }))
+    (await ctx.call("POST", `${path}/cancel`, who.owner, { reason: "Late" }))
       .status,
     200,
   );
@@ -135,7 +121,7 @@ Deno.test("every change of an order is one event in its write, without personal 
     assert.doesNotMatch(stored, /Springfield|Side St|Late|enc:v1/);
     // A change that is refused writes no event.
     assert.equal(
-      (await call(ctx, "PATCH", `/v1/orders/${id}`, who.fulfillment, {
+      (await ctx.call("PATCH", `/v1/orders/${id}`, who.fulfillment, {
         status: "shipped",
       })).status,
       400,
@@ -148,8 +134,7 @@ Deno.test("staff see every event; a user sees their own orders' events, a reject
     const mine = await createOrder(ctx, who.owner);
     const theirs = await createOrder(ctx, who.other);
     // Held by the threshold, then rejected by an admin.
-    const held = await call(
-      ctx,
+    const held = await ctx.call(
       "POST",
       "/v1/orders",
       who.owner,
@@ -163,8 +148,7 @@ Deno.test("staff see every event; a user sees their own orders' events, a reject
       }),
     );
     assert.equal(held.status, 201);
-    const review = await call(
-      ctx,
+    const review = await ctx.call(
       "POST",
       `/v1/orders/${held.body.id}/review`,
       who.admin,
@@ -191,18 +175,18 @@ Deno.test("staff see every event; a user sees their own orders' events, a reject
     ]);
     // The same event, by id: its id is the rejection's.
     assert.equal(owners[2].id, all[3].id);
-    const byId = await call(ctx, "GET", `/v1/events/${all[3].id}`, who.owner);
+    const byId = await ctx.call("GET", `/v1/events/${all[3].id}`, who.owner);
     assert.equal(byId.status, 200);
     assert.equal(byId.body.type, "order.cancelled");
     assert.equal(
-      (await call(ctx, "GET", `/v1/events/${all[3].id}`, who.admin)).body.type,
+      (await ctx.call("GET", `/v1/events/${all[3].id}`, who.admin)).body.type,
       "order.review_rejected",
     );
     assert.doesNotMatch(JSON.stringify(all), /Stolen card/);
     // Another user's event is 404, like an unknown one.
     const others = all.find((e) => e.data.order_id === theirs.id);
     for (const id of [others.id, "evt_unknown", "x".repeat(300)]) {
-      const refused = await call(ctx, "GET", `/v1/events/${id}`, who.owner);
+      const refused = await ctx.call("GET", `/v1/events/${id}`, who.owner);
       assert.equal(refused.status, 404);
     }
     // Filters: type (as the caller sees it) and order_id.
@@ -262,7 +246,7 @@ Deno.test("next_cursor returns only later events, and is bound to its caller and
         [who.owner, `?cursor=${encodeURIComponent("\u00ff\u0000")}`],
       ] as const
     ) {
-      const refused = await call(ctx, "GET", `/v1/events${query}`, token);
+      const refused = await ctx.call("GET", `/v1/events${query}`, token);
       assert.equal(refused.status, 400, query);
       assert.equal(refused.body.errors[0].path, "cursor");
     }
@@ -275,7 +259,7 @@ Deno.test("next_cursor returns only later events, and is bound to its caller and
         "?order_id=not-a-uuid",
       ]
     ) {
-      const refused = await call(ctx, "GET", `/v1/events${query}`, who.owner);
+      const refused = await ctx.call("GET", `/v1/events${query}`, who.owner);
       assert.equal(refused.status, 422, query);
     }
   }));
@@ -312,8 +296,7 @@ Deno.test("retention: purged events are gone, and a cursor before them is 410, n
     who = await callers(ctx);
     await createOrder(ctx, who.owner);
     await ctx.events.purgeEvents(ctx.clock.now() - 30 * DAY_MS);
-    const expired = await call(
-      ctx,
+    const expired = await ctx.call(
       "GET",
       `/v1/events?cursor=${oldCursor}`,
       who.admin,

@@ -14,6 +14,7 @@
  */
 import fc from "fast-check";
 import { ORDER_STATUSES } from "../../domain/order.ts";
+import { BIDI_FORMATTING as BIDI_FORMATTING_CHARACTERS } from "../fixtures/domain.ts";
 import {
   createTestContext,
   TEST_SECRET,
@@ -1179,7 +1180,7 @@ const VALID_TEXT = fc.oneof(
 );
 
 const BIDI_FORMATTING_CHARACTER = fc.constantFrom(
-  ..."\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+  ...BIDI_FORMATTING_CHARACTERS,
 );
 
 /**

@@ -11,6 +11,7 @@ import {
   DECODED_BIDI_MESSAGE,
   NOT_UNICODE_MESSAGE,
 } from "../../domain/text.ts";
+import { BIDI_FORMATTING } from "../fixtures/domain.ts";
 import {
   countRows,
   createOrder,
@@ -111,19 +112,6 @@ Deno.test("a body nested deeper than 32 levels is a 400 before anything reads it
   }));
 
 const CONTROL_CHARACTERS = ["\u0000", "\u0001", "\u001b", "\u007f", "\u0085"];
-
-/** The contract's bidirectional formatting characters, written out. */
-const BIDI_FORMATTING = [
-  "\u202a",
-  "\u202b",
-  "\u202c",
-  "\u202d",
-  "\u202e",
-  "\u2066",
-  "\u2067",
-  "\u2068",
-  "\u2069",
-];
 
 /** Each refused character with the message that refuses it. */
 const REFUSED_CHARACTERS: [string, string][] = [

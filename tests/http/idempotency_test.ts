@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import type { OrderStore } from "../../domain/ports.ts";
-import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import {
   countRows,
   createTestContext,
   orderBody,
-  PERMISSIVE_RATE_LIMIT,
   serveApp,
   storeInFlightClaim,
-  testClock,
   type TestContext,
 } from "../fixtures/mod.ts";
 
@@ -302,19 +299,8 @@ Deno.test("a claim abandoned in flight by a crashed request expires", async () =
 });
 
 Deno.test("an idempotent replay does not count against the order-creation limit", async () => {
-  const clock = testClock();
   const ctx = await createTestContext({
-    clock,
-    rateLimits: {
-      limiters: createMemoryRateLimiters({
-        requests: PERMISSIVE_RATE_LIMIT,
-        order_creation: { limit: 2, windowMs: 60_000 },
-        lookup_misses: PERMISSIVE_RATE_LIMIT,
-        auth_failures: PERMISSIVE_RATE_LIMIT,
-      }, { now: clock.now }),
-      failClosed: false,
-      trustedProxies: 0,
-    },
+    limits: { order_creation: { limit: 2, windowMs: 60_000 } },
   });
   const token = await ctx.token(42);
   await withServer(ctx, async (url) => {

@@ -39,26 +39,12 @@ function bodyOfTotal(price: string, overrides: Record<string, unknown> = {}) {
   });
 }
 
-async function call(
-  ctx: TestContext,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: Json }> {
-  const response = await ctx.request(method, path, {
-    token,
-    ...(body !== undefined && { body }),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
 async function create(
   ctx: TestContext,
   token: string,
   body: unknown = orderBody(),
 ): Promise<Json> {
-  const reply = await call(ctx, "POST", "/v1/orders", token, body);
+  const reply = await ctx.call("POST", "/v1/orders", token, body);
   assert.equal(reply.status, 201, JSON.stringify(reply.body));
   return reply.body;
 }
@@ -69,7 +55,7 @@ async function historyOf(
   path: string,
   token: string,
 ): Promise<Json> {
-  const history = await call(ctx, "GET", `${path}/history`, token);
+  const history = await ctx.call("GET", `${path}/history`, token);
   assert.equal(history.status, 200);
   return history.body;
 }
@@ -120,18 +106,18 @@ Deno.test("an order of at least REVIEW_THRESHOLD is held; only admin and fulfill
 
     const held = { state: "pending", reasons: ["total_threshold"] };
     for (const token of [who.admin, who.fulfillment, who.ownerAdmin]) {
-      const read = await call(ctx, "GET", path, token);
+      const read = await ctx.call("GET", path, token);
       assert.equal(read.status, 200);
       assert.deepEqual(read.body.review, held);
-      const list = await call(ctx, "GET", "/v1/orders", token);
+      const list = await ctx.call("GET", "/v1/orders", token);
       const listed = list.body.orders.find((o: Json) => o.id === created.id);
       assert.deepEqual(listed.review, held);
       const unheld = list.body.orders.find((o: Json) => o.id === below.id);
       assert.equal("review" in unheld, false);
     }
-    const ownerRead = await call(ctx, "GET", path, who.owner);
+    const ownerRead = await ctx.call("GET", path, who.owner);
     assert.equal("review" in ownerRead.body, false);
-    const ownerList = await call(ctx, "GET", "/v1/orders", who.owner);
+    const ownerList = await ctx.call("GET", "/v1/orders", who.owner);
     assert.ok(ownerList.body.orders.every((o: Json) => !("review" in o)));
 
     // An admin creating a held order sees the review in the 201.
@@ -196,19 +182,19 @@ Deno.test("the 6th order a user creates themself within 10 minutes is held for v
     assert.equal(replay.headers.get("idempotent-replayed"), "true");
     await replay.body?.cancel();
     for (const id of ids) {
-      const read = await call(ctx, "GET", `/v1/orders/${id}`, who.admin);
+      const read = await ctx.call("GET", `/v1/orders/${id}`, who.admin);
       assert.equal("review" in read.body, false);
     }
 
     const sixth = await create(ctx, who.owner);
-    const read = await call(ctx, "GET", `/v1/orders/${sixth.id}`, who.admin);
+    const read = await ctx.call("GET", `/v1/orders/${sixth.id}`, who.admin);
     assert.deepEqual(read.body.review, {
       state: "pending",
       reasons: ["velocity"],
     });
     // Big and fast: both reasons.
     const both = await create(ctx, who.owner, bodyOfTotal("25000"));
-    const bothRead = await call(ctx, "GET", `/v1/orders/${both.id}`, who.admin);
+    const bothRead = await ctx.call("GET", `/v1/orders/${both.id}`, who.admin);
     assert.deepEqual(bothRead.body.review.reasons, [
       "total_threshold",
       "velocity",
@@ -217,8 +203,7 @@ Deno.test("the 6th order a user creates themself within 10 minutes is held for v
     // Ten minutes later only the last three are in the window: not held.
     ctx.clock.advance(VELOCITY_WINDOW_MS);
     const later = await create(ctx, who.owner);
-    const laterRead = await call(
-      ctx,
+    const laterRead = await ctx.call(
       "GET",
       `/v1/orders/${later.id}`,
       who.admin,
@@ -231,7 +216,7 @@ Deno.test("a held order cannot move to processing until an admin approves it", (
     const created = await create(ctx, who.owner, bodyOfTotal("10000"));
     const path = `/v1/orders/${created.id}`;
     for (const token of [who.fulfillment, who.admin]) {
-      const refused = await call(ctx, "PATCH", path, token, {
+      const refused = await ctx.call("PATCH", path, token, {
         status: "processing",
       });
       assert.equal(refused.status, 409);
@@ -240,18 +225,18 @@ Deno.test("a held order cannot move to processing until an admin approves it", (
     }
     // Rights and status rules still come first.
     assert.equal(
-      (await call(ctx, "PATCH", path, who.owner, { status: "processing" }))
+      (await ctx.call("PATCH", path, who.owner, { status: "processing" }))
         .status,
       403,
     );
     assert.equal(
-      (await call(ctx, "PATCH", path, who.fulfillment, { status: "shipped" }))
+      (await ctx.call("PATCH", path, who.fulfillment, { status: "shipped" }))
         .status,
       400,
     );
 
     ctx.clock.advance(1000);
-    const approved = await call(ctx, "POST", `${path}/review`, who.admin, {
+    const approved = await ctx.call("POST", `${path}/review`, who.admin, {
       decision: "approve",
       note: "  <b>Called</b> the customer  ",
     });
@@ -263,7 +248,7 @@ Deno.test("a held order cannot move to processing until an admin approves it", (
       reasons: ["total_threshold"],
     });
 
-    const moved = await call(ctx, "PATCH", path, who.fulfillment, {
+    const moved = await ctx.call("PATCH", path, who.fulfillment, {
       status: "processing",
     });
     assert.equal(moved.status, 200);
@@ -306,7 +291,7 @@ Deno.test("rejecting a held order cancels it; deciding twice or on an unheld ord
   withReviewContext(async (ctx, who) => {
     const created = await create(ctx, who.owner, bodyOfTotal("10000"));
     const path = `/v1/orders/${created.id}`;
-    const rejected = await call(ctx, "POST", `${path}/review`, who.admin, {
+    const rejected = await ctx.call("POST", `${path}/review`, who.admin, {
       decision: "reject",
     });
     assert.equal(rejected.status, 200);
@@ -317,19 +302,19 @@ Deno.test("rejecting a held order cancels it; deciding twice or on an unheld ord
       reasons: ["total_threshold"],
     });
     for (const decision of ["approve", "reject"]) {
-      const again = await call(ctx, "POST", `${path}/review`, who.admin, {
+      const again = await ctx.call("POST", `${path}/review`, who.admin, {
         decision,
       });
       assert.equal(again.status, 409);
       assert.match(again.body.detail, /already rejected/);
     }
-    const history = await call(ctx, "GET", `${path}/history`, who.admin);
+    const history = await ctx.call("GET", `${path}/history`, who.admin);
     assert.deepEqual(history.body.events[1].changes.status, {
       from: "pending",
       to: "cancelled",
     });
     assert.equal(history.body.events[1].action, "order.review_rejected");
-    const ownerHistory = await call(ctx, "GET", `${path}/history`, who.owner);
+    const ownerHistory = await ctx.call("GET", `${path}/history`, who.owner);
     assert.equal(ownerHistory.body.events[1].action, "order.cancelled");
     assert.deepEqual(ownerHistory.body.events[1].changes, {
       status: { from: "pending", to: "cancelled" },
@@ -338,21 +323,20 @@ Deno.test("rejecting a held order cancels it; deciding twice or on an unheld ord
     const approvedOnce = await create(ctx, who.owner, bodyOfTotal("10000"));
     const approvedPath = `/v1/orders/${approvedOnce.id}/review`;
     assert.equal(
-      (await call(ctx, "POST", approvedPath, who.admin, {
+      (await ctx.call("POST", approvedPath, who.admin, {
         decision: "approve",
       }))
         .status,
       200,
     );
-    const twice = await call(ctx, "POST", approvedPath, who.admin, {
+    const twice = await ctx.call("POST", approvedPath, who.admin, {
       decision: "approve",
     });
     assert.equal(twice.status, 409);
     assert.match(twice.body.detail, /already approved/);
 
     const unheld = await create(ctx, who.owner);
-    const notHeld = await call(
-      ctx,
+    const notHeld = await ctx.call(
       "POST",
       `/v1/orders/${unheld.id}/review`,
       who.admin,
@@ -377,24 +361,24 @@ Deno.test("POST /v1/orders/:id/review: 422 for a bad decision, 404 unknown, 403 
         [],
       ]
     ) {
-      const reply = await call(ctx, "POST", path, who.admin, body);
+      const reply = await ctx.call("POST", path, who.admin, body);
       assert.equal(reply.status, 422, JSON.stringify(body));
       assert.ok(reply.body.errors.length > 0);
     }
     const missing = `/v1/orders/${crypto.randomUUID()}/review`;
     assert.equal(
-      (await call(ctx, "POST", missing, who.admin, { decision: "approve" }))
+      (await ctx.call("POST", missing, who.admin, { decision: "approve" }))
         .status,
       404,
     );
     assert.equal(
-      (await call(ctx, "POST", "/v1/orders/nope/review", who.admin, {
+      (await ctx.call("POST", "/v1/orders/nope/review", who.admin, {
         decision: "approve",
       })).status,
       404,
     );
     for (const token of [who.owner, who.fulfillment, who.other]) {
-      const reply = await call(ctx, "POST", path, token, {
+      const reply = await ctx.call("POST", path, token, {
         decision: "approve",
       });
       assert.equal(reply.status, 403);
@@ -408,7 +392,7 @@ Deno.test("POST /v1/orders/:id/review: 422 for a bad decision, 404 unknown, 403 
     assert.equal(stale.status, 412);
     await stale.body?.cancel();
     // Still held after all of that.
-    const read = await call(ctx, "GET", `/v1/orders/${created.id}`, who.admin);
+    const read = await ctx.call("GET", `/v1/orders/${created.id}`, who.admin);
     assert.equal(read.body.review.state, "pending");
     assert.equal(read.body.version, 1);
   }));
@@ -418,18 +402,17 @@ Deno.test("the owner and an admin may still cancel a held order; then there is n
     for (const token of [who.owner, who.admin]) {
       const created = await create(ctx, who.owner, bodyOfTotal("10000"));
       const path = `/v1/orders/${created.id}`;
-      const cancelled = await call(ctx, "POST", `${path}/cancel`, token);
+      const cancelled = await ctx.call("POST", `${path}/cancel`, token);
       assert.equal(cancelled.status, 200);
       assert.equal(cancelled.body.status, "cancelled");
-      const decided = await call(ctx, "POST", `${path}/review`, who.admin, {
+      const decided = await ctx.call("POST", `${path}/review`, who.admin, {
         decision: "approve",
       });
       assert.equal(decided.status, 409);
       assert.match(decided.body.detail, /order is cancelled/);
     }
     const created = await create(ctx, who.owner, bodyOfTotal("10000"));
-    const byFulfillment = await call(
-      ctx,
+    const byFulfillment = await ctx.call(
       "POST",
       `/v1/orders/${created.id}/cancel`,
       who.fulfillment,
@@ -456,16 +439,16 @@ Deno.test("a processing move that reads the order while its approval is being wr
       const path = `/v1/orders/${created.id}`;
       let racing: { status: number; body: Json } | undefined;
       during = async () => {
-        racing = await call(other, "PATCH", path, who.fulfillment, {
+        racing = await other.call("PATCH", path, who.fulfillment, {
           status: "processing",
         });
       };
-      const approved = await call(ctx, "POST", `${path}/review`, who.admin, {
+      const approved = await ctx.call("POST", `${path}/review`, who.admin, {
         decision: "approve",
       });
       assert.equal(approved.status, 200);
       assert.equal(racing?.status, 409, "not before the approval is written");
-      const after = await call(ctx, "PATCH", path, who.fulfillment, {
+      const after = await ctx.call("PATCH", path, who.fulfillment, {
         status: "processing",
       });
       assert.equal(after.status, 200);
@@ -501,8 +484,7 @@ Deno.test("racing approve or reject against processing over real HTTP never lets
       }));
       for (const { id, decision, decided, moved } of outcomes) {
         assert.equal(decided.status, 200, JSON.stringify(decided.body));
-        const history = await call(
-          ctx,
+        const history = await ctx.call(
           "GET",
           `/v1/orders/${id}/history`,
           who.admin,
@@ -541,7 +523,7 @@ Deno.test("concurrent creations cannot all slip under the velocity rule", () =>
           })),
       );
       assert.ok(replies.every((r) => r.status === 201));
-      const list = await call(ctx, "GET", "/v1/orders?limit=100", who.admin);
+      const list = await ctx.call("GET", "/v1/orders?limit=100", who.admin);
       const held = list.body.orders.filter((o: Json) => o.review);
       assert.equal(list.body.orders.length, 12);
       // Exactly the orders after the first five are held, as if in a row.

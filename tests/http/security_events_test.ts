@@ -6,16 +6,13 @@
 import assert from "node:assert/strict";
 import { MAX_PATH_KEY_LENGTH } from "../../domain/errors.ts";
 import { DEFAULT_REVIEW_POLICY } from "../../domain/review.ts";
-import { createMemoryRateLimiters } from "../../limits/memory_rate_limiter.ts";
 import { MINUTE_MS } from "../../limits/rate_limiter.ts";
 import { SECURITY_EVENTS } from "../../monitoring/security_event_names.ts";
 import { createAddressHasher } from "../../monitoring/security_events.ts";
 import {
   createTestContext,
   orderBody,
-  PERMISSIVE_RATE_LIMIT,
   TEST_IP_HASH_SECRET,
-  testClock,
   type TestContext,
 } from "../fixtures/mod.ts";
 
@@ -104,22 +101,10 @@ function essentials(events: LogLine[]): LogLine[] {
 }
 
 function limitedContext(): Promise<TestContext> {
-  const clock = testClock();
-  const ctx = createTestContext({
-    clock,
+  return createTestContext({
     reviewPolicy: DEFAULT_REVIEW_POLICY,
-    rateLimits: {
-      limiters: createMemoryRateLimiters({
-        requests: PERMISSIVE_RATE_LIMIT,
-        order_creation: { limit: 3, windowMs: MINUTE_MS },
-        lookup_misses: PERMISSIVE_RATE_LIMIT,
-        auth_failures: PERMISSIVE_RATE_LIMIT,
-      }, { now: clock.now }),
-      failClosed: false,
-      trustedProxies: 0,
-    },
+    limits: { order_creation: { limit: 3, windowMs: MINUTE_MS } },
   });
-  return ctx;
 }
 
 Deno.test("each request logs exactly the security events it should", async (t) => {

@@ -65,22 +65,22 @@ function serveWithBodyProbe(ctx: TestContext) {
   };
 }
 
+/** A request whose body stops after its first `sent` bytes. */
+interface StalledRequest {
+  method: string;
+  path: string;
+  token: string;
+  headers?: Record<string, string>;
+  body: string;
+  sent: number;
+}
+
 /**
  * Opens a connection and sends a request whose body stops after its first
  * `sent` bytes. Returns the connection, the rest of the body, and the
  * response's status line once it comes.
  */
-async function stalledRequest(
-  port: number,
-  request: {
-    method: string;
-    path: string;
-    token: string;
-    headers?: Record<string, string>;
-    body: string;
-    sent: number;
-  },
-) {
+async function stalledRequest(port: number, request: StalledRequest) {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const bytes = new TextEncoder().encode(request.body);
   const head = [
@@ -127,6 +127,25 @@ async function dropped(server: { dropped: Promise<void> }): Promise<void> {
     await Promise.race([server.dropped, hang]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Sends `request` with its body stalled, asserts its 503, waits until the
+ * app stopped reading the body, then sends the rest, which can no longer
+ * arrive.
+ */
+async function cutOffWith503(
+  server: ReturnType<typeof serveWithBodyProbe>,
+  request: StalledRequest,
+): Promise<void> {
+  const stalled = await stalledRequest(server.port, request);
+  try {
+    assert.match(await stalled.statusLine, / 503 /);
+    await dropped(server);
+    await stalled.finish();
+  } finally {
+    stalled.close();
   }
 }
 
@@ -197,21 +216,13 @@ Deno.test("a change or a creation whose body arrives after its 503 is never appl
     const { id } = await createOrder(ctx, who.owner);
     // One request at a time: the probe reports the first body it sees.
     await t.step("a PATCH without If-Match", async () => {
-      const stalled = await stalledRequest(server.port, {
+      await cutOffWith503(server, {
         method: "PATCH",
         path: `/v1/orders/${id}`,
         token: who.owner,
         body: JSON.stringify({ shipping_address: "9 Late St, Springfield" }),
         sent: 5,
       });
-      try {
-        assert.match(await stalled.statusLine, / 503 /);
-        // The app stopped reading the body: its end can no longer arrive.
-        await dropped(server);
-        await stalled.finish();
-      } finally {
-        stalled.close();
-      }
       const order = await ctx.store.findOrder(id);
       assert.equal(order?.version, 1);
       assert.equal(order?.shippingAddress, orderBody().shipping_address);
@@ -221,20 +232,13 @@ Deno.test("a change or a creation whose body arrives after its 503 is never appl
   await withProbedServer(async (ctx, server) => {
     const who = await callers(ctx);
     await t.step("a POST /v1/orders", async () => {
-      const stalled = await stalledRequest(server.port, {
+      await cutOffWith503(server, {
         method: "POST",
         path: "/v1/orders",
         token: who.owner,
         body: JSON.stringify(orderBody()),
         sent: 5,
       });
-      try {
-        assert.match(await stalled.statusLine, / 503 /);
-        await dropped(server);
-        await stalled.finish();
-      } finally {
-        stalled.close();
-      }
       const listed = await ctx.store.listOrders({ limit: 10, offset: 0 });
       assert.equal(listed.count, 0);
     });

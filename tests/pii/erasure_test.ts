@@ -14,7 +14,7 @@ import { verifyAuditLog } from "../../db/audit_verifier.ts";
 import { auditLog } from "../../db/schema.ts";
 import { sealAuditEntry, userChainId } from "../../domain/audit.ts";
 import { DomainError } from "../../domain/errors.ts";
-import type { Principal } from "../../domain/principal.ts";
+import { OWNER } from "../fixtures/domain.ts";
 import {
   createPersonalDataEraser,
   type ErasureStore,
@@ -28,8 +28,6 @@ import {
   withTestContext,
   withTwoInstances,
 } from "../fixtures/mod.ts";
-
-const OWNER: Principal = { userId: 42, roles: ["user"] };
 
 async function create(ctx: TestContext, address: string): Promise<Json> {
   return await createOrder(ctx, await ctx.token(42), {

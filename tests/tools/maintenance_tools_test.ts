@@ -135,6 +135,10 @@ Deno.test("maintenance tasks print progress on stderr every --progress-every ite
     legacy.close();
     base.close();
     const env = { DATABASE_URL: url, PII_ENCRYPTION_KEY: TEST_PII_KEY };
+    /** `audit:verify` on the database, with `args`. */
+    const verifyAudit = (args: string[] = []) =>
+      runTool("audit_verify.ts", { env: { DATABASE_URL: url }, args });
+    const verified = "Audit log verified: 3 entries in 3 chains\n";
 
     await t.step("pii:encrypt-existing", async () => {
       const result = await runTool("pii_encrypt_existing.ts", {
@@ -173,42 +177,28 @@ Deno.test("maintenance tasks print progress on stderr every --progress-every ite
     });
 
     await t.step("audit:verify", async () => {
-      const result = await runTool("audit_verify.ts", {
-        env: { DATABASE_URL: url },
-        args: ["--progress-every", "2"],
-      });
+      const result = await verifyAudit(["--progress-every", "2"]);
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(lines(result.stderr), [
         "audit:verify: 2 of 3 entries verified, in 2 chains…",
       ]);
-      assert.equal(
-        result.stdout,
-        "Audit log verified: 3 entries in 3 chains\n",
-      );
+      assert.equal(result.stdout, verified);
     });
 
     await t.step(
       "a database smaller than the default step prints no progress",
       async () => {
-        const result = await runTool("audit_verify.ts", {
-          env: { DATABASE_URL: url },
-        });
+        const result = await verifyAudit();
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stderr, "");
-        assert.equal(
-          result.stdout,
-          "Audit log verified: 3 entries in 3 chains\n",
-        );
+        assert.equal(result.stdout, verified);
       },
     );
 
     await t.step(
       "a step that is not a positive integer is refused",
       async () => {
-        const result = await runTool("audit_verify.ts", {
-          env: { DATABASE_URL: url },
-          args: ["--progress-every", "0"],
-        });
+        const result = await verifyAudit(["--progress-every", "0"]);
         assert.equal(result.code, 2);
         assert.equal(
           result.stderr,

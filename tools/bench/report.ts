@@ -123,31 +123,37 @@ const HEADER = [
   "verdict",
 ];
 
+/** What a scenario and a limit both measure, as the first six columns show it. */
+interface Measured {
+  title: string;
+  perSecond: number;
+  latencyMs: { p50: number; p99: number };
+  errors: number;
+  peakRssMb?: number | undefined;
+}
+
+/** The measured columns of a row: title, rate, p50, p99, errors, peak RSS. */
+function measuredCells(m: Measured): string[] {
+  return [
+    m.title,
+    whole(m.perSecond),
+    fixed(m.latencyMs.p50, 2),
+    fixed(m.latencyMs.p99, 2),
+    String(m.errors),
+    fixed(m.peakRssMb, 1),
+  ];
+}
+
 /** Rows of the table: scenarios, then the two limits. */
 export function tableRows(report: BenchReport): string[][] {
   const rows = report.scenarios.map((s) => [
-    s.title,
-    whole(s.requestsPerSecond),
-    fixed(s.latencyMs.p50, 2),
-    fixed(s.latencyMs.p99, 2),
-    String(s.errors),
-    fixed(s.peakRssMb, 1),
+    ...measuredCells({ ...s, perSecond: s.requestsPerSecond }),
     s.ratio === undefined ? "–" : `${s.ratio.toFixed(3)} × ${s.limit}`,
     targetText(s.target, s.limit),
     verdict(s),
   ]);
   for (const limit of Object.values(report.limits)) {
-    rows.push([
-      limit.title,
-      whole(limit.perSecond),
-      fixed(limit.latencyMs.p50, 2),
-      fixed(limit.latencyMs.p99, 2),
-      String(limit.errors),
-      fixed(limit.peakRssMb, 1),
-      `1 × ${limit.name}`,
-      "–",
-      "limit",
-    ]);
+    rows.push([...measuredCells(limit), `1 × ${limit.name}`, "–", "limit"]);
   }
   return rows;
 }
