@@ -6,14 +6,16 @@
  */
 import type { InStatement, Row } from "@libsql/client/web";
 import {
-  type EventPage,
-  type EventQuery,
-  type EventStore,
   ORDER_EVENT_TYPES,
   type OrderEvent,
   type OrderEventData,
-  type StoredOrderEvent,
 } from "../domain/order_events.ts";
+import type {
+  EventPage,
+  EventQuery,
+  EventStore,
+  StoredOrderEvent,
+} from "../domain/ports.ts";
 import type { Db } from "./database.ts";
 import { orderEvents } from "./schema.ts";
 import {

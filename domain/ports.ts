@@ -7,6 +7,7 @@ import type { AuditDraft, AuditEntry, PlacedAuditDraft } from "./audit.ts";
 import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
 import type { Principal } from "./principal.ts";
+import type { OrderEvent, OrderEventType } from "./order_events.ts";
 
 /**
  * Where an order stands in the listing's order (`created_at` descending,
@@ -221,4 +222,49 @@ export interface PersonalDataEraser {
       beginWrite?: () => void;
     },
   ): Promise<ErasureOutcome>;
+}
+
+/** An event as the feed holds it: with its place in the feed. */
+export interface StoredOrderEvent extends OrderEvent {
+  /** The event's position in the feed: events commit in `seq` order. */
+  readonly seq: number;
+}
+
+/** Which events a page of the feed holds. */
+export interface EventQuery {
+  /** Only events after this position. */
+  readonly afterSeq: number;
+  readonly limit: number;
+  /** Only events of these types (none: every type). */
+  readonly types?: readonly OrderEventType[] | undefined;
+  readonly orderId?: string | undefined;
+  /** Only events of this user's orders. */
+  readonly userId?: number | undefined;
+}
+
+/** A page of the feed. */
+export interface EventPage {
+  /** The events after the position, oldest first, at most `limit`. */
+  readonly events: readonly StoredOrderEvent[];
+  /** Whether more events matched after the last one. */
+  readonly hasMore: boolean;
+  /**
+   * The position just before the oldest event kept: events up to it have
+   * been purged (0 when none ever was), read with the page.
+   */
+  readonly horizon: number;
+  /** The last position given so far (0 if none), read with the page. */
+  readonly head: number;
+}
+
+/** Where order events are kept (db/event_store.ts). */
+export interface EventStore {
+  listEvents(query: EventQuery): Promise<EventPage>;
+  /** The event with this id, if it is still kept. */
+  findEvent(id: string): Promise<StoredOrderEvent | undefined>;
+  /**
+   * Deletes the oldest events, up to the first one at or after `cutoff`
+   * (ms since the epoch); returns how many.
+   */
+  purgeEvents(cutoff: number): Promise<number>;
 }

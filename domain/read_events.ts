@@ -4,13 +4,12 @@
  */
 import { DomainError } from "./errors.ts";
 import {
-  type EventStore,
   ORDER_EVENT_TYPES,
   type OrderEvent,
   type OrderEventType,
-  type StoredOrderEvent,
   typeSeenWithoutReviews,
 } from "./order_events.ts";
+import type { EventStore, StoredOrderEvent } from "./ports.ts";
 import { eventScope } from "./policy.ts";
 import type { Principal } from "./principal.ts";
 

@@ -6,10 +6,10 @@ import type { Principal } from "../domain/principal.ts";
 import type {
   AccountStore,
   Clock,
+  EventStore,
   OrderStore,
   PersonalDataEraser,
 } from "../domain/ports.ts";
-import type { EventStore } from "../domain/order_events.ts";
 import type { ReviewPolicy } from "../domain/review.ts";
 import type { Logger } from "../logger.ts";
 import type { Context } from "hono";
