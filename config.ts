@@ -12,6 +12,22 @@ import { LOG_LEVELS, type LogLevel } from "./logger.ts";
 import { MAX_TOTAL_CENTS, parseAmountCents } from "./domain/money.ts";
 import { DEFAULT_REVIEW_POLICY, type ReviewPolicy } from "./domain/review.ts";
 import { DEFAULT_EVENT_RETENTION_DAYS } from "./domain/order_events.ts";
+import {
+  DEFAULT_CHECKPOINT_SECONDS,
+  MAX_CHECKPOINT_SECONDS,
+} from "./domain/audit_checkpoint.ts";
+import { parseAllowHosts } from "./domain/webhook_destination.ts";
+import {
+  DEFAULT_WEBHOOK_DISABLE_AFTER,
+  DEFAULT_WEBHOOK_RETRY_SCHEDULE,
+  parseRetrySchedule,
+} from "./domain/webhook_schedule.ts";
+import {
+  DEFAULT_WEBHOOK_CONCURRENCY,
+  DEFAULT_WEBHOOK_MAX_ENDPOINTS,
+  DEFAULT_WEBHOOK_POLL_MS,
+  DEFAULT_WEBHOOK_TIMEOUT_MS,
+} from "./domain/webhooks.ts";
 
 /**
  * DEV-ONLY secret used by `deno task dev` and the test suite. It is public,
@@ -26,6 +42,20 @@ export const DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-do-not-deploy-0001";
  */
 export const DEV_PII_ENCRYPTION_KEY =
   "ZGV2LW9ubHktcGlpLWtleS1kby1ub3QtZGVwbG95ISE=";
+
+/**
+ * DEV-ONLY audit key (the base64 of "dev-only-audit-key-do-not-deploy"),
+ * used by `deno task dev`. It is public, so `deno task start` refuses it.
+ */
+export const DEV_AUDIT_KEY = "ZGV2LW9ubHktYXVkaXQta2V5LWRvLW5vdC1kZXBsb3k=";
+
+/**
+ * DEV-ONLY seed of the checkpoint signing key (the base64 of
+ * "dev-only-audit-signing-seed!!!!!"), used by `deno task dev`. It is
+ * public, so `deno task start` refuses it.
+ */
+export const DEV_AUDIT_SIGNING_KEY =
+  "ZGV2LW9ubHktYXVkaXQtc2lnbmluZy1zZWVkISEhISE=";
 
 /** The length of a master key for personal data, in bytes. */
 export const PII_KEY_BYTES = 32;
@@ -69,8 +99,32 @@ export interface Config {
   readonly ipHashSecret: string;
   /** How many days order events are kept at least. */
   readonly eventRetentionDays: number;
-  /** Master keys for personal data (base64). */
+  /** Master keys for personal data (base64); they also seal webhook secrets. */
   readonly piiKeys: PiiKeys;
+  /** The audit key(s) and the checkpoint signing key (base64). */
+  readonly auditKeys: AuditKeys;
+  /** `AUDIT_CHECKPOINT_SECONDS`: how often a signed checkpoint is published. */
+  readonly auditCheckpointSeconds: number;
+  /** How webhooks are registered and delivered (`WEBHOOK_*`). */
+  readonly webhooks: WebhookConfig;
+}
+
+/** The `WEBHOOK_*` settings. */
+export interface WebhookConfig {
+  /** `WEBHOOK_MAX_ENDPOINTS`. */
+  readonly maxEndpoints: number;
+  /** `WEBHOOK_TIMEOUT_MS`: how long one attempt may take. */
+  readonly timeoutMs: number;
+  /** `WEBHOOK_CONCURRENCY`: attempts in flight per endpoint. */
+  readonly concurrency: number;
+  /** `WEBHOOK_RETRY_SCHEDULE`: seconds between attempts after the first. */
+  readonly retrySchedule: readonly number[];
+  /** `WEBHOOK_DISABLE_AFTER`: failed deliveries in a row that disable an endpoint. */
+  readonly disableAfter: number;
+  /** `WEBHOOK_ALLOW_HOSTS`: hosts exempt from the public-address rule. */
+  readonly allowHosts: ReadonlySet<string>;
+  /** `WEBHOOK_POLL_MS`: how often to look for due deliveries. */
+  readonly pollMs: number;
 }
 
 /** The master keys for personal data, as configured (base64). */
@@ -207,6 +261,62 @@ const envSchema = z.object({
     3650,
     DEFAULT_EVENT_RETENTION_DAYS,
   ),
+  AUDIT_CHECKPOINT_SECONDS: integer(
+    "AUDIT_CHECKPOINT_SECONDS",
+    1,
+    MAX_CHECKPOINT_SECONDS,
+    DEFAULT_CHECKPOINT_SECONDS,
+  ),
+  WEBHOOK_MAX_ENDPOINTS: integer(
+    "WEBHOOK_MAX_ENDPOINTS",
+    1,
+    1000,
+    DEFAULT_WEBHOOK_MAX_ENDPOINTS,
+  ),
+  WEBHOOK_TIMEOUT_MS: integer(
+    "WEBHOOK_TIMEOUT_MS",
+    100,
+    120_000,
+    DEFAULT_WEBHOOK_TIMEOUT_MS,
+  ),
+  WEBHOOK_CONCURRENCY: integer(
+    "WEBHOOK_CONCURRENCY",
+    1,
+    64,
+    DEFAULT_WEBHOOK_CONCURRENCY,
+  ),
+  WEBHOOK_POLL_MS: integer(
+    "WEBHOOK_POLL_MS",
+    100,
+    3_600_000,
+    DEFAULT_WEBHOOK_POLL_MS,
+  ),
+  WEBHOOK_DISABLE_AFTER: integer(
+    "WEBHOOK_DISABLE_AFTER",
+    1,
+    1000,
+    DEFAULT_WEBHOOK_DISABLE_AFTER,
+  ),
+  WEBHOOK_RETRY_SCHEDULE: z.string().optional().transform((text, ctx) => {
+    if (text === undefined || text.trim() === "") {
+      return DEFAULT_WEBHOOK_RETRY_SCHEDULE;
+    }
+    try {
+      return parseRetrySchedule(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+  WEBHOOK_ALLOW_HOSTS: z.string().optional().transform((text, ctx) => {
+    const hosts = parseAllowHosts(text ?? "");
+    if (hosts.ok) return hosts.hosts;
+    ctx.addIssue({
+      code: "custom",
+      message: `WEBHOOK_ALLOW_HOSTS: ${hosts.reason}`,
+    });
+    return z.NEVER;
+  }),
 });
 
 function corsOrigins(text: string | undefined): string[] {
@@ -244,7 +354,17 @@ export function loadConfig(
     if (!(error instanceof ConfigError)) throw error;
     problems.push(error.message);
   }
-  if (problems.length > 0 || !parsed.success || !piiKeys || !jwtSecret) {
+  let auditKeys: AuditKeys | undefined;
+  try {
+    auditKeys = loadAuditKeys(env, mode);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  if (
+    problems.length > 0 || !parsed.success || !piiKeys || !auditKeys ||
+    !jwtSecret
+  ) {
     throw new ConfigError(problems.join("; "));
   }
   const e = parsed.data;
@@ -284,6 +404,17 @@ export function loadConfig(
     },
     ipHashSecret: e.IP_HASH_KEY || jwtSecret,
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    auditKeys,
+    auditCheckpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
+    webhooks: {
+      maxEndpoints: e.WEBHOOK_MAX_ENDPOINTS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      retrySchedule: e.WEBHOOK_RETRY_SCHEDULE,
+      disableAfter: e.WEBHOOK_DISABLE_AFTER,
+      allowHosts: e.WEBHOOK_ALLOW_HOSTS,
+      pollMs: e.WEBHOOK_POLL_MS,
+    },
   };
 }
 
@@ -394,4 +525,64 @@ function base64KeyBytes(text: string): Uint8Array | undefined {
 function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {
   return b !== undefined && a.length === b.length &&
     a.every((x, i) => x === b[i]);
+}
+
+/** The audit's keys, as configured (base64, 32 bytes each). */
+export interface AuditKeys {
+  /** `AUDIT_KEY`: seals new entries, verifies all it sealed. */
+  readonly current: string;
+  /** `AUDIT_KEY_PREVIOUS`: verifies entries sealed before a rotation, never seals. */
+  readonly previous: string | undefined;
+  /** `AUDIT_SIGNING_KEY`: the Ed25519 seed checkpoints are signed with. */
+  readonly signing: string;
+}
+
+/**
+ * Reads `AUDIT_KEY` and `AUDIT_SIGNING_KEY` (required, except that `dev`
+ * falls back to the public dev keys, which `start` refuses) and
+ * `AUDIT_KEY_PREVIOUS` (optional, never the current key): 32 bytes each,
+ * base64-encoded. Used by `loadConfig` and `audit:verify`; never echoes a key.
+ */
+export function loadAuditKeys(
+  env: Record<string, string | undefined>,
+  mode: RunMode,
+): AuditKeys {
+  const required = (name: string, dev: string): string => {
+    const given = env[name]?.trim() || undefined;
+    const key = given ?? (mode === "dev" ? dev : undefined);
+    if (key === undefined) {
+      throw new ConfigError(
+        `${name} is required: set it to ${PII_KEY_BYTES} random bytes, base64-encoded (for example: openssl rand -base64 32)`,
+      );
+    }
+    const bytes = base64KeyBytes(key);
+    if (bytes === undefined) {
+      throw new ConfigError(
+        `${name} must be ${PII_KEY_BYTES} bytes, base64-encoded`,
+      );
+    }
+    if (mode === "start" && sameBytes(bytes, base64KeyBytes(dev))) {
+      throw new ConfigError(
+        `${name} is the public dev-only key: set a real one for deno task start`,
+      );
+    }
+    return key;
+  };
+  const current = required("AUDIT_KEY", DEV_AUDIT_KEY);
+  const signing = required("AUDIT_SIGNING_KEY", DEV_AUDIT_SIGNING_KEY);
+  const previous = env.AUDIT_KEY_PREVIOUS?.trim() || undefined;
+  if (previous !== undefined) {
+    const previousBytes = base64KeyBytes(previous);
+    if (previousBytes === undefined) {
+      throw new ConfigError(
+        `AUDIT_KEY_PREVIOUS must be ${PII_KEY_BYTES} bytes, base64-encoded`,
+      );
+    }
+    if (sameBytes(previousBytes, base64KeyBytes(current))) {
+      throw new ConfigError(
+        "AUDIT_KEY_PREVIOUS is the same key as AUDIT_KEY: set it to the key being replaced, or unset it",
+      );
+    }
+  }
+  return { current, previous, signing };
 }

@@ -10,10 +10,24 @@ import { createTokenVerifier } from "./auth/token_verifier.ts";
 import {
   type Config,
   ConfigError,
+  DEV_AUDIT_KEY,
+  DEV_AUDIT_SIGNING_KEY,
   DEV_JWT_SECRET,
   DEV_PII_ENCRYPTION_KEY,
   loadConfig,
 } from "./config.ts";
+import { createCheckpointer } from "./audit/checkpointer.ts";
+import { createAuditReceipts } from "./audit/receipts.ts";
+import {
+  type CheckpointList,
+  upstashCheckpointList,
+} from "./audit/evidence.ts";
+import {
+  base64Key,
+  createAuditSealer,
+  createCheckpointSigner,
+} from "./audit/keys.ts";
+import { CHECKPOINT_EVENT, checkpointJson } from "./domain/audit_checkpoint.ts";
 import { createAccountStore } from "./db/account_store.ts";
 import { createEventStore } from "./db/event_store.ts";
 import type { OpenDatabase } from "./db/database.ts";
@@ -33,6 +47,10 @@ import { encryptedOrderStore } from "./pii/encrypted_order_store.ts";
 import { createPersonalDataEraser } from "./pii/erasure.ts";
 import { createKeyring } from "./pii/keyring.ts";
 import { createApp } from "./routes/app.ts";
+import { createWebhookStore } from "./db/webhook_store.ts";
+import { createMetrics } from "./monitoring/metrics.ts";
+import { SECURITY_EVENTS } from "./monitoring/security_event_names.ts";
+import { createDispatcher } from "./webhooks/dispatcher.ts";
 
 /**
  * Runs the service. Every start-up failure ends the process with one
@@ -42,7 +60,7 @@ export async function runService(
   env: Record<string, string | undefined>,
   args: readonly string[],
   openDatabase: OpenDatabase,
-): Promise<void> {
+): Promise<RunningService> {
   const mode = args.includes("--dev") ? "dev" : "start";
   let config: Config;
   try {
@@ -52,10 +70,16 @@ export async function runService(
     cannotStart(error.message);
   }
   try {
-    await serve(config, openDatabase);
+    return await serve(config, openDatabase);
   } catch (error) {
     cannotStart(startupProblem(error, config));
   }
+}
+
+/** What an entry point may drive of the running service. */
+export interface RunningService {
+  /** Delivers the webhooks due, until done or `deadline` (`Deno.cron`). */
+  readonly drainWebhooks: (deadline: number) => Promise<void>;
 }
 
 function cannotStart(problem: string): never {
@@ -85,7 +109,7 @@ function startupProblem(error: unknown, config: Config): string {
 async function serve(
   config: Config,
   openDatabase: OpenDatabase,
-): Promise<void> {
+): Promise<RunningService> {
   const { mode } = config;
   const logger = createJsonLogger(config.logLevel, (line) => console.log(line));
 
@@ -100,14 +124,14 @@ async function serve(
   // The Upstash clients are loaded only when configured (about 13 MiB).
   const upstash = config.upstash;
   let rateLimiters;
+  let checkpointList: CheckpointList | undefined;
   if (upstash) {
     const { createUpstashRateLimiters, createUpstashRedis } = await import(
       "./limits/upstash_rate_limiter.ts"
     );
-    rateLimiters = createUpstashRateLimiters(
-      createUpstashRedis(upstash),
-      config.rateLimits,
-    );
+    const redis = createUpstashRedis(upstash);
+    rateLimiters = createUpstashRateLimiters(redis, config.rateLimits);
+    checkpointList = upstashCheckpointList(redis);
   } else {
     rateLimiters = createMemoryRateLimiters(config.rateLimits, {
       now: clock.now,
@@ -121,16 +145,40 @@ async function serve(
   // Personal data: the master keys wrap per-user data keys (pii/keyring.ts);
   // the store encrypts every address before it reaches the database.
   const masters = await importMasterKeys(config.piiKeys);
+  // The audit key seals every entry (HMAC-SHA256, in the write's batch);
+  // each order change's response carries its entry's receipt.
+  const auditSealer = createAuditSealer(base64Key(config.auditKeys.current)!);
+  const auditReceipts = createAuditReceipts();
   const personalData = createPersonalDataStore(database.db, {
     embedded: database.embedded,
+    auditSealer,
   });
   await checkMasterKeys(personalData, masters, {
     embedded: database.embedded,
     logger,
   });
   const keyring = createKeyring(personalData, { masters, clock });
-  const store = encryptedOrderStore(createOrderStore(database.db), keyring);
+  const store = encryptedOrderStore(
+    createOrderStore(database.db, {
+      auditSealer,
+      onCommitted: auditReceipts.record,
+    }),
+    keyring,
+  );
   const events = createEventStore(database.db);
+  // Webhooks: secrets sealed by the master key; the dispatcher runs in
+  // this process (woken after each write, polling for retries and for
+  // other processes' writes) and shares the outbox with other processes.
+  const webhooks = createWebhookStore(database.db, { masters, auditSealer });
+  const metrics = createMetrics({ securityEvents: SECURITY_EVENTS });
+  const dispatcher = createDispatcher({
+    queue: webhooks,
+    clock,
+    logger,
+    settings: config.webhooks,
+    countAttempt: (outcome) => metrics.countWebhookAttempt(outcome),
+  });
+  dispatcher.start(config.webhooks.pollMs);
   const app = createApp({
     store,
     verifier: await createTokenVerifier({
@@ -155,11 +203,16 @@ async function serve(
       keyring,
       clock,
     }),
-    accounts: createAccountStore(database.db),
+    accounts: createAccountStore(database.db, { auditSealer }),
     events,
     reviewPolicy: config.reviewPolicy,
     ipHashSecret: config.ipHashSecret,
     cursorSecret: config.jwtSecret,
+    auditReceipts,
+    metrics,
+    webhooks,
+    webhookSettings: config.webhooks,
+    wakeDispatcher: dispatcher.wake,
   });
 
   // Hourly: key records older than the replay window no longer count, and
@@ -168,11 +221,40 @@ async function serve(
     store.purgeIdempotencyKeys(clock.now() - REPLAY_WINDOW_MS).catch((error) =>
       logger.log("warn", "idempotency.purge_failed", errorFields(error))
     );
-    events.purgeEvents(clock.now() - config.eventRetentionDays * DAY_MS).catch(
+    const retention = clock.now() - config.eventRetentionDays * DAY_MS;
+    events.purgeEvents(retention).catch(
       (error) => logger.log("warn", "events.purge_failed", errorFields(error)),
+    );
+    webhooks.purgeAttempts(retention).catch(
+      (error) => logger.log("warn", "webhook.purge_failed", errorFields(error)),
     );
   }, 60 * 60 * 1000);
   Deno.unrefTimer(purge);
+
+  // Signed checkpoints of the audit log, published outside the database (a
+  // log line; the Redis list when Upstash is configured) every
+  // AUDIT_CHECKPOINT_SECONDS when the log grew, and on shutdown.
+  const checkpointer = createCheckpointer({
+    db: database.db,
+    signer: createCheckpointSigner(base64Key(config.auditKeys.signing)!),
+    clock,
+    instance: crypto.randomUUID(),
+    async publish(signed) {
+      logger.log("info", CHECKPOINT_EVENT, checkpointJson(signed));
+      await checkpointList?.append(signed).catch((error) =>
+        logger.log("warn", "audit.checkpoint_not_stored", errorFields(error))
+      );
+    },
+  });
+  const checkpoint = () =>
+    checkpointer.checkpoint().catch((error) =>
+      logger.log("warn", "audit.checkpoint_failed", errorFields(error))
+    );
+  const checkpoints = setInterval(
+    checkpoint,
+    config.auditCheckpointSeconds * 1000,
+  );
+  Deno.unrefTimer(checkpoints);
 
   const devLine = mode === "dev" ? await devReadyLine(config) : undefined;
   const server = Deno.serve({
@@ -186,16 +268,22 @@ async function serve(
 
   const stop = async () => {
     await server.shutdown();
+    await dispatcher.stop();
+    clearInterval(checkpoints);
+    // The last word on what this instance wrote.
+    await checkpoint();
     database.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  return { drainWebhooks: (deadline) => dispatcher.drain(deadline) };
 }
 
 /**
  * The one line `deno task dev` prints once it listens, after whatever the
- * dependency installation printed: where it runs, its docs, two tokens.
+ * dependency installation printed: where it runs, its docs, two tokens,
+ * and how to receive its webhooks locally (docs/webhooks.md).
  */
 async function devReadyLine(
   config: Config,
@@ -214,12 +302,18 @@ async function devReadyLine(
   const devDefaults = [
     config.jwtSecret === DEV_JWT_SECRET && "JWT_SECRET",
     config.piiKeys.current === DEV_PII_ENCRYPTION_KEY && "PII_ENCRYPTION_KEY",
+    config.auditKeys.current === DEV_AUDIT_KEY && "AUDIT_KEY",
+    config.auditKeys.signing === DEV_AUDIT_SIGNING_KEY && "AUDIT_SIGNING_KEY",
   ].filter(Boolean);
   const secrets = devDefaults.length === 0
     ? "your own secrets"
-    : `public dev-only ${devDefaults.join(" and ")}, which start refuses`;
+    : `public dev-only ${
+      devDefaults.length === 1
+        ? devDefaults[0]
+        : `${devDefaults.slice(0, -1).join(", ")} and ${devDefaults.at(-1)}`
+    }, which start refuses`;
   return (url) =>
-    `Orders API (dev, ${config.databaseUrl}, ${secrets}) on ${url} · docs ${url}/docs · user token (sub 1) ${user} · admin token (sub 2) ${admin}`;
+    `Orders API (dev, ${config.databaseUrl}, ${secrets}) on ${url} · docs ${url}/docs · user token (sub 1) ${user} · admin token (sub 2) ${admin} · webhooks: deno task webhook:listen, then register http://127.0.0.1:8787/ (WEBHOOK_ALLOW_HOSTS=127.0.0.1)`;
 }
 
 /**

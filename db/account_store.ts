@@ -5,15 +5,21 @@
 import { eq } from "drizzle-orm";
 import type { InValue } from "@libsql/client/web";
 import type { AccountState } from "../domain/account.ts";
-import { userChainId } from "../domain/audit.ts";
+import { type AuditSealer, userChainId } from "../domain/audit.ts";
 import type { AccountStore } from "../domain/ports.ts";
 import { appendAuditEntry, writeAppendingBatch } from "./audit_append.ts";
 import { chainHeadQuery, listChain } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
 import { type AccountRow, accounts } from "./schema.ts";
 
-/** Creates the account store over an open database. */
-export function createAccountStore(db: Db): AccountStore {
+/**
+ * Creates the account store over an open database; `auditSealer` seals its
+ * audit entries under the audit key.
+ */
+export function createAccountStore(
+  db: Db,
+  options: { auditSealer: AuditSealer },
+): AccountStore {
   return {
     async findAccount(userId) {
       const rows = await db.select().from(accounts).where(
@@ -56,7 +62,7 @@ export function createAccountStore(db: Db): AccountStore {
       // before it is rolled back too, and the caller plans again.
       const written = await writeAppendingBatch(db.$client, [
         { sql: upsert.sql, args: upsert.params as InValue[] },
-        await appendAuditEntry(entry),
+        appendAuditEntry(entry, { sealer: options.auditSealer }),
       ]);
       return written !== undefined;
     },

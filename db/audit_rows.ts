@@ -6,7 +6,11 @@
 import { desc, eq } from "drizzle-orm";
 import type { Row } from "@libsql/client/web";
 import type { AuditEntry, ChainHead, FieldChange } from "../domain/audit.ts";
-import { AUDIT_ACTIONS, parseAuditAction } from "../domain/audit.ts";
+import {
+  AUDIT_ACTIONS,
+  AUDIT_SEAL_SCHEMES,
+  parseAuditAction,
+} from "../domain/audit.ts";
 import type { Role } from "../domain/principal.ts";
 import type { Db } from "./database.ts";
 import { auditLog, type AuditRow } from "./schema.ts";
@@ -34,6 +38,8 @@ export function auditToRow(entry: AuditEntry): typeof auditLog.$inferInsert {
     changes: JSON.stringify(entry.changes),
     prevHash: entry.prevHash,
     hash: entry.hash,
+    seal: entry.seal,
+    keyId: entry.keyId,
   };
 }
 
@@ -53,6 +59,8 @@ export function rowToAuditEntry(row: AuditRow): AuditEntry {
     changes: JSON.parse(row.changes) as Record<string, FieldChange>,
     prevHash: row.prevHash,
     hash: row.hash,
+    seal: row.seal,
+    keyId: row.keyId,
   };
 }
 
@@ -103,6 +111,8 @@ export function readAuditRow(row: Row): AuditRow {
     changes: textValue(row.changes),
     prevHash: textValue(row.prevHash),
     hash: textValue(row.hash),
+    seal: enumValue(AUDIT_SEAL_SCHEMES, row.seal),
+    keyId: nullableText(row.keyId),
   };
 }
 

@@ -1,16 +1,22 @@
 /**
  * The libSQL implementation of `OrderStore`. Every write is one batch, which
  * libSQL runs as one transaction locally and remotely: the change, its
- * audit entry and its event (`domain/order_events.ts`) go in together. The hot reads and
+ * audit entry, its event (`domain/order_events.ts`) and the event's webhook
+ * deliveries (`webhook_store.ts`) go in together. The hot reads and
  * writes run fixed SQL built from the schema (`order_statements.ts`,
  * `idempotency_store.ts`, `audit_rows.ts`, `audit_append.ts`); the rest uses
  * drizzle's builder.
  */
-import { nextChainPosition, orderChainId } from "../domain/audit.ts";
+import {
+  type AuditEntry,
+  type AuditSealer,
+  nextChainPosition,
+  orderChainId,
+} from "../domain/audit.ts";
 import { orderEventOf } from "../domain/order_events.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import {
-  appendAuditEntry,
+  appendSealedEntry,
   PREVIOUS_CHANGED_ONE_ROW,
   writeAppendingBatch,
 } from "./audit_append.ts";
@@ -24,6 +30,7 @@ import {
 } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
 import { appendEvent } from "./event_store.ts";
+import { queueEventDeliveries } from "./webhook_store.ts";
 import {
   createIdempotencyKeyStore,
   keyNamesOrder,
@@ -48,8 +55,19 @@ import { type OrderItemRow, orderItems, orders } from "./schema.ts";
 import { checkSchemaVersion } from "./schema_version.ts";
 import { type Guard, insertRows, integerValue } from "./sql.ts";
 
-/** Creates the order store over an open database. */
-export function createOrderStore(db: Db): OrderStore {
+/**
+ * Creates the order store over an open database; `auditSealer` seals its
+ * audit entries under the audit key, and `onCommitted` hears of each entry
+ * once its batch is committed (the receipts of `audit/receipts.ts`).
+ */
+export function createOrderStore(
+  db: Db,
+  options: {
+    auditSealer: AuditSealer;
+    onCommitted?: ((entry: AuditEntry) => void) | undefined;
+  },
+): OrderStore {
+  const sealer = options.auditSealer;
   const client = db.$client;
   return {
     ...createIdempotencyKeyStore(db),
@@ -66,21 +84,36 @@ export function createOrderStore(db: Db): OrderStore {
       );
       // The order's first event goes in with its entry, on the same guard.
       const event = orderEventOf(draft, order, crypto.randomUUID());
+      let sealed: AuditEntry | undefined;
+      /** Reports the entry written, and answers true. */
+      const committed = () => {
+        options.onCommitted?.(sealed!);
+        return true;
+      };
       /**
-       * The order's lines, its first entry and its event, each written
-       * only if `condition` holds (unconditionally without one).
+       * The order's lines, its first entry, its event and the event's
+       * webhook deliveries, each written only if `condition` holds
+       * (unconditionally without one).
        */
-      const linesEntryAndEvent = async (condition?: Guard) => [
-        insertRows(orderItems, items, condition),
-        await appendAuditEntry(entry, { onlyIf: condition }),
-        appendEvent(event, condition),
-      ];
+      const linesEntryAndEvent = (condition?: Guard) => {
+        const appended = appendSealedEntry(entry, {
+          sealer,
+          onlyIf: condition,
+        });
+        sealed = appended.entry;
+        return [
+          insertRows(orderItems, items, condition),
+          appended.statement,
+          appendEvent(event, condition),
+          queueEventDeliveries(event, condition),
+        ];
+      };
       if (!completion && !guard) {
         await client.batch([
           insertRows(orders, [orderRow]),
-          ...await linesEntryAndEvent(),
+          ...linesEntryAndEvent(),
         ], "write");
-        return true;
+        return committed();
       }
       const velocity = guard && underVelocityLimit(guard);
       if (!completion) {
@@ -90,9 +123,9 @@ export function createOrderStore(db: Db): OrderStore {
         const inserted = orderExists(order.id);
         const [written] = await client.batch([
           insertRows(orders, [orderRow], velocity),
-          ...await linesEntryAndEvent(inserted),
+          ...linesEntryAndEvent(inserted),
         ], "write");
-        return written!.rowsAffected === 1;
+        return written!.rowsAffected === 1 && committed();
       }
       // Each insert runs only if the key now names this order, which is true
       // exactly when its record was written.
@@ -100,9 +133,9 @@ export function createOrderStore(db: Db): OrderStore {
       const [completed] = await client.batch([
         recordKey(completion, order.id, velocity),
         insertRows(orders, [orderRow], claimed),
-        ...await linesEntryAndEvent(claimed),
+        ...linesEntryAndEvent(claimed),
       ], "write");
-      return completed!.rowsAffected === 1;
+      return completed!.rowsAffected === 1 && committed();
     },
 
     prepareWrites() {
@@ -151,12 +184,17 @@ export function createOrderStore(db: Db): OrderStore {
           `Audit entry of order "${draft.orderId}" written for order "${order.id}"`,
         );
       }
+      const event = orderEventOf(draft, order, crypto.randomUUID());
       const entry = {
         ...draft,
         chainId: orderChainId(order.id),
         chainSeq: order.version,
         prevHash,
       };
+      const appended = appendSealedEntry(entry, {
+        sealer,
+        onlyIf: PREVIOUS_CHANGED_ONE_ROW,
+      });
       // Undefined when the chain position is taken: another writer got
       // there first. The version check normally catches this; the unique
       // index is the safety net.
@@ -165,14 +203,15 @@ export function createOrderStore(db: Db): OrderStore {
         // Appended only when the guarded update above took effect, in the
         // same transaction; over the remote protocol too, since a batch
         // runs on one connection.
-        await appendAuditEntry(entry, { onlyIf: PREVIOUS_CHANGED_ONE_ROW }),
-        // And its event only when the entry went in.
-        appendEvent(
-          orderEventOf(draft, order, crypto.randomUUID()),
-          PREVIOUS_CHANGED_ONE_ROW,
-        ),
+        appended.statement,
+        // And its event only when the entry went in, and the event's
+        // webhook deliveries only when the event did.
+        appendEvent(event, PREVIOUS_CHANGED_ONE_ROW),
+        queueEventDeliveries(event, PREVIOUS_CHANGED_ONE_ROW),
       ]);
-      return written?.[0]?.rowsAffected === 1;
+      if (written?.[0]?.rowsAffected !== 1) return false;
+      options.onCommitted?.(appended.entry);
+      return true;
     },
 
     listOrderHistory(id) {

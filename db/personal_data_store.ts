@@ -16,7 +16,7 @@ import {
   or,
   sql,
 } from "drizzle-orm";
-import { userChainId } from "../domain/audit.ts";
+import { type AuditSealer, userChainId } from "../domain/audit.ts";
 import { ADDRESS_NEEDED_STATUSES } from "../domain/lifecycle.ts";
 import type { ErasureStore } from "../pii/erasure.ts";
 import type { DataKeyRecord, DataKeyStore } from "../pii/keyring.ts";
@@ -47,11 +47,13 @@ const ENCRYPTED = "enc:v1:*";
 
 /**
  * Creates the store. `embedded` (a `file:` or `:memory:` database) lets
- * `scrub` checkpoint and truncate the write-ahead log.
+ * `scrub` checkpoint and truncate the write-ahead log; `auditSealer` seals
+ * the erasure's audit entry (a store without one, as the maintenance tasks
+ * open it, refuses to erase).
  */
 export function createPersonalDataStore(
   db: Db,
-  options: { embedded: boolean },
+  options: { embedded: boolean; auditSealer?: AuditSealer | undefined },
 ): PersonalDataStore {
   const ordersNeedingAddress = (userId: number) =>
     db.select({ id: orders.id }).from(orders).where(and(
@@ -121,7 +123,10 @@ export function createPersonalDataStore(
       const written = await writeAppendingBatch(db.$client, [
         { sql: destroy.sql, args: destroy.params as InValue[] },
         // Appended only when the key was destroyed.
-        await appendAuditEntry(entry, { onlyIf: PREVIOUS_CHANGED_ONE_ROW }),
+        appendAuditEntry(entry, {
+          sealer: sealerOrThrow(options.auditSealer),
+          onlyIf: PREVIOUS_CHANGED_ONE_ROW,
+        }),
       ]);
       if (!written) return "chain_position_taken";
       return written[0]?.rowsAffected === 1 ? "destroyed" : "kept";
@@ -238,4 +243,14 @@ export function createPersonalDataStore(
       return Number(row?.n ?? 0);
     },
   };
+}
+
+/** The store's sealer; a store opened without one cannot append. */
+function sealerOrThrow(sealer: AuditSealer | undefined): AuditSealer {
+  if (sealer === undefined) {
+    throw new Error(
+      "This personal data store was opened without the audit key: it cannot append an audit entry",
+    );
+  }
+  return sealer;
 }

@@ -14,11 +14,12 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
-import { AUDIT_ACTIONS } from "../domain/audit.ts";
+import { AUDIT_ACTIONS, AUDIT_SEAL_SCHEMES } from "../domain/audit.ts";
 import { KEY_STATES } from "../domain/idempotency.ts";
 import { ORDER_STATUSES, REVIEW_STATES } from "../domain/order.ts";
 import { MAX_QUANTITY } from "../domain/order_input.ts";
 import { ORDER_EVENT_TYPES } from "../domain/order_events.ts";
+import { WEBHOOK_ATTEMPT_OUTCOMES } from "../domain/webhook_schedule.ts";
 
 /**
  * `'a', 'b', …`: an enum's values as SQL literals, for the CHECK constraints
@@ -99,6 +100,12 @@ export const auditLog = sqliteTable("audit_log", {
   changes: text("changes").notNull(),
   prevHash: text("prev_hash").notNull(),
   hash: text("hash").notNull(),
+  /**
+   * How `hash` was computed: `sha256` (unkeyed, the entries written before
+   * the audit key) or `hmac-sha256` under the key `key_id` names.
+   */
+  seal: text("seal", { enum: AUDIT_SEAL_SCHEMES }).notNull().default("sha256"),
+  keyId: text("key_id"),
 }, (t) => [
   uniqueIndex("audit_log_chain_idx").on(t.chainId, t.chainSeq),
   index("audit_log_order_idx").on(t.orderId, t.seq),
@@ -200,6 +207,88 @@ export const accounts = sqliteTable("accounts", {
   updatedAt: integer("updated_at").notNull(),
 });
 
+/**
+ * Webhook endpoints (issue 23), registered by admins. `event_types` is
+ * the subscribed types between commas (`,order.created,order.updated,`), or
+ * empty for every type, so the outbox statement matches a type with one
+ * `instr`. `secret` and `previous_secret` are encrypted with the master
+ * key (`pii/cipher.ts` `encryptSecret`). Changes are audited in the chain
+ * `webhook_endpoint:<id>`, one entry per `version`.
+ */
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  eventTypes: text("event_types").notNull(),
+  description: text("description"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  disabledReason: text("disabled_reason"),
+  /** Deliveries in a row that failed for good. */
+  failedDeliveries: integer("failed_deliveries").notNull(),
+  secret: text("secret").notNull(),
+  /** The secret before the last rotation, signing until `previous_secret_until`. */
+  previousSecret: text("previous_secret"),
+  previousSecretUntil: integer("previous_secret_until"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  version: integer("version").notNull(),
+});
+
+/**
+ * The outbox: one row per delivery still to make (an event for an
+ * endpoint), written in the batch of the change whose event it carries,
+ * deleted once it succeeded or failed for good. `payload` is the body sent,
+ * byte for byte on every attempt. `seq` orders one order's deliveries to an
+ * endpoint; a row is leased (`lease_until`, `lease_token`) by the process
+ * attempting it, so one attempt is made by one process.
+ */
+export const webhookDeliveries = sqliteTable("webhook_deliveries", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  endpointId: text("endpoint_id").notNull(),
+  eventId: text("event_id").notNull(),
+  eventType: text("event_type").notNull(),
+  /** Null for a test event: no order to keep in order. */
+  orderId: text("order_id"),
+  payload: text("payload").notNull(),
+  /**
+   * 1 when no earlier delivery of its order to its endpoint is pending
+   * (the order's head, or no order): only such a delivery is attempted.
+   * Set when queued, and on the next one when its predecessor is done.
+   */
+  ready: integer("ready").notNull().default(1),
+  /** Attempts made so far. */
+  attempts: integer("attempts").notNull(),
+  /** When the next attempt is due (ms since the epoch). */
+  nextAt: integer("next_at").notNull(),
+  leaseUntil: integer("lease_until").notNull(),
+  leaseToken: text("lease_token"),
+  /** When it was queued. */
+  createdAt: integer("created_at").notNull(),
+}, (t) => [
+  index("webhook_deliveries_order_idx").on(t.endpointId, t.orderId, t.seq),
+  index("webhook_deliveries_ready_idx").on(t.endpointId, t.ready, t.nextAt),
+  index("webhook_deliveries_lease_idx").on(t.endpointId, t.leaseUntil),
+]);
+
+/** The attempts log, per endpoint, newest first by `seq`. */
+export const webhookAttempts = sqliteTable("webhook_attempts", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  endpointId: text("endpoint_id").notNull(),
+  eventId: text("event_id").notNull(),
+  eventType: text("event_type").notNull(),
+  attempt: integer("attempt").notNull(),
+  /** When the attempt started. */
+  at: integer("at").notNull(),
+  outcome: text("outcome", { enum: WEBHOOK_ATTEMPT_OUTCOMES }).notNull(),
+  responseStatus: integer("response_status"),
+  durationMs: integer("duration_ms").notNull(),
+}, (t) => [
+  index("webhook_attempts_endpoint_idx").on(t.endpointId, t.seq),
+  check(
+    "webhook_attempts_outcome_check",
+    sql`${t.outcome} IN (${sqlValues(WEBHOOK_ATTEMPT_OUTCOMES)})`,
+  ),
+]);
+
 /** A stored order row. */
 export type OrderRow = typeof orders.$inferSelect;
 /** A stored order line. */
@@ -212,3 +301,5 @@ export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
 export type UserKeyRow = typeof userKeys.$inferSelect;
 /** A stored account state. */
 export type AccountRow = typeof accounts.$inferSelect;
+/** A stored webhook endpoint. */
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;

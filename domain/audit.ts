@@ -32,6 +32,10 @@ import type { Principal, Role } from "./principal.ts";
  * - `account.disabled`, `account.enabled`, `account.tokens_revoked`: an
  *   admin's action on an account (`accountChangedEntry`, from `account.ts`),
  *   in the user's own chain.
+ * - `webhook_endpoint.created`, `webhook_endpoint.updated`,
+ *   `webhook_endpoint.deleted`, `webhook_endpoint.secret_rotated`: an
+ *   admin's change to a webhook endpoint (`webhookEndpointEntry`, from
+ *   `manage_webhooks.ts`), in the endpoint's own chain; never the secret.
  *
  * Every entry is built by one of these functions and written by one path:
  * the stores place the draft in its chain and `db/audit_append.ts` seals
@@ -47,6 +51,10 @@ export const AUDIT_ACTIONS = [
   "account.disabled",
   "account.enabled",
   "account.tokens_revoked",
+  "webhook_endpoint.created",
+  "webhook_endpoint.updated",
+  "webhook_endpoint.deleted",
+  "webhook_endpoint.secret_rotated",
 ] as const;
 
 /** An action the audit log records. */
@@ -83,12 +91,38 @@ export interface AuditEntry {
   readonly changes: Readonly<Record<string, FieldChange>>;
   readonly prevHash: string;
   readonly hash: string;
+  /** How `hash` was computed (`AUDIT_SEAL_SCHEMES`). */
+  readonly seal: AuditSealScheme;
+  /** The id of the audit key that sealed the entry; null for `sha256`. */
+  readonly keyId: string | null;
+}
+
+/**
+ * How an entry's hash is computed: `sha256`, unkeyed, for entries written
+ * before the audit key (they keep verifying as they are); `hmac-sha256`
+ * under the audit key its `keyId` names, for every entry written since.
+ */
+export const AUDIT_SEAL_SCHEMES = ["sha256", "hmac-sha256"] as const;
+
+/** A seal scheme of the audit log. */
+export type AuditSealScheme = typeof AUDIT_SEAL_SCHEMES[number];
+
+/** The scheme every new entry is sealed with. */
+export const CURRENT_SEAL_SCHEME: AuditSealScheme = "hmac-sha256";
+
+/**
+ * What seals new entries: the audit key's id and the keyed digest (HMAC-SHA256
+ * as lowercase hex) under it. Built outside the domain (`audit/keys.ts`).
+ */
+export interface AuditSealer {
+  readonly keyId: string;
+  mac(text: string): string;
 }
 
 /** What an action records, before it has a place in a chain. */
 export type AuditDraft = Omit<
   AuditEntry,
-  "chainId" | "chainSeq" | "prevHash" | "hash"
+  "chainId" | "chainSeq" | "prevHash" | "hash" | "seal" | "keyId"
 >;
 
 /** Where an entry goes: its chain, its place in it, the hash before it. */
@@ -132,6 +166,11 @@ export function userChainId(userId: number): string {
   return `user:${userId}`;
 }
 
+/** The chain of a webhook endpoint's changes: one entry per version. */
+export function webhookEndpointChainId(endpointId: string): string {
+  return `webhook_endpoint:${endpointId}`;
+}
+
 /** The action of the entry an erasure appends to the user's own chain. */
 export const PERSONAL_DATA_ERASED: AuditAction = "user.personal_data_erased";
 
@@ -147,11 +186,17 @@ export const EXPORTED_USER_ACTIONS: ReadonlySet<AuditAction> = new Set([
 /**
  * The canonical text an entry's hash covers. `changes` is kept as the exact
  * JSON text that is stored, so the verifier hashes what the database holds.
+ * An `hmac-sha256` entry's text starts with its scheme and key id, so
+ * neither can be changed without breaking the seal; a `sha256` entry's
+ * (the default) is the text entries had before the audit was keyed.
  */
 export function auditHashInput(
-  entry: Omit<AuditEntry, "hash" | "changes"> & { changesJson: string },
+  entry:
+    & Omit<AuditEntry, "hash" | "changes" | "seal" | "keyId">
+    & { changesJson: string }
+    & Partial<Pick<AuditEntry, "seal" | "keyId">>,
 ): string {
-  return JSON.stringify([
+  const fields = [
     entry.chainId,
     entry.chainSeq,
     entry.prevHash,
@@ -162,7 +207,12 @@ export function auditHashInput(
     entry.requestId,
     entry.at,
     entry.changesJson,
-  ]);
+  ];
+  return JSON.stringify(
+    entry.seal === undefined || entry.seal === "sha256"
+      ? fields
+      : [entry.seal, entry.keyId, ...fields],
+  );
 }
 
 /** SHA-256 of a text, as lowercase hex. */
@@ -178,18 +228,24 @@ export async function sha256Hex(text: string): Promise<string> {
 }
 
 /**
- * Places a draft in a chain after `prevHash` and computes its hash, with
- * `digest` (SHA-256 as lowercase hex; an adapter may pass a faster one than
- * WebCrypto's, which the audit verifier's checks keep honest). Only the
- * write path, `db/audit_append.ts`, seals; domain code hands stores drafts.
+ * Places a draft in a chain after `prevHash` and seals it: its hash is the
+ * `sealer`'s HMAC-SHA256 over `auditHashInput`, recorded with the scheme
+ * and the key's id. Synchronous: the write path (`db/audit_append.ts`, the
+ * only place that seals; domain code hands stores drafts) runs it on every
+ * change.
  */
-export async function sealAuditEntry(
+export function sealAuditEntry(
   draft: AuditDraft,
   chain: ChainPosition,
-  digest: (text: string) => string | Promise<string> = sha256Hex,
-): Promise<AuditEntry> {
-  const unsealed = { ...draft, ...chain };
-  const hash = await digest(
+  sealer: AuditSealer,
+): AuditEntry {
+  const unsealed = {
+    ...draft,
+    ...chain,
+    seal: CURRENT_SEAL_SCHEME,
+    keyId: sealer.keyId,
+  };
+  const hash = sealer.mac(
     auditHashInput({ ...unsealed, changesJson: JSON.stringify(draft.changes) }),
   );
   return { ...unsealed, hash };
@@ -391,4 +447,65 @@ function secondsToMs(seconds: number | null): number | null {
 
 function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
+}
+
+/**
+ * What a webhook endpoint entry records of an endpoint (`WebhookEndpoint`
+ * in `webhooks.ts`): never its secret.
+ */
+export interface WebhookEndpointFields {
+  readonly url: string;
+  /** Empty: every order event type. */
+  readonly eventTypes: readonly string[];
+  readonly description: string | null;
+  readonly enabled: boolean;
+}
+
+/** What a rotation records in place of the secrets: that one replaced the other. */
+export const ROTATED_SECRET_CHANGE: FieldChange = {
+  from: "(previous secret)",
+  to: "(new secret)",
+};
+
+/**
+ * The entry of an admin's change to a webhook endpoint: the from/to of
+ * `url`, `event_types`, `description` and `enabled` that changed (from
+ * null on a creation, to null on a deletion). A rotation records
+ * `ROTATED_SECRET_CHANGE` as the change of `secret`: no secret material,
+ * not even a hash, is ever in the log.
+ */
+export function webhookEndpointEntry(
+  before: WebhookEndpointFields | undefined,
+  after: WebhookEndpointFields | undefined,
+  options: {
+    action: AuditAction;
+    actor: Principal;
+    requestId: string;
+    at: number;
+  },
+): AuditDraft {
+  const changes: Record<string, FieldChange> = {};
+  const fields = {
+    url: (e: WebhookEndpointFields) => e.url,
+    event_types: (e: WebhookEndpointFields) => [...e.eventTypes],
+    description: (e: WebhookEndpointFields) => e.description,
+    enabled: (e: WebhookEndpointFields) => e.enabled,
+  };
+  for (const [name, read] of Object.entries(fields)) {
+    const from = before === undefined ? null : read(before);
+    const to = after === undefined ? null : read(after);
+    if (JSON.stringify(from) !== JSON.stringify(to)) {
+      changes[name] = { from, to };
+    }
+  }
+  if (options.action === "webhook_endpoint.secret_rotated") {
+    changes.secret = ROTATED_SECRET_CHANGE;
+  }
+  return {
+    orderId: null,
+    action: options.action,
+    ...recordedBy(options.actor, options.requestId),
+    at: options.at,
+    changes,
+  };
 }

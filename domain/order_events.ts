@@ -118,3 +118,36 @@ export function typeSeenWithoutReviews(
       return type;
   }
 }
+
+/**
+ * An event as `GET /v1/events/{id}` shows it and as a webhook delivery
+ * carries it: the same bytes whichever way it is read.
+ */
+export interface OrderEventBody {
+  readonly id: string;
+  readonly type: OrderEventType;
+  /** ISO 8601. */
+  readonly timestamp: string;
+  readonly data: Omit<OrderEventData, "changed"> & {
+    readonly changed: (typeof EVENT_FIELDS)[number][];
+  };
+}
+
+/** The body of an event: every field named explicitly, in this order. */
+export function orderEventBody(event: OrderEvent): OrderEventBody {
+  return {
+    id: event.id,
+    type: event.type,
+    timestamp: new Date(event.at).toISOString(),
+    data: {
+      order_id: event.data.order_id,
+      user_id: event.data.user_id,
+      version: event.data.version,
+      status: event.data.status,
+      previous_status: event.data.previous_status,
+      total: event.data.total,
+      currency: event.data.currency,
+      changed: [...event.data.changed],
+    },
+  };
+}

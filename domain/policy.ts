@@ -13,6 +13,9 @@
  *   events of their own orders, without review holds.
  * - Export or erase a user's personal data: the user or an admin.
  * - Disable, enable, revoke tokens, read metrics: admins.
+ * - Manage webhook endpoints (register, change, delete, rotate a secret,
+ *   send a test event, read the attempts log) and resend an event to them:
+ *   admins.
  */
 import { DomainError } from "./errors.ts";
 import {
@@ -67,6 +70,8 @@ const ADMIN_ONLY = {
   change_account: "Only an admin may change an account",
   read_metrics: "Only an admin may read metrics",
   decide_review: "Only an admin may decide a review",
+  manage_webhooks: "Only an admin may manage webhook endpoints",
+  resend_event: "Only an admin may resend an event to webhook endpoints",
 } as const;
 
 /** Something only an admin may do. */

@@ -8,6 +8,12 @@ import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Order, OrderStatus } from "./order.ts";
 import type { Principal } from "./principal.ts";
 import type { OrderEvent, OrderEventType } from "./order_events.ts";
+import type {
+  WebhookAttempt,
+  WebhookEndpoint,
+  WebhookPayload,
+} from "./webhooks.ts";
+import type { WebhookAttemptOutcome } from "./webhook_schedule.ts";
 
 /**
  * Where an order stands in the listing's order (`created_at` descending,
@@ -267,4 +273,189 @@ export interface EventStore {
    * (ms since the epoch); returns how many.
    */
   purgeEvents(cutoff: number): Promise<number>;
+}
+
+/** A delivery to queue: one payload for one endpoint. */
+export interface QueuedDelivery {
+  readonly endpointId: string;
+  readonly payload: WebhookPayload;
+  /**
+   * The order the event is about: an endpoint receives one order's events
+   * one at a time, in the order they were queued. Null (a test event): no
+   * order to keep.
+   */
+  readonly orderId: string | null;
+}
+
+/** A page of an endpoint's attempts log, newest first. */
+export interface WebhookAttemptPage {
+  readonly attempts: readonly WebhookAttempt[];
+  /** Whether older attempts follow the last one. */
+  readonly hasMore: boolean;
+}
+
+/**
+ * Where webhook endpoints are kept, with their secrets (encrypted at rest
+ * by the store) and the audit chain of each (`webhook_endpoint:<id>`, one
+ * entry per version). Every change is one atomic write with its entry.
+ */
+export interface WebhookEndpointStore {
+  /** Every endpoint, oldest first. */
+  listEndpoints(): Promise<WebhookEndpoint[]>;
+  findEndpoint(id: string): Promise<WebhookEndpoint | undefined>;
+  /**
+   * Registers `endpoint` (at version 1) with its secret and `entry`; false,
+   * with nothing written, when `maxEndpoints` are registered already.
+   */
+  createEndpoint(
+    endpoint: WebhookEndpoint,
+    secret: string,
+    entry: AuditDraft,
+    maxEndpoints: number,
+  ): Promise<boolean>;
+  /**
+   * Writes `after` with `entry`, only while the endpoint is still as
+   * `before` was read (its version, and its state the dispatcher changes:
+   * enabled, failed deliveries); false, with nothing written, otherwise
+   * (changed by someone or something else first, or deleted).
+   */
+  updateEndpoint(
+    before: WebhookEndpoint,
+    after: WebhookEndpoint,
+    entry: AuditDraft,
+  ): Promise<boolean>;
+  /**
+   * Deletes `endpoint` and its pending deliveries, with `entry` at the
+   * next position of its chain, only while the stored version is still
+   * `endpoint.version`; false otherwise.
+   */
+  deleteEndpoint(
+    endpoint: WebhookEndpoint,
+    entry: AuditDraft,
+  ): Promise<boolean>;
+  /**
+   * Replaces the secret of `endpoint` (the version after it); the old one
+   * keeps signing until `previousUntil` (ms since the epoch). Only while
+   * the stored version is still `endpoint.version`; false otherwise.
+   */
+  rotateSecret(
+    endpoint: WebhookEndpoint,
+    secret: string,
+    previousUntil: number,
+    entry: AuditDraft,
+  ): Promise<boolean>;
+  /** Queues deliveries whose first attempt is due at `at`, atomically. */
+  enqueueDeliveries(
+    deliveries: readonly QueuedDelivery[],
+    at: number,
+  ): Promise<void>;
+  /** One page of the endpoint's attempts, before `beforeSeq` when given. */
+  listAttempts(
+    endpointId: string,
+    page: { readonly beforeSeq?: number | undefined; readonly limit: number },
+  ): Promise<WebhookAttemptPage>;
+}
+
+/** A delivery a process has leased for one attempt. */
+export interface ClaimedDelivery {
+  readonly seq: number;
+  readonly endpointId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  /** The order it is about (null: a test event). */
+  readonly orderId: string | null;
+  /** The body, exactly as every attempt sends it. */
+  readonly payload: string;
+  /** Attempts made before this one. */
+  readonly attempts: number;
+  /** When it was queued (ms since the epoch). */
+  readonly queuedAt: number;
+  /** Proves the lease: an outcome is recorded only while it still holds. */
+  readonly leaseToken: string;
+}
+
+/** Where a claimed delivery goes and the secrets that sign it. */
+export interface DeliveryTarget {
+  readonly url: string;
+  /** The current secret first, then the previous one while it still signs. */
+  readonly secrets: readonly string[];
+}
+
+/** What the dispatcher leased: the deliveries and their endpoints. */
+export interface ClaimedWork {
+  readonly deliveries: readonly ClaimedDelivery[];
+  /** Every enabled endpoint, by id. */
+  readonly targets: ReadonlyMap<string, DeliveryTarget>;
+}
+
+/** What became of a delivery after an attempt. */
+export type DeliveryFate =
+  | { readonly kind: "succeeded" }
+  | { readonly kind: "retry"; readonly at: number }
+  | { readonly kind: "failed" };
+
+/** One attempt's record, with what it means for its delivery and endpoint. */
+export interface AttemptRecord {
+  readonly delivery: ClaimedDelivery;
+  /** When the attempt started and how long it took. */
+  readonly at: number;
+  readonly durationMs: number;
+  readonly outcome: WebhookAttemptOutcome;
+  readonly responseStatus: number | null;
+  readonly fate: DeliveryFate;
+  /** The receiver answered 410: disable the endpoint now. */
+  readonly gone: boolean;
+  /** Failed deliveries in a row that disable the endpoint. */
+  readonly disableAfter: number;
+  /** When the outcome is recorded. */
+  readonly now: number;
+}
+
+/** What recording an attempt did to its endpoint. */
+export interface RecordedAttempt {
+  /** False when the lease had expired (another process owns the delivery). */
+  readonly recorded: boolean;
+  /** The endpoint's `disabled_reason` if this attempt disabled it. */
+  readonly disabledReason?: string | undefined;
+}
+
+/** Which due deliveries to lease, and until when. */
+export interface DueClaim {
+  readonly endpointIds: readonly string[];
+  readonly now: number;
+  readonly leaseUntil: number;
+  readonly concurrency: number;
+  readonly limit: number;
+}
+
+/** The outbox, as the dispatcher works through it (db/webhook_store.ts). */
+export interface DeliveryQueue {
+  /**
+   * The enabled endpoints with a delivery due at `now`, and how many are
+   * enabled (a read).
+   */
+  dueEndpoints(
+    now: number,
+  ): Promise<{ readonly due: string[]; readonly enabled: number }>;
+  /**
+   * Leases due deliveries of `claim.endpointIds` until `leaseUntil`, up to
+   * `limit` per endpoint: only an order's oldest pending delivery, and at
+   * most `concurrency` leased per endpoint at once (across every process).
+   */
+  claimDue(claim: DueClaim): Promise<ClaimedWork>;
+  /**
+   * Records attempts, each with the fate of its delivery, and then, in the
+   * same write, makes `claim` when given (the next deliveries those
+   * attempts made room for).
+   */
+  recordAttempts(
+    records: readonly AttemptRecord[],
+    claim?: DueClaim,
+  ): Promise<
+    { recorded: RecordedAttempt[]; claimed?: ClaimedWork | undefined }
+  >;
+  /** Deliveries waiting for enabled endpoints, and when the oldest was queued. */
+  backlog(): Promise<{ pending: number; oldestQueuedAt: number | null }>;
+  /** Deletes attempts logged before `cutoff`; returns how many. */
+  purgeAttempts(cutoff: number): Promise<number>;
 }

@@ -4,6 +4,10 @@
  * lives; a restart starts them at zero, which Prometheus' `rate()` handles.
  */
 import { formatCents } from "../domain/money.ts";
+import {
+  WEBHOOK_ATTEMPT_OUTCOMES,
+  type WebhookAttemptOutcome,
+} from "../domain/webhook_schedule.ts";
 
 /** The media type of the Prometheus text format. */
 export const PROMETHEUS_CONTENT_TYPE =
@@ -25,9 +29,31 @@ export interface Metrics {
   countOrderCreated(totalCents: bigint): void;
   countOrderCancelled(): void;
   countOrderHeld(): void;
-  /** The Prometheus text exposition of every counter. */
-  render(): string;
+  /** Counts a webhook delivery attempt by its outcome. */
+  countWebhookAttempt(outcome: WebhookAttemptOutcome): void;
+  /**
+   * The Prometheus text exposition of every counter, and of the webhook
+   * backlog as read from the database when given.
+   */
+  render(backlog?: WebhookBacklog): string;
 }
+
+/** The outbox as the metrics show it (`DeliveryQueue.backlog`). */
+export interface WebhookBacklog {
+  /** Deliveries waiting for enabled endpoints. */
+  readonly pending: number;
+  /** When the oldest of them was queued (ms since the epoch), if any. */
+  readonly oldestQueuedAt: number | null;
+  /** The time to measure its age against. */
+  readonly now: number;
+}
+
+/** The webhook series, named once for the exposition and the docs. */
+export const WEBHOOK_METRICS = {
+  attempts: "orders_webhook_attempts_total",
+  pending: "orders_webhook_deliveries_pending",
+  oldestPending: "orders_webhook_oldest_pending_seconds",
+} as const;
 
 /**
  * Creates the counters. `securityEvents` are listed with 0 before they
@@ -46,6 +72,9 @@ export function createMetrics(
   let cancelled = 0;
   let held = 0;
   let valueCents = 0n;
+  const attempts = new Map<WebhookAttemptOutcome, number>(
+    WEBHOOK_ATTEMPT_OUTCOMES.map((outcome) => [outcome, 0]),
+  );
 
   return {
     countResponse(status) {
@@ -66,7 +95,10 @@ export function createMetrics(
     countOrderHeld() {
       held++;
     },
-    render() {
+    countWebhookAttempt(outcome) {
+      attempts.set(outcome, (attempts.get(outcome) ?? 0) + 1);
+    },
+    render(backlog) {
       const lines: string[] = [];
       family(
         lines,
@@ -109,6 +141,36 @@ export function createMetrics(
       );
       lines.push(`orders_value_sum ${formatCents(valueCents)}`);
       lines.push(`orders_value_count ${created}`);
+      family(
+        lines,
+        WEBHOOK_METRICS.attempts,
+        "counter",
+        "Webhook delivery attempts made by this instance, by outcome.",
+      );
+      for (const [outcome, value] of attempts) {
+        lines.push(
+          `${WEBHOOK_METRICS.attempts}{outcome="${outcome}"} ${value}`,
+        );
+      }
+      if (backlog) {
+        family(
+          lines,
+          WEBHOOK_METRICS.pending,
+          "gauge",
+          "Webhook deliveries waiting for enabled endpoints (every instance).",
+        );
+        lines.push(`${WEBHOOK_METRICS.pending} ${backlog.pending}`);
+        family(
+          lines,
+          WEBHOOK_METRICS.oldestPending,
+          "gauge",
+          "Age of the oldest waiting webhook delivery, in seconds (0 when none): the delivery lag.",
+        );
+        const age = backlog.oldestQueuedAt === null
+          ? 0
+          : Math.max(0, backlog.now - backlog.oldestQueuedAt) / 1000;
+        lines.push(`${WEBHOOK_METRICS.oldestPending} ${age}`);
+      }
       return lines.join("\n") + "\n";
     },
   };
@@ -117,7 +179,7 @@ export function createMetrics(
 function family(
   lines: string[],
   name: string,
-  type: "counter" | "summary",
+  type: "counter" | "summary" | "gauge",
   help: string,
 ): void {
   lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);

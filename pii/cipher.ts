@@ -118,6 +118,47 @@ export function wrappingMasterId(wrapped: string): string {
   return wrapped.slice(0, wrapped.indexOf("."));
 }
 
+/**
+ * Encrypts a service secret (a webhook endpoint's signing secret) directly
+ * under the master key, bound to `context` (the row and field it is stored
+ * in): `<master id>.<base64 of IV and ciphertext>`.
+ */
+export async function encryptSecret(
+  master: MasterKey,
+  secret: string,
+  context: string,
+): Promise<string> {
+  const sealed = await seal(
+    master.key,
+    encoder.encode(secret),
+    secretContext(context),
+  );
+  return `${master.id}.${sealed}`;
+}
+
+/** Decrypts a secret `encryptSecret` sealed in the same context. */
+export async function decryptSecret(
+  masters: readonly MasterKey[],
+  sealed: string,
+  context: string,
+): Promise<string> {
+  const dot = sealed.indexOf(".");
+  const master = masters.find((m) => m.id === sealed.slice(0, dot));
+  if (dot < 0 || !master) {
+    throw new DecryptionError("The secret was sealed by an unknown master key");
+  }
+  const bytes = await open(
+    master.key,
+    sealed.slice(dot + 1),
+    secretContext(context),
+  );
+  return new TextDecoder().decode(bytes);
+}
+
+function secretContext(context: string): Uint8Array {
+  return encoder.encode(`secret|${context}`);
+}
+
 /** Encrypts a field value: `enc:v1:<key id>:<base64 of IV and ciphertext>`. */
 export function encryptField(
   dataKey: { keyId: string; key: DataKeyMaterial },

@@ -18,7 +18,9 @@ import { assertAdmin } from "../domain/policy.ts";
 import {
   type Metrics,
   PROMETHEUS_CONTENT_TYPE,
+  WEBHOOK_METRICS,
 } from "../monitoring/metrics.ts";
+import { WEBHOOK_ATTEMPT_OUTCOMES } from "../domain/webhook_schedule.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { beginWrite } from "./middleware/hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
@@ -158,7 +160,9 @@ export function adminRoutes(
     tags: ["Admin"],
     summary: "Metrics",
     description:
-      "The counters of this instance in the Prometheus text format 0.0.4 (`Content-Type: text/plain; version=0.0.4; charset=utf-8`): `orders_http_responses_total{class}`, `orders_security_events_total{event}`, `orders_created_total`, `orders_cancelled_total`, `orders_held_total`, and the summary `orders_value_sum` / `orders_value_count`. Every series is present from the start, at 0. Per instance: counters never decrease while the process lives and start at 0 after a restart. Admins only.",
+      `The counters of this instance in the Prometheus text format 0.0.4 (\`Content-Type: ${PROMETHEUS_CONTENT_TYPE}\`): \`orders_http_responses_total{class}\`, \`orders_security_events_total{event}\`, \`orders_created_total\`, \`orders_cancelled_total\`, \`orders_held_total\`, the summary \`orders_value_sum\` / \`orders_value_count\`, and \`${WEBHOOK_METRICS.attempts}{outcome}\` (outcome one of ${
+        WEBHOOK_ATTEMPT_OUTCOMES.map((o) => `\`${o}\``).join(", ")
+      }). Every series is present from the start, at 0. Per instance: counters never decrease while the process lives and start at 0 after a restart. Two gauges, read from the database, describe the webhook backlog of every instance: \`${WEBHOOK_METRICS.pending}\` (deliveries waiting for enabled endpoints) and \`${WEBHOOK_METRICS.oldestPending}\` (the age of the oldest in seconds: the delivery lag; 0 when none). Admins only.`,
     responses: authenticated({
       200: text(
         "The Prometheus text exposition of every counter.",
@@ -167,11 +171,16 @@ export function adminRoutes(
       ),
       403: problems("The caller is not an admin.", [notAnAdminForMetrics]),
     }),
-  }, (c) => {
+  }, async (c) => {
     assertAdmin(c.get("principal"), "read_metrics");
-    return c.text(parts.metrics.render(), 200, {
-      "Content-Type": PROMETHEUS_CONTENT_TYPE,
-    });
+    const backlog = await deps.webhooks.backlog();
+    return c.text(
+      parts.metrics.render({ ...backlog, now: deps.clock.now() }),
+      200,
+      {
+        "Content-Type": PROMETHEUS_CONTENT_TYPE,
+      },
+    );
   });
 
   return app;

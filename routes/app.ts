@@ -40,6 +40,8 @@ import {
 } from "./middleware/request_id.ts";
 import { usersRoutes } from "./users.ts";
 import { eventsRoutes } from "./events.ts";
+import { eventResendRoutes, webhookEndpointsRoutes } from "./webhooks.ts";
+import { declareWebhookDeliveries } from "./openapi/webhook_schemas.ts";
 import { SECURITY_EVENTS } from "../monitoring/security_event_names.ts";
 import {
   createSecurityEvents,
@@ -53,7 +55,8 @@ import {
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   // Per instance, as the contract says: nothing here is shared.
-  const metrics = createMetrics({ securityEvents: SECURITY_EVENTS });
+  const metrics = deps.metrics ??
+    createMetrics({ securityEvents: SECURITY_EVENTS });
   const securityEvents = createSecurityEvents({
     logger: deps.logger,
     metrics,
@@ -71,6 +74,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     c.set("securityEvents", securityEvents);
     await next();
     metrics.countResponse(c.res.status);
+    // A write that succeeded may have queued webhook deliveries: the
+    // dispatcher starts on them now rather than at its next poll.
+    if (c.req.method !== "GET" && c.res.ok) deps.wakeDispatcher?.();
   });
   app.use(securityHeaders());
   app.use(noStore());
@@ -128,7 +134,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/v1/orders", ordersRoutes(deps, { metrics }));
   app.route("/v1/users", usersRoutes(deps));
   app.route("/v1/events", eventsRoutes(deps));
+  app.route("/v1/events", eventResendRoutes(deps));
+  app.route("/v1/webhook-endpoints", webhookEndpointsRoutes(deps));
   app.route("/v1/admin", adminRoutes(deps, { accountCache, metrics }));
+  declareWebhookDeliveries(app);
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);

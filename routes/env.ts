@@ -1,17 +1,21 @@
 /**
  * The app's dependencies and the typed context variables handlers share.
  */
+import type { AuditReceipts } from "../audit/receipts.ts";
 import type { TokenVerifier } from "../auth/token_verifier.ts";
 import type { Principal } from "../domain/principal.ts";
 import type {
   AccountStore,
   Clock,
+  DeliveryQueue,
   EventStore,
   OrderStore,
   PersonalDataEraser,
+  WebhookEndpointStore,
 } from "../domain/ports.ts";
 import type { ReviewPolicy } from "../domain/review.ts";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../monitoring/metrics.ts";
 import type { Context } from "hono";
 import type { RateLimiters, RateLimitResult } from "../limits/rate_limiter.ts";
 import type {
@@ -49,6 +53,25 @@ export interface AppDeps {
    * see ./http/cursor.ts.
    */
   readonly cursorSecret: string;
+  /**
+   * The receipts of audit entries the order store committed, by request
+   * id (`audit/receipts.ts`), for the `Audit-Entry` header; none without.
+   */
+  readonly auditReceipts?: AuditReceipts | undefined;
+  /**
+   * The counters of this instance, shared with what runs beside the app
+   * (the webhook dispatcher); the app makes its own when not given.
+   */
+  readonly metrics?: Metrics | undefined;
+  /** Webhook endpoints, and the outbox's backlog for the metrics. */
+  readonly webhooks: WebhookEndpointStore & Pick<DeliveryQueue, "backlog">;
+  /** How endpoints are registered (`WEBHOOK_ALLOW_HOSTS`, `WEBHOOK_MAX_ENDPOINTS`). */
+  readonly webhookSettings: {
+    readonly allowHosts: ReadonlySet<string>;
+    readonly maxEndpoints: number;
+  };
+  /** Starts the dispatcher on what a write may have queued. */
+  readonly wakeDispatcher?: (() => void) | undefined;
 }
 
 /** How the app applies its rate limits. */

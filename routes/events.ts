@@ -175,8 +175,11 @@ export function eventsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   return app;
 }
 
-/** The feed position a decoded cursor holds: one non-negative integer. */
-function cursorPosition(position: (string | number)[]): number {
+/**
+ * The position a decoded cursor holds: one non-negative integer (a feed's
+ * or a log's `seq`); anything else is the 400 of an invalid cursor.
+ */
+export function cursorPosition(position: (string | number)[]): number {
   const [seq, ...rest] = position;
   if (
     typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0 ||

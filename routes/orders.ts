@@ -4,6 +4,7 @@
  * its parameters, body and responses, next to its handler: the OpenAPI
  * document is generated from these declarations.
  */
+import { AUDIT_ENTRY_HEADER, auditEntryHeader } from "../audit/receipts.ts";
 import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
@@ -209,7 +210,7 @@ export function ordersRoutes(
           examples: {
             created: { summary: "A new order", value: orderExample },
           },
-          headers: ["Location", "ETag", "IdempotentReplayed"],
+          headers: ["Location", "ETag", "IdempotentReplayed", "AuditEntry"],
         },
       ),
       400: problems(
@@ -265,6 +266,7 @@ export function ordersRoutes(
       keepOrderCreation(c);
       recording.recordCreated(c, outcome.order);
     }
+    setAuditEntry(c);
     return createdResponse(c, outcome, orderView(principal));
   });
 
@@ -382,7 +384,7 @@ export function ordersRoutes(
               value: processingOrderExample,
             },
           },
-          headers: ["ETag"],
+          headers: ["ETag", "AuditEntry"],
         },
       ),
       400: problems(
@@ -435,7 +437,7 @@ export function ordersRoutes(
             value: cancelledOrderExample,
           },
         },
-        headers: ["ETag"],
+        headers: ["ETag", "AuditEntry"],
       }),
       400: problems(
         "The order is shipped, delivered or already cancelled; a malformed `If-Match`; or a body that is not JSON.",
@@ -489,7 +491,7 @@ export function ordersRoutes(
               value: rejectedOrderExample,
             },
           },
-          headers: ["ETag"],
+          headers: ["ETag", "AuditEntry"],
         },
       ),
       400: problems("A malformed `If-Match`, or a body that is not JSON.", [
@@ -562,6 +564,15 @@ export function ordersRoutes(
   return app;
 
   /**
+   * Sets `Audit-Entry` to the receipt of the entry this request's change
+   * wrote, if it wrote one (a replay or an unchanged order did not).
+   */
+  function setAuditEntry(c: Context<AppEnv>): void {
+    const receipt = deps.auditReceipts?.take(c.get("serverRequestId"));
+    if (receipt) c.header(AUDIT_ENTRY_HEADER, auditEntryHeader(receipt));
+  }
+
+  /**
    * Applies a change (update, cancellation or review decision) and answers
    * with the order; a change that happened is counted and logged.
    */
@@ -580,6 +591,7 @@ export function ordersRoutes(
       beginWrite: () => beginWrite(c),
     });
     recording.recordChanged(c, outcome);
+    setAuditEntry(c);
     c.header("ETag", orderEtag(outcome.order));
     return c.json(orderJson(outcome.order, orderView(principal)), 200);
   }

@@ -1,17 +1,31 @@
 import assert from "node:assert/strict";
 import {
   ConfigError,
+  DEV_AUDIT_KEY,
+  DEV_AUDIT_SIGNING_KEY,
   DEV_JWT_SECRET,
   DEV_PII_ENCRYPTION_KEY,
   loadConfig,
 } from "../config.ts";
 import { DEFAULT_RATE_LIMIT_RULES } from "../limits/rate_limiter.ts";
+import {
+  DEFAULT_CHECKPOINT_SECONDS,
+  MAX_CHECKPOINT_SECONDS,
+} from "../domain/audit_checkpoint.ts";
 
 const REAL_SECRET = "a-real-secret-that-is-long-enough-for-hs256!";
 const REAL_PII_KEY = btoa("a-real-32-byte-pii-master-key!!!");
 const OLD_PII_KEY = btoa("an-older-32-byte-pii-master-key!");
+const REAL_AUDIT_KEY = btoa("a-real-32-byte-audit-key-0000001");
+const OLD_AUDIT_KEY = btoa("an-older-32-byte-audit-key-00001");
+const REAL_SIGNING_KEY = btoa("a-real-32-byte-signing-seed-0001");
 /** The secrets `start` demands. */
-const REAL = { JWT_SECRET: REAL_SECRET, PII_ENCRYPTION_KEY: REAL_PII_KEY };
+const REAL = {
+  JWT_SECRET: REAL_SECRET,
+  PII_ENCRYPTION_KEY: REAL_PII_KEY,
+  AUDIT_KEY: REAL_AUDIT_KEY,
+  AUDIT_SIGNING_KEY: REAL_SIGNING_KEY,
+};
 
 Deno.test("start refuses a missing JWT_SECRET with a clear message", () => {
   assert.throws(() => loadConfig({}, "start"), (error: Error) => {
@@ -147,6 +161,70 @@ Deno.test("PII master keys: dev falls back to the dev key; start takes a current
     ).piiKeys.previous,
     DEV_PII_ENCRYPTION_KEY,
   );
+});
+
+Deno.test("start requires a real AUDIT_KEY and AUDIT_SIGNING_KEY and never echoes one; dev falls back to the dev keys", async (t) => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["a missing audit key", { AUDIT_KEY: "" }, /AUDIT_KEY is required/],
+    [
+      "a missing signing key",
+      { AUDIT_SIGNING_KEY: " " },
+      /AUDIT_SIGNING_KEY is required/,
+    ],
+    ["a short audit key", { AUDIT_KEY: btoa("x".repeat(31)) }, /32 bytes/],
+    ["the dev audit key", { AUDIT_KEY: DEV_AUDIT_KEY }, /public dev-only key/],
+    [
+      "the dev signing key",
+      { AUDIT_SIGNING_KEY: DEV_AUDIT_SIGNING_KEY },
+      /AUDIT_SIGNING_KEY is the public dev-only key/,
+    ],
+    [
+      "a previous key equal to the current one",
+      { AUDIT_KEY_PREVIOUS: REAL_AUDIT_KEY },
+      /AUDIT_KEY_PREVIOUS is the same key as AUDIT_KEY/,
+    ],
+    [
+      "a malformed previous key",
+      { AUDIT_KEY_PREVIOUS: "x" },
+      /AUDIT_KEY_PREVIOUS must be 32 bytes/,
+    ],
+    [
+      "a checkpoint interval beyond a day",
+      { AUDIT_CHECKPOINT_SECONDS: String(MAX_CHECKPOINT_SECONDS + 1) },
+      new RegExp(
+        `AUDIT_CHECKPOINT_SECONDS must be an integer from 1 to ${MAX_CHECKPOINT_SECONDS}`,
+      ),
+    ],
+  ];
+  for (const [name, env, expected] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => loadConfig({ ...REAL, ...env }, "start"), (error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, expected);
+        for (const value of Object.values(env)) {
+          if (value.trim().length > 8) {
+            assert.ok(!error.message.includes(value), "echoes no key");
+          }
+        }
+        return true;
+      });
+    });
+  }
+  const config = loadConfig(
+    { ...REAL, AUDIT_KEY_PREVIOUS: OLD_AUDIT_KEY },
+    "start",
+  );
+  assert.deepEqual(config.auditKeys, {
+    current: REAL_AUDIT_KEY,
+    previous: OLD_AUDIT_KEY,
+    signing: REAL_SIGNING_KEY,
+  });
+  assert.equal(config.auditCheckpointSeconds, DEFAULT_CHECKPOINT_SECONDS);
+  assert.deepEqual(loadConfig({}, "dev").auditKeys, {
+    current: DEV_AUDIT_KEY,
+    previous: undefined,
+    signing: DEV_AUDIT_SIGNING_KEY,
+  });
 });
 
 Deno.test("loadConfig reads the review policy exactly and defaults to 10000.00 and 5", () => {

@@ -23,9 +23,14 @@
  * round trips each kind of request waits for (`./bench/remote.ts`).
  * `--floor` measures what one request costs in process, part by part
  * (`./bench/floor.ts`).
+ * `--webhooks [--rounds N] [--latency-orders N] [--latency-pace-ms MS]`
+ * measures POST and PATCH with no webhook endpoint and with one healthy
+ * local receiver, then the delivery latency (`./bench/webhooks.ts`); with
+ * `--smoke` it only checks for errors and missing deliveries.
  */
 import { measureFloor, renderFloor } from "./bench/floor.ts";
 import { measureHttpLimit, measureStorageLimit } from "./bench/limits.ts";
+import { cpuTimes, loadAverage, machineInfo } from "./bench/machine.ts";
 import { pinSelf, planCores, progress } from "./bench/process.ts";
 import {
   type BenchReport,
@@ -38,54 +43,20 @@ import { mintTokens, randomSecret } from "./bench/seed.ts";
 import { renderRemoteReport, runRemoteBenchmark } from "./bench/remote.ts";
 import { runService, type ServiceRun } from "./bench/service_run.ts";
 import { type BenchSettings, parseBenchArgs } from "./bench/settings.ts";
+import {
+  renderWebhookMarkdown,
+  renderWebhookText,
+  runWebhookBenchmark,
+  webhookFailures,
+} from "./bench/webhooks.ts";
 import { wrkAvailable } from "./bench/wrk.ts";
-
-/** The `cpu` line of /proc/stat: jiffies per state, steal at index 7. */
-async function cpuTimes(): Promise<number[]> {
-  const stat = await Deno.readTextFile("/proc/stat").catch(() => "");
-  return (/^cpu\s+(.+)$/m.exec(stat)?.[1] ?? "").split(/\s+/).map(Number);
-}
-
-/** Share of CPU time the hypervisor gave to others since `before`, in %. */
-async function stealPercent(before: number[]): Promise<string> {
-  const after = await cpuTimes();
-  const delta = after.map((v, i) => v - (before[i] ?? 0));
-  const total = delta.slice(0, 8).reduce((a, b) => a + b, 0);
-  return total > 0 ? ((100 * (delta[7] ?? 0)) / total).toFixed(1) : "unknown";
-}
-
-async function machineInfo(
-  loadBefore: string,
-  timesBefore: number[],
-): Promise<Record<string, string | number>> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const wrk = await new Deno.Command("wrk", {
-    args: ["--version"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const wrkVersion = new TextDecoder().decode(wrk.stdout).split("\n")[0] ?? "";
-  return {
-    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
-    cores: navigator.hardwareConcurrency,
-    kernel: Deno.osRelease(),
-    deno: Deno.version.deno,
-    wrk: /wrk\s+(\S+)/.exec(wrkVersion)?.[1] ?? "unknown",
-    // Other work on the machine, or on the host under it, skews every
-    // number: the load before the run and the steal during it tell.
-    "load average (1 min) before the run": loadBefore,
-    "CPU steal during the run (%)": await stealPercent(timesBefore),
-  };
-}
 
 /** Runs the benchmark; resolves with the report. */
 export async function runBenchmark(
   settings: BenchSettings,
 ): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
-  const loadBefore =
-    (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ")[0] ??
-      "unknown";
+  const loadBefore = await loadAverage();
   const timesBefore = await cpuTimes();
   if (!(await wrkAvailable())) {
     throw new Error(
@@ -186,6 +157,31 @@ export function failures(report: BenchReport): string[] {
   return failed;
 }
 
+/** `--webhooks`: runs, prints and saves the webhook benchmark. */
+async function runWebhooksMode(settings: BenchSettings): Promise<void> {
+  const report = await runWebhookBenchmark(settings);
+  console.log(renderWebhookText(report));
+  if (settings.resultsDir !== undefined) {
+    await Deno.mkdir(settings.resultsDir, { recursive: true });
+    const stamp = report.startedAt.replace(/[:.]/g, "-");
+    const json = `${settings.resultsDir}/${stamp}-webhooks.json`;
+    await Deno.writeTextFile(json, JSON.stringify(report, null, 2) + "\n");
+    await Deno.writeTextFile(
+      `${settings.resultsDir}/latest-webhooks.md`,
+      renderWebhookMarkdown(report),
+    );
+    progress(`wrote ${json} and latest-webhooks.md`);
+  }
+  const failed = webhookFailures(report);
+  if (failed.length > 0) {
+    console.error(`bench: ${failed.length} problem(s) in the webhooks run:`);
+    for (const f of failed) console.error(`  ${f}`);
+    if (settings.smoke) Deno.exit(1);
+  } else if (settings.smoke) {
+    console.error("bench: webhooks smoke run completed without errors");
+  }
+}
+
 async function main(): Promise<void> {
   const settings = parseBenchArgs(Deno.args);
   if (settings.floor) {
@@ -198,6 +194,10 @@ async function main(): Promise<void> {
       requests: settings.remoteRequests,
     });
     console.log(renderRemoteReport(report));
+    return;
+  }
+  if (settings.webhooks) {
+    await runWebhooksMode(settings);
     return;
   }
   const report = await runBenchmark(settings);

@@ -15,6 +15,11 @@ import {
   lifecycleDiagram,
   rolesTable,
 } from "../routes/openapi/policy_table.ts";
+import {
+  addressRangesTable,
+  webhookRetryTable,
+  webhookSettingsTable,
+} from "./webhook_docs.ts";
 
 /** Every generated block, by name. */
 export const GENERATED_BLOCKS: Readonly<Record<string, () => string>> = {
@@ -25,6 +30,9 @@ export const GENERATED_BLOCKS: Readonly<Record<string, () => string>> = {
     `Without \`If-Match\`: ${
       describeChecks(ORDER_CHANGE_CHECKS.withoutIfMatch)
     }. With \`If-Match\`: ${describeChecks(ORDER_CHANGE_CHECKS.withIfMatch)}.`,
+  "webhook-settings": webhookSettingsTable,
+  "webhook-retries": webhookRetryTable,
+  "webhook-address-ranges": addressRangesTable,
 };
 
 const BLOCK =
@@ -45,7 +53,11 @@ export function regenerate(text: string): string {
 }
 
 /** The documents that hold generated blocks. */
-export const DOCUMENTS = ["docs/orders.md", "docs/rate-limits.md"];
+export const DOCUMENTS = [
+  "docs/orders.md",
+  "docs/rate-limits.md",
+  "docs/webhooks.md",
+];
 
 if (import.meta.main) {
   const root = new URL("../", import.meta.url);

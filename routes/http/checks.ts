@@ -142,6 +142,75 @@ export const ACCOUNT_ACTION_CHECKS: readonly Check[] = [
   { what: "the admin role", answers: "403" },
 ];
 
+const ADMIN_ROLE = check(
+  "the admin role",
+  "403, before anything about the request is looked at: the whole resource is admins'",
+);
+
+const WEBHOOK_BODY = check(
+  "the body",
+  "415, 400 malformed JSON, 422 validation",
+);
+
+const ENDPOINT_EXISTS = check(
+  "existence",
+  "404; an id that is not a UUID is unknown",
+);
+
+const LOST_RACES = check(
+  "concurrent changes",
+  "409 after losing every race, nothing written",
+);
+
+/**
+ * Managing webhook endpoints and resending an event to them
+ * (`domain/manage_webhooks.ts`), by kind of request.
+ */
+export const WEBHOOK_CHECKS = {
+  create: [
+    ...V1_CHECKS,
+    ADMIN_ROLE,
+    WEBHOOK_BODY,
+    check("the endpoint limit", "409"),
+  ],
+  read: [...V1_CHECKS, ADMIN_ROLE, ENDPOINT_EXISTS],
+  change: [
+    ...V1_CHECKS,
+    ADMIN_ROLE,
+    WEBHOOK_BODY,
+    ENDPOINT_EXISTS,
+    LOST_RACES,
+  ],
+  act: [...V1_CHECKS, ADMIN_ROLE, ENDPOINT_EXISTS, LOST_RACES],
+  test: [
+    ...V1_CHECKS,
+    ADMIN_ROLE,
+    ENDPOINT_EXISTS,
+    check("the endpoint's state", "409 when it is disabled"),
+  ],
+  attempts: [
+    ...V1_CHECKS,
+    ADMIN_ROLE,
+    check("the query", "422"),
+    check("the cursor", "400"),
+    ENDPOINT_EXISTS,
+  ],
+  resend: [
+    ...V1_CHECKS,
+    ADMIN_ROLE,
+    check(
+      "the body (optional)",
+      "415, 400 malformed JSON, 422 validation",
+    ),
+    check("the event's existence", "404"),
+    check("the named endpoint's existence", "422 naming `endpoint_id`"),
+    check(
+      "the named endpoint's state",
+      "409 when it is disabled or not subscribed to the event's type",
+    ),
+  ],
+} as const satisfies Record<string, readonly Check[]>;
+
 /** Every request: the checks any route may make, in order. */
 export const ALL_CHECKS: readonly Check[] = [
   DECLARED_BODY_LIMIT,

@@ -5,6 +5,7 @@
  * bearer scheme. Routes refer to them by `$ref`; `registerSharedComponents`
  * puts them in the app's registry once.
  */
+import { AUDIT_ENTRY_HEADER } from "../../audit/receipts.ts";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { unauthenticated } from "../middleware/authenticate.ts";
 import {
@@ -139,6 +140,13 @@ const HEADER_OBJECTS = {
     schema: { type: "string", format: "uri-reference" },
     example: "/v1/orders/5b0c2c6e-8f3a-4a44-9d0b-3f1c1c1e2a10",
   },
+  AuditEntry: {
+    description:
+      "The receipt of the audit entry this change wrote: its position in the order's chain (the version it produced) and its hash, `<chain seq>;<hash>` (64 hex digits, HMAC-SHA256 under the service's audit key). Keep it as evidence of what the service acknowledged: `deno task audit:verify` finds any later change to that entry. Absent on an `Idempotent-Replayed` answer (the first answer carried it).",
+    schema: { type: "string", pattern: "^[1-9][0-9]*;[0-9a-f]{64}$" },
+    example:
+      "2;9f2c3d4b5a6978e1f0c2d3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c",
+  },
   IdempotentReplayed: {
     description:
       "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`; absent otherwise.",
@@ -184,6 +192,7 @@ const HEADER_NAMES: Record<HeaderName, string> = {
   ETag: "ETag",
   Location: "Location",
   IdempotentReplayed: "Idempotent-Replayed",
+  AuditEntry: AUDIT_ENTRY_HEADER,
   Link: "Link",
   RateLimitLimit: "RateLimit-Limit",
   RateLimitRemaining: "RateLimit-Remaining",

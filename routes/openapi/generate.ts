@@ -21,6 +21,7 @@ import {
 } from "../middleware/hygiene.ts";
 import { type ProblemCode, problemTypes } from "../http/problem.ts";
 import { rolesTable } from "./policy_table.ts";
+import { WEBHOOKS_TAG } from "./webhook_schemas.ts";
 
 /** An OpenAPI document, as plain JSON. */
 export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
@@ -34,15 +35,15 @@ const PROBLEM_CASES: Record<ProblemCode, string> = {
   unauthenticated:
     "No bearer token, another scheme, or a token that is malformed, badly signed, expired, not yet valid, for another issuer or audience, or without a positive integer `sub`.",
   forbidden:
-    "The caller may not see this order or make this change, may not manage this user's personal data, or is not an admin on an admin route (see the roles table).",
+    "The caller may not see this order or make this change, may not manage this user's personal data, or is not an admin on an admin route (the admin routes, webhook endpoints, resending an event; see the roles table).",
   account_disabled:
     "An admin disabled the caller's account; every request is refused until it is enabled again.",
   not_found:
-    "No such order (an id that is not a UUID is unknown), a `user_id` that is not a positive integer, or no such route.",
+    "No such order, event or webhook endpoint (an order or endpoint id that is not a UUID is unknown), a `user_id` that is not a positive integer, or no such route.",
   method_not_allowed:
     "The route exists but not with this method; `Allow` lists the methods.",
   conflict:
-    `An \`Idempotency-Key\` still in flight, a change that lost ${MAX_CHANGE_ATTEMPTS} races in a row (retry), an order held for review that may not move to \`processing\` yet, a review decision on an order that is not held or already decided, or an erasure while an order still needs its address.`,
+    `An \`Idempotency-Key\` still in flight, a change that lost ${MAX_CHANGE_ATTEMPTS} races in a row (retry), an order held for review that may not move to \`processing\` yet, a review decision on an order that is not held or already decided, an erasure while an order still needs its address, a webhook endpoint beyond \`WEBHOOK_MAX_ENDPOINTS\`, or a test or resend to a webhook endpoint that is disabled (or, for a resend, not subscribed to the event's type).`,
   version_mismatch: "`If-Match` does not name the order's current version.",
   cursor_expired:
     "An events cursor points before the oldest event still kept: events after it were purged, so resynchronise (read the orders) and start the feed again without a cursor.",
@@ -155,6 +156,22 @@ New problem types may be added: handle an unknown \`type\` by its \`status\`.
 - The review of a held order is shown to admins and fulfillment only; the
   owner sees neither \`review\` nor the review fields and actions of the
   history.
+- Webhook endpoints are admins' alone: any other caller is refused (403)
+  right after the rate limits, before the body or the id is looked at, so
+  no one else learns anything about them.
+- An endpoint shows \`event_types: []\` when it receives every order event
+  type (also types added later), as it was registered.
+- A \`PATCH\` of an endpoint must name at least one of its fields (422);
+  one that changes nothing writes nothing (no audit entry) and answers 200.
+  Other fields, on registration too (\`enabled\`, \`secret\`), are ignored.
+- \`POST /v1/webhook-endpoints/{id}/test\` and \`POST /v1/events/{id}/resend\`
+  answer 202 with the \`event_id\` queued and the \`endpoint_ids\` it was
+  queued for (a resend to every subscribed endpoint may queue none); a test
+  or a resend to a disabled endpoint is 409, as is a resend to an endpoint
+  not subscribed to the event's type; a resend naming an unknown endpoint
+  is 422 naming \`endpoint_id\` (the 404 is the event's).
+- The attempts log pages newest first with \`next_cursor\`, null on the
+  last page; its cursors are bound to the caller and the endpoint.
 - Request schemas state only constraints that hold for the raw value: text
   fields are cleaned (HTML tags stripped, trimmed) before their length is
   checked, so their maximum lengths are in the descriptions, not in
@@ -188,6 +205,11 @@ const FRONT_MATTER = {
       name: "Admin",
       description:
         "Incident response (disable and enable accounts, revoke tokens) and metrics; admins only.",
+    },
+    {
+      name: WEBHOOKS_TAG,
+      description:
+        "Admins register HTTPS endpoints that receive order events as signed `POST` requests (Standard Webhooks 1.0; see `webhooks` for what each receives), rotate their secrets, test them, read their attempts and resend events.",
     },
     {
       name: "Health",

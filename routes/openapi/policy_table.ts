@@ -137,6 +137,14 @@ const ROWS: readonly {
     action: "read metrics (`/v1/admin/metrics`)",
     cell: adminOnly("read_metrics"),
   },
+  {
+    action: "manage webhook endpoints (`/v1/webhook-endpoints`)",
+    cell: adminOnly("manage_webhooks"),
+  },
+  {
+    action: "resend an event (`/v1/events/{id}/resend`)",
+    cell: adminOnly("resend_event"),
+  },
 ];
 
 /**

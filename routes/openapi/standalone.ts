@@ -7,6 +7,7 @@
 import type { AppDeps } from "../env.ts";
 import { createApp } from "../app.ts";
 import { DEFAULT_REVIEW_POLICY } from "../../domain/review.ts";
+import { DEFAULT_WEBHOOK_MAX_ENDPOINTS } from "../../domain/webhooks.ts";
 import { type OpenApiDocument, openApiDocument } from "./generate.ts";
 
 /**
@@ -48,6 +49,11 @@ function describingDeps(): AppDeps {
     reviewPolicy: DEFAULT_REVIEW_POLICY,
     ipHashSecret: "describing only",
     cursorSecret: "describing only",
+    webhooks: unused("webhooks"),
+    webhookSettings: {
+      allowHosts: new Set(),
+      maxEndpoints: DEFAULT_WEBHOOK_MAX_ENDPOINTS,
+    },
   };
 }
 

@@ -1,8 +1,10 @@
 /**
- * The one audit write path (`db/audit_append.ts`): an entry it appends has
- * the hash `auditHashInput` + SHA-256 gives over the stored row, passes the
- * audit verifier, goes in only when its guard holds, and a taken chain
- * position is a lost race with nothing written.
+ * The one audit write path (`db/audit_append.ts`): an entry it appends is
+ * sealed with HMAC-SHA256 under the audit key over `auditHashInput` of the
+ * stored row (checked here with WebCrypto, an implementation of its own),
+ * records its scheme and key id, passes the audit verifier, goes in only
+ * when its guard holds, and a taken chain position is a lost race with
+ * nothing written. The database refuses an unkeyed entry.
  */
 import assert from "node:assert/strict";
 import type { Client, Row } from "@libsql/client/web";
@@ -19,11 +21,17 @@ import {
   nextChainPosition,
   parseAuditAction,
   type PlacedAuditDraft,
-  sha256Hex,
   userChainId,
 } from "../../domain/audit.ts";
 import { ADMIN } from "../fixtures/domain.ts";
-import { withMigratedDatabase } from "../fixtures/mod.ts";
+import {
+  TEST_AUDIT_KEY,
+  TEST_AUDIT_SEALER,
+  withMigratedDatabase,
+} from "../fixtures/mod.ts";
+
+const sealer = TEST_AUDIT_SEALER;
+const keys = new Map([[sealer.keyId, sealer]]);
 
 const CHAIN = userChainId(42);
 
@@ -52,9 +60,21 @@ async function chainRows(client: Client): Promise<Row[]> {
   return rows;
 }
 
-/** The hash of a stored row, recomputed with `auditHashInput` and WebCrypto. */
+/**
+ * The seal of a stored row, recomputed with `auditHashInput` and WebCrypto's
+ * HMAC-SHA256 under `TEST_AUDIT_KEY`.
+ */
 async function expectedHash(row: Row): Promise<string> {
-  return await sha256Hex(auditHashInput({
+  const key = await crypto.subtle.importKey(
+    "raw",
+    Uint8Array.from(atob(TEST_AUDIT_KEY), (c) => c.charCodeAt(0)),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const text = auditHashInput({
+    seal: "hmac-sha256",
+    keyId: String(row.key_id),
     chainId: String(row.chain_id),
     chainSeq: Number(row.chain_seq),
     prevHash: String(row.prev_hash),
@@ -65,18 +85,30 @@ async function expectedHash(row: Row): Promise<string> {
     requestId: String(row.request_id),
     at: Number(row.at),
     changesJson: String(row.changes),
-  }));
+  });
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(mac),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
 }
 
-Deno.test("appendAuditEntry seals an entry as auditHashInput + SHA-256 over the stored row, and the verifier accepts it", () =>
+Deno.test("appendAuditEntry seals an entry as auditHashInput + HMAC-SHA256 under the audit key over the stored row, and the verifier accepts it", () =>
   withMigratedDatabase(async ({ client, db }) => {
     const first = disabledEntry(1_000, undefined);
     assert.ok(
-      await writeAppendingBatch(client, [await appendAuditEntry(first)]),
+      await writeAppendingBatch(client, [appendAuditEntry(first, { sealer })]),
     );
     const [stored] = await chainRows(client);
     assert.ok(stored);
     assert.equal(stored.prev_hash, GENESIS_HASH);
+    assert.equal(stored.seal, "hmac-sha256");
+    assert.equal(stored.key_id, sealer.keyId);
+    assert.match(sealer.keyId, /^[0-9a-f]{16}$/);
     assert.match(String(stored.hash), /^[0-9a-f]{64}$/);
     assert.equal(stored.hash, await expectedHash(stored));
 
@@ -85,18 +117,36 @@ Deno.test("appendAuditEntry seals an entry as auditHashInput + SHA-256 over the 
       hash: String(stored.hash),
     });
     assert.ok(
-      await writeAppendingBatch(client, [await appendAuditEntry(second)]),
+      await writeAppendingBatch(client, [appendAuditEntry(second, { sealer })]),
     );
     const rows = await chainRows(client);
     assert.deepEqual(rows.map((row) => row.chain_seq), [1, 2]);
     assert.equal(rows[1]!.prev_hash, stored.hash);
     assert.equal(rows[1]!.hash, await expectedHash(rows[1]!));
     assert.equal(rows[1]!.changes, JSON.stringify(second.changes));
-    assert.deepEqual(await verifyAuditLog(db), {
+    assert.deepEqual(await verifyAuditLog(db, { keys }), {
       chains: 1,
       entries: 2,
       broken: undefined,
+      unkeyed: 0,
+      sealsUnchecked: 0,
+      checkpointMismatch: undefined,
     });
+  }));
+
+Deno.test("the database refuses an unkeyed entry", () =>
+  withMigratedDatabase(async ({ client }) => {
+    const { sql, args } = appendAuditEntry(disabledEntry(1_000, undefined), {
+      sealer,
+    }) as { sql: string; args: (string | number | null)[] };
+    // The same row, claiming the unkeyed scheme of the entries written before.
+    await assert.rejects(
+      client.execute({
+        sql,
+        args: args.map((a) => a === "hmac-sha256" ? "sha256" : a),
+      }),
+      /sealed under the audit key/,
+    );
   }));
 
 Deno.test("appendAuditEntry appends only when its guard holds, in the caller's batch", () =>
@@ -108,7 +158,7 @@ Deno.test("appendAuditEntry appends only when its guard holds, in the caller's b
     };
     const written = await writeAppendingBatch(client, [
       changesNothing,
-      await appendAuditEntry(entry, { onlyIf: PREVIOUS_CHANGED_ONE_ROW }),
+      appendAuditEntry(entry, { sealer, onlyIf: PREVIOUS_CHANGED_ONE_ROW }),
     ]);
     assert.equal(written?.[1]?.rowsAffected, 0);
     assert.deepEqual(await chainRows(client), []);
@@ -117,7 +167,7 @@ Deno.test("appendAuditEntry appends only when its guard holds, in the caller's b
 Deno.test("writeAppendingBatch answers a taken chain position with undefined and writes nothing of the batch", () =>
   withMigratedDatabase(async ({ client }) => {
     await writeAppendingBatch(client, [
-      await appendAuditEntry(disabledEntry(1_000, undefined)),
+      appendAuditEntry(disabledEntry(1_000, undefined), { sealer }),
     ]);
     const late = disabledEntry(2_000, undefined);
     const written = await writeAppendingBatch(client, [
@@ -125,7 +175,7 @@ Deno.test("writeAppendingBatch answers a taken chain position with undefined and
         sql: "INSERT INTO accounts (user_id, updated_at) VALUES (42, 2000)",
         args: [],
       },
-      await appendAuditEntry(late),
+      appendAuditEntry(late, { sealer }),
     ]);
     assert.equal(written, undefined);
     const accounts = await client.execute("SELECT count(*) AS n FROM accounts");

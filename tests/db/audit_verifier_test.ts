@@ -15,10 +15,15 @@ import {
   createTestContext,
   orderBody,
   runTool,
+  TEST_AUDIT_KEY,
+  TEST_AUDIT_SEALER,
   type TestContext,
   withTempDir,
   withTestContext,
 } from "../fixtures/mod.ts";
+
+/** The audit key the test app seals with, by id. */
+const keys = new Map([[TEST_AUDIT_SEALER.keyId, TEST_AUDIT_SEALER]]);
 
 interface Scenario {
   ctx: TestContext;
@@ -141,11 +146,17 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
       "an untouched log verifies",
       () =>
         withScenario({ dir, name: "clean" }, async ({ ctx, chains }) => {
-          const result = await verifyAuditLog(ctx.database.db, { pageSize: 2 });
+          const result = await verifyAuditLog(ctx.database.db, {
+            keys,
+            pageSize: 2,
+          });
           assert.deepEqual(result, {
             chains: 2,
             entries: 7,
             broken: undefined,
+            unkeyed: 0,
+            sealsUnchecked: 0,
+            checkpointMismatch: undefined,
           });
           for (const chain of chains) {
             assert.match(chain, /^order:[0-9a-f-]{36}$/);
@@ -237,6 +248,7 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
               statement.replaceAll("$A", chains[0]).replaceAll("$B", chains[1]),
             );
             const result = await verifyAuditLog(ctx.database.db, {
+              keys,
               pageSize: 3,
             });
             assertBrokenAt(result, { chainId: chains[chain], seq, reason });
@@ -262,7 +274,7 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
                 chains[0]
               }' AND chain_seq = 3`,
             );
-            const result = await verifyAuditLog(ctx.database.db);
+            const result = await verifyAuditLog(ctx.database.db, { keys });
             const first = [...chains].sort()[0];
             assert.equal(result.broken?.chainId, first);
             assert.equal(result.broken?.chainSeq, first === chains[0] ? 3 : 4);
@@ -271,11 +283,11 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
     );
 
     await t.step(
-      "a forged entry whose hash is right breaks the link after it",
+      "a forged entry whose hash is recomputed with unkeyed SHA-256 (the rewrite the unkeyed chain let through) is found at its seal",
       () =>
         withScenario({ dir, name: "forged" }, async ({ ctx, url, chains }) => {
-          // Recompute entry 2's hash correctly after forging it: the chain
-          // still breaks at entry 3, whose prev_hash no longer matches.
+          // Recompute entry 2's hash as the unkeyed chain did: without the
+          // audit key it cannot be the entry's seal.
           const [row] = await ctx.database.db.all<Record<string, unknown>>(
             sql`SELECT * FROM audit_log WHERE chain_id = ${
               chains[0]
@@ -292,20 +304,23 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
               chains[0]
             }' AND chain_seq = 2`,
           );
-          const result = await verifyAuditLog(ctx.database.db);
-          assert.deepEqual(result.broken, {
-            chainId: chains[0],
-            chainSeq: 3,
-            reason: "prev_hash is not the hash of the entry before it",
-          });
+          const result = await verifyAuditLog(ctx.database.db, { keys });
+          assert.equal(result.broken?.chainId, chains[0]);
+          assert.equal(result.broken?.chainSeq, 2);
+          assert.match(
+            result.broken?.reason ?? "",
+            /hash does not match the entry's content under audit key [0-9a-f]{16}/,
+          );
         }),
     );
 
     await t.step(
       "deno task audit:verify exits 0 on a sound log and 1 on a tampered one",
       async () => {
-        const run = (url: string) =>
-          runTool("audit_verify.ts", { env: { DATABASE_URL: url } });
+        const run = (url: string, env: Record<string, string> = {}) =>
+          runTool("audit_verify.ts", {
+            env: { DATABASE_URL: url, AUDIT_KEY: TEST_AUDIT_KEY, ...env },
+          });
         const clean = await run(`file:${dir}/clean.db`);
         assert.equal(clean.code, 0, clean.stderr);
         assert.match(clean.stdout, /verified: 7 entries in 2 chains/);
@@ -314,8 +329,20 @@ Deno.test("verifyAuditLog finds the first entry changed or removed behind the se
         assert.equal(forged.code, 1);
         assert.match(
           forged.stderr,
-          /broken at chain order:[0-9a-f-]{36}, seq 3/,
+          /broken at chain order:[0-9a-f-]{36}, seq 2/,
         );
+
+        // Without the audit key only the links are checked, and it says so:
+        // the forged entry's successor no longer links to it.
+        const keyless = await run(`file:${dir}/clean.db`, { AUDIT_KEY: "" });
+        assert.equal(keyless.code, 0, keyless.stderr);
+        assert.match(
+          keyless.stdout,
+          /the seals of 7 entries not checked \(AUDIT_KEY is not set\)/,
+        );
+        const unlinked = await run(`file:${dir}/forged.db`, { AUDIT_KEY: "" });
+        assert.equal(unlinked.code, 1);
+        assert.match(unlinked.stderr, /seq 3: prev_hash is not the hash/);
 
         const missing = await run(`file:${dir}/missing.db`);
         assert.equal(missing.code, 2);
@@ -333,8 +360,15 @@ Deno.test("user chains of account actions verify alongside order chains, and tam
           { dir, name: "users-clean", accountActions: true },
           async ({ ctx }) => {
             assert.deepEqual(
-              await verifyAuditLog(ctx.database.db, { pageSize: 2 }),
-              { chains: 3, entries: 10, broken: undefined },
+              await verifyAuditLog(ctx.database.db, { keys, pageSize: 2 }),
+              {
+                chains: 3,
+                entries: 10,
+                broken: undefined,
+                unkeyed: 0,
+                sealsUnchecked: 0,
+                checkpointMismatch: undefined,
+              },
             );
           },
         ),
@@ -359,7 +393,7 @@ Deno.test("user chains of account actions verify alongside order chains, and tam
           { dir, name: `users-${seq}`, accountActions: true },
           async ({ ctx, url }) => {
             await tamper(url, statement);
-            const result = await verifyAuditLog(ctx.database.db);
+            const result = await verifyAuditLog(ctx.database.db, { keys });
             assertBrokenAt(result, { chainId: "user:42", seq, reason });
           },
         ));

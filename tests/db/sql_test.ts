@@ -175,6 +175,8 @@ Deno.test("insertRows leaves an autoincrement key to the database", () =>
       changes: "{}",
       prevHash: "0".repeat(64),
       hash: "1".repeat(64),
+      seal: "hmac-sha256" as const,
+      keyId: "0".repeat(16),
     };
     const statement = insertRows(auditLog, [entry]);
     assert.doesNotMatch(parts(statement).sql, /"seq"/);

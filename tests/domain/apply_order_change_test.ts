@@ -25,7 +25,11 @@ import type { OrderChange } from "../../domain/order_change.ts";
 import type { OrderStore } from "../../domain/ports.ts";
 import type { Principal } from "../../domain/principal.ts";
 import { ADMIN, FULFILLMENT, OWNER } from "../fixtures/domain.ts";
-import { testClock, withMigratedDatabase } from "../fixtures/mod.ts";
+import {
+  TEST_AUDIT_SEALER,
+  testClock,
+  withMigratedDatabase,
+} from "../fixtures/mod.ts";
 
 interface Fixture {
   database: Database;
@@ -40,7 +44,9 @@ interface Fixture {
 }
 
 function fixture(database: Database): Fixture {
-  const store = createOrderStore(database.db);
+  const store = createOrderStore(database.db, {
+    auditSealer: TEST_AUDIT_SEALER,
+  });
   const clock = testClock();
   let requests = 0;
   return {
@@ -293,10 +299,10 @@ Deno.test("updateOrder is atomic: a taken chain position rolls the order update 
     assert.ok(created);
     // A stray entry at position 2, written behind the service's back.
     await f.database.db.run(
-      sql`INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash)
+      sql`INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash, seal, key_id)
           VALUES (${
         orderChainId(order.id)
-      }, 2, ${order.id}, 'order.updated', 1, '["user"]', 'stray', 0, '{}', ${created.hash}, 'x')`,
+      }, 2, ${order.id}, 'order.updated', 1, '["user"]', 'stray', 0, '{}', ${created.hash}, 'x', 'hmac-sha256', 'k')`,
     );
     const next = { ...order, shippingAddress: "2 Side St", version: 2 };
     const entry = ownerUpdate(f, {

@@ -51,6 +51,8 @@ function spawnDeploy(env: Record<string, string>) {
       PORT: "0",
       JWT_SECRET: SECRET,
       PII_ENCRYPTION_KEY: PII_KEY,
+      AUDIT_KEY: btoa("deploy-entry-test-audit-key-0001"),
+      AUDIT_SIGNING_KEY: btoa("deploy-entry-test-signing-key-01"),
       ...env,
     },
     clearEnv: true,

@@ -6,12 +6,15 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../config.ts";
 import { startServer } from "../fixtures/mod.ts";
+import { DEFAULT_LISTEN_PORT } from "../../tools/webhook_listen.ts";
 
 Deno.test("dev uses its own database file, so start with real keys never meets dev data", () => {
   assert.equal(loadConfig({}, "dev").databaseUrl, "file:./data/dev.db");
   const real = {
     JWT_SECRET: "a-real-secret-for-the-dev-loop-test-0123456789abc",
     PII_ENCRYPTION_KEY: btoa("dev-loop-test-pii-key-32-bytes-0"),
+    AUDIT_KEY: btoa("dev-loop-test-audit-key-32-byte0"),
+    AUDIT_SIGNING_KEY: btoa("dev-loop-test-signing-key-32-by0"),
   };
   assert.equal(loadConfig(real, "start").databaseUrl, "file:./data/orders.db");
   const tasks = JSON.parse(
@@ -41,7 +44,7 @@ Deno.test("dev prints one ready line with the URL, /docs and two tokens, then on
   assert.match(
     lines[0]!,
     new RegExp(
-      `^Orders API \\(dev, :memory:, .*\\) on http://127\\.0\\.0\\.1:${port} · docs http://127\\.0\\.0\\.1:${port}/docs · user token \\(sub 1\\) eyJ[\\w.-]+ · admin token \\(sub 2\\) eyJ[\\w.-]+$`,
+      `^Orders API \\(dev, :memory:, .*\\) on http://127\\.0\\.0\\.1:${port} · docs http://127\\.0\\.0\\.1:${port}/docs · user token \\(sub 1\\) eyJ[\\w.-]+ · admin token \\(sub 2\\) eyJ[\\w.-]+ · webhooks: deno task webhook:listen, then register http://127\\.0\\.0\\.1:${DEFAULT_LISTEN_PORT}/ \\(WEBHOOK_ALLOW_HOSTS=127\\.0\\.0\\.1\\)$`,
     ),
   );
   assert.match(lines[1]!, /^GET \/healthz 200 [0-9.]+ms [\w-]+$/);

@@ -85,6 +85,10 @@ Deno.test({
       "JWT_SECRET=docker-test-secret-0123456789-abcdefghijklmnop",
       "-e",
       `PII_ENCRYPTION_KEY=${btoa("docker-test-pii-key-32-bytes-000")}`,
+      "-e",
+      `AUDIT_KEY=${btoa("docker-test-audit-key-32-bytes-0")}`,
+      "-e",
+      `AUDIT_SIGNING_KEY=${btoa("docker-test-signing-key-32-bytes")}`,
       tag,
     );
     try {

@@ -47,7 +47,12 @@ Deno.test("deno task start refuses a missing, malformed or dev-only PII_ENCRYPTI
 Deno.test("deno task dev runs with the dev PII key and says so", async () => {
   const dir = await Deno.makeTempDir();
   const server = await startServer(
-    { DATABASE_URL: `file:${dir}/orders.db`, PII_ENCRYPTION_KEY: "" },
+    {
+      DATABASE_URL: `file:${dir}/orders.db`,
+      PII_ENCRYPTION_KEY: "",
+      AUDIT_KEY: "",
+      AUDIT_SIGNING_KEY: "",
+    },
     { args: ["--dev"] },
   );
   try {
@@ -60,6 +65,6 @@ Deno.test("deno task dev runs with the dev PII key and says so", async () => {
   }
   assert.match(
     server.errorOutput(),
-    /^Orders API \(dev, .*public dev-only JWT_SECRET and PII_ENCRYPTION_KEY, which start refuses\)/,
+    /^Orders API \(dev, .*public dev-only JWT_SECRET, PII_ENCRYPTION_KEY, AUDIT_KEY and AUDIT_SIGNING_KEY, which start refuses\)/,
   );
 });

@@ -12,6 +12,8 @@ import {
   orderBody,
   type RunningServer,
   runTool,
+  TEST_AUDIT_KEY,
+  TEST_AUDIT_SIGNING_KEY,
   withServer,
 } from "../fixtures/mod.ts";
 import {
@@ -207,11 +209,43 @@ async function readyStatus(server: RunningServer): Promise<number> {
   return ready.status;
 }
 
-async function assertAuditVerifies(database: LibsqlHttpServer): Promise<void> {
-  const verified = await runTool("audit_verify.ts", {
-    env: { DATABASE_URL: database.url, DATABASE_AUTH_TOKEN: DB_TOKEN },
-  });
-  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+/**
+ * `audit:verify` over the remote URL with the audit key, against the
+ * checkpoints the service published: the `audit.checkpoint` lines of its
+ * output (its last one written on shutdown), or, given `redis`, the list.
+ */
+async function assertAuditVerifies(
+  database: LibsqlHttpServer,
+  served: RunningServer | undefined,
+  redis?: { url: string; token: string },
+): Promise<void> {
+  assert.ok(served);
+  assert.match(served.output(), /"event":"audit.checkpoint"/);
+  const dir = await Deno.makeTempDir({ prefix: "remote-checkpoints-" });
+  try {
+    const file = `${dir}/service.log`;
+    await Deno.writeTextFile(file, served.output());
+    const verified = await runTool("audit_verify.ts", {
+      args: ["--checkpoints", redis ? "redis" : file],
+      env: {
+        DATABASE_URL: database.url,
+        DATABASE_AUTH_TOKEN: DB_TOKEN,
+        AUDIT_KEY: TEST_AUDIT_KEY,
+        AUDIT_SIGNING_KEY: TEST_AUDIT_SIGNING_KEY,
+        ...(redis && {
+          UPSTASH_REDIS_REST_URL: redis.url,
+          UPSTASH_REDIS_REST_TOKEN: redis.token,
+        }),
+      },
+    });
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(
+      verified.stdout,
+      /^Audit log verified: \d+ entries in \d+ chains; consistent with [1-9]\d* checkpoints, the latest at /,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 Deno.test("remote mode: an unmigrated remote database is not ready; after db:migrate the contract's flows work without FFI", async () => {
@@ -221,13 +255,15 @@ Deno.test("remote mode: an unmigrated remote database is not ready; after db:mig
     }, { denoFlags: EDGE_FLAGS });
 
     await migrate(database);
+    let served: RunningServer | undefined;
     await withServer(serviceEnv(database), async (server) => {
+      served = server;
       assert.equal(await readyStatus(server), 200);
       const before = database.pipelineRequests();
       await contractFlows(server);
       assert.ok(database.pipelineRequests() > before);
     }, { denoFlags: EDGE_FLAGS });
-    await assertAuditVerifies(database);
+    await assertAuditVerifies(database, served);
   });
 });
 
@@ -237,11 +273,13 @@ redisTest(
     await withRemoteDatabase(async (database) => {
       await migrate(database);
       await using bridge = await startUpstashBridge();
+      let served: RunningServer | undefined;
       await withServer({
         ...serviceEnv(database),
         UPSTASH_REDIS_REST_URL: bridge.url,
         UPSTASH_REDIS_REST_TOKEN: bridge.token,
       }, async (server) => {
+        served = server;
         assert.match(
           server.output(),
           /"event":"ratelimit.configured".*"backend":"upstash"/,
@@ -249,7 +287,8 @@ redisTest(
         await contractFlows(server);
         assert.ok(bridge.commands.length > 0, "the limits went to Redis");
       }, { denoFlags: EDGE_FLAGS });
-      await assertAuditVerifies(database);
+      // The checkpoints went to the Redis list as well as to the log.
+      await assertAuditVerifies(database, served, bridge);
     });
   },
 );

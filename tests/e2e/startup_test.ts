@@ -9,6 +9,10 @@ import { clockEnv } from "../../tools/clock_env.ts";
 
 const REAL_SECRET = "a-real-jwt-secret-for-the-startup-test-0123456789";
 const REAL_PII_KEY = btoa("startup-test-pii-key-32-bytes-00");
+const REAL_AUDIT_KEYS = {
+  AUDIT_KEY: btoa("startup-test-audit-key-32-bytes0"),
+  AUDIT_SIGNING_KEY: btoa("startup-test-signing-key-32-byt0"),
+};
 
 /** Runs `main.ts` with only `env` and `flags`, and returns its stderr. */
 async function start(
@@ -76,6 +80,7 @@ Deno.test("start reports every configuration problem in one message, without ech
   const config = loadConfig({
     JWT_SECRET: REAL_SECRET,
     PII_ENCRYPTION_KEY: REAL_PII_KEY,
+    ...REAL_AUDIT_KEYS,
     DATABASE_URL: "libsql://orders-acme.turso.io",
     CORS_ORIGINS: "https://shop.example.com, http://localhost:5173",
   }, "start");
@@ -89,6 +94,7 @@ Deno.test("start on a host without a writable disk and no DATABASE_URL says to s
   const { code, stderr } = await start({
     JWT_SECRET: REAL_SECRET,
     PII_ENCRYPTION_KEY: REAL_PII_KEY,
+    ...REAL_AUDIT_KEYS,
   });
   assert.equal(code, 1);
   const line = assertOneCannotStartLine(stderr);
@@ -108,6 +114,7 @@ Deno.test("start on a port in use says so", async () => {
   const { code, stderr } = await start({
     JWT_SECRET: REAL_SECRET,
     PII_ENCRYPTION_KEY: REAL_PII_KEY,
+    ...REAL_AUDIT_KEYS,
     DATABASE_URL: ":memory:",
     PORT: String(port),
   }, ["--allow-all"]);

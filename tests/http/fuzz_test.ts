@@ -3505,3 +3505,231 @@ Deno.test("fuzz: GET /v1/events and /v1/events/{id} with hostile cursors, parame
       throw new Error(`the runs saw only ${[...seen].join(", ")}`);
     }
   }));
+
+// ---------------------------------------------------------------------------
+// Webhook endpoints and resending events
+
+/** What each webhook route may answer an admin (besides 413/415 for a body). */
+const WEBHOOK_ROUTE_STATUSES: Readonly<Record<string, readonly number[]>> = {
+  create: [201, 400, 409, 422],
+  list: [200],
+  read: [200, 404],
+  change: [200, 400, 404, 409, 422],
+  delete: [204, 404, 409],
+  rotate: [200, 404, 409],
+  test: [202, 404, 409],
+  attempts: [200, 400, 404, 422],
+  resend: [202, 400, 404, 409, 422],
+};
+
+/** The routes whose 2xx shows a secret: the only ones that may. */
+const SHOWS_SECRET = new Set(["create", "rotate"]);
+
+Deno.test("fuzz: hostile bodies, ids, queries and cursors to the webhook endpoint routes and resend answer only their documented statuses, never a 5xx, and show a secret only on creation and rotation", () =>
+  withFuzzContext(async (ctx, actors) => {
+    await ordersToActOn(ctx, actors);
+    const admin = bearer(actors.admin.token);
+    const registered: string[] = [];
+    for (const url of ["https://hooks.example.com/a", "https://b.example/x"]) {
+      const answer = await send(
+        ctx,
+        jsonRequest("POST", "/v1/webhook-endpoints", actors.admin, { url }),
+      );
+      registered.push((JSON.parse(answer.text) as { id: string }).id);
+    }
+    for (let i = 0; i < 3; i++) {
+      await ctx.database.client.execute({
+        sql:
+          "INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, attempt, at, outcome, response_status, duration_ms) VALUES (?, 'evt_x', 'order.created', 1, 0, 'failed', 500, 1)",
+        args: [registered[0]!],
+      });
+    }
+    const paged = await send(ctx, {
+      method: "GET",
+      path: `/v1/webhook-endpoints/${registered[0]}/attempts?limit=1`,
+      headers: admin,
+    });
+    const issued = (JSON.parse(paged.text) as { next_cursor: string })
+      .next_cursor;
+    const feed = await send(ctx, {
+      method: "GET",
+      path: "/v1/events",
+      headers: admin,
+    });
+    const eventIds = (JSON.parse(feed.text) as { events: { id: string }[] })
+      .events.map((event) => event.id);
+
+    const id = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...registered) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          "00000000-0000-4000-8000-000000000000",
+          registered[0]!.toUpperCase(),
+          "not-a-uuid",
+          "%00",
+          "..",
+          "' OR 1=1 --",
+        ),
+      },
+      { weight: 1, arbitrary: HOSTILE_TEXT.map(encodeQueryValue) },
+    );
+    const eventId = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(...eventIds) },
+      { weight: 1, arbitrary: HOSTILE_TEXT.map(encodeQueryValue) },
+    );
+    const field = fc.oneof(
+      { weight: 2, arbitrary: HOSTILE_VALUE },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom<unknown>(
+          "https://hooks.example.com/new",
+          "http://hooks.example.com/",
+          "https://127.0.0.1/",
+          "https://[::ffff:10.0.0.1]/",
+          "https://0x7f.1/",
+          ["order.created"],
+          ["order.created", "order.created"],
+          ["order.lost"],
+          [],
+          true,
+          false,
+          null,
+          "Warehouse",
+          registered[1]!,
+          "00000000-0000-4000-8000-000000000000",
+        ),
+      },
+    );
+    const body = fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc.dictionary(
+          fc.constantFrom(
+            "url",
+            "event_types",
+            "description",
+            "enabled",
+            "endpoint_id",
+            "secret",
+            "__proto__",
+          ),
+          field,
+          { maxKeys: 4 },
+        ).map((object) => JSON.stringify(object)),
+      },
+      { weight: 1, arbitrary: HOSTILE_VALUE.map((v) => JSON.stringify(v)) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("", "{", "null", "[]", '{"url":'),
+      },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+    );
+    const query = fc.oneof(
+      fc.constant(""),
+      fc.tuple(
+        fc.option(
+          fc.oneof(
+            fc.constant(issued),
+            hostileCursor([issued]),
+          ),
+        ),
+        fc.option(fc.oneof(
+          fc.constantFrom("0", "1", "100", "101", "-1", "x"),
+          HOSTILE_TEXT,
+        )),
+      ).map(([cursor, limit]) => {
+        const pairs: string[] = [];
+        if (cursor !== null) pairs.push(`cursor=${encodeQueryValue(cursor)}`);
+        if (limit !== null) pairs.push(`limit=${encodeQueryValue(limit)}`);
+        return `?${pairs.join("&")}`;
+      }),
+    );
+    const route = fc.constantFrom(...Object.keys(WEBHOOK_ROUTE_STATUSES));
+    const caller = fc.oneof(
+      { weight: 6, arbitrary: fc.constant(actors.admin) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          actors.user,
+          actors.other,
+          actors.fulfillment,
+        ),
+      },
+    );
+    const seen = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(
+        route,
+        caller,
+        id,
+        eventId,
+        body,
+        query,
+        async (name, actor, endpointId, event, bodyText, queryText) => {
+          const base = `/v1/webhook-endpoints/${endpointId}`;
+          const [method, path, withBody] = {
+            create: ["POST", "/v1/webhook-endpoints", true],
+            list: ["GET", "/v1/webhook-endpoints", false],
+            read: ["GET", base, false],
+            change: ["PATCH", base, true],
+            delete: ["DELETE", base, false],
+            rotate: ["POST", `${base}/rotate-secret`, true],
+            test: ["POST", `${base}/test`, true],
+            attempts: ["GET", `${base}/attempts${queryText}`, false],
+            resend: ["POST", `/v1/events/${event}/resend`, true],
+          }[name] as [string, string, boolean];
+          const headers: Record<string, string> = bearer(actor.token);
+          if (withBody && bodyText !== undefined) {
+            headers["Content-Type"] = "application/json";
+          }
+          const request: FuzzRequest = {
+            method,
+            path,
+            headers,
+            body: withBody ? bodyText : undefined,
+          };
+          const answer = await send(ctx, request);
+          checkResponse(ctx, request, answer, { validToken: true });
+          seen.add(answer.status);
+          // A hostile id may name another route (a `/` decoded) or none.
+          if (answer.status === 404 || answer.status === 405) return;
+          // A body is refused for its size (413) or media type (415).
+          const allowed = [
+            ...(actor === actors.admin ? WEBHOOK_ROUTE_STATUSES[name]! : [403]),
+            ...(withBody ? [413, 415] : []),
+          ];
+          if (!allowed.includes(answer.status)) {
+            throw failure(
+              `${name} answered ${answer.status}, not one of ${allowed}`,
+              request,
+              answer,
+            );
+          }
+          if (answer.status < 300 && answer.text !== "") {
+            const shown = JSON.stringify(JSON.parse(answer.text));
+            if (/whsec_/.test(shown) !== SHOWS_SECRET.has(name)) {
+              throw failure(
+                SHOWS_SECRET.has(name)
+                  ? "no secret on a creation or rotation"
+                  : "a secret shown outside creation and rotation",
+                request,
+                answer,
+              );
+            }
+          }
+        },
+      ),
+      FUZZ_PARAMETERS,
+    );
+    if (RUNS >= 100 && !(seen.has(200) && seen.has(403) && seen.has(422))) {
+      throw new Error(`the runs saw only ${[...seen].join(", ")}`);
+    }
+    // The secrets are stored encrypted, and the audit log holds none.
+    const { rows } = await ctx.database.client.execute(
+      "SELECT changes FROM audit_log WHERE chain_id LIKE 'webhook_endpoint:%'",
+    );
+    if (rows.some((row) => String(row.changes).includes("whsec_"))) {
+      throw new Error("an audit entry holds a webhook secret");
+    }
+  }));

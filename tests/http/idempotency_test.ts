@@ -151,8 +151,8 @@ Deno.test("POST /v1/orders leaves the key free when the first attempt fails", as
   await ctx.database.client.execute({
     sql:
       `INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id,
-      actor_roles, request_id, at, changes, prev_hash, hash)
-      VALUES (?, 1, NULL, 'test', 1, '[]', 'r', 0, '{}', '', '')`,
+      actor_roles, request_id, at, changes, prev_hash, hash, seal, key_id)
+      VALUES (?, 1, NULL, 'test', 1, '[]', 'r', 0, '{}', '', '', 'hmac-sha256', 'k')`,
     args: [`order:${occupied}`],
   });
   const token = await ctx.token(42);

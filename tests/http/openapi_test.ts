@@ -31,6 +31,19 @@ import {
   eventListSchema,
   eventSchema,
 } from "../../routes/openapi/event_schemas.ts";
+import {
+  parseNewWebhookEndpoint,
+  parseResendEvent,
+  parseWebhookEndpointPatch,
+} from "../../domain/webhook_input.ts";
+import {
+  createdWebhookEndpointSchema,
+  queuedWebhookEventSchema,
+  webhookAttemptListSchema,
+  webhookEndpointListSchema,
+  webhookEndpointSchema,
+  webhookSecretSchema,
+} from "../../routes/openapi/webhook_schemas.ts";
 
 type Json = Record<string, unknown>;
 
@@ -57,6 +70,12 @@ const SCHEMAS: Record<string, z.ZodType> = {
   OpenApiDocument: openApiDocumentSchema,
   OrderEvent: eventSchema,
   OrderEventList: eventListSchema,
+  WebhookEndpoint: webhookEndpointSchema,
+  CreatedWebhookEndpoint: createdWebhookEndpointSchema,
+  WebhookEndpointList: webhookEndpointListSchema,
+  WebhookSecret: webhookSecretSchema,
+  WebhookAttemptList: webhookAttemptListSchema,
+  QueuedWebhookEvent: queuedWebhookEventSchema,
 };
 
 /** One operation of the document. */
@@ -278,6 +297,11 @@ Deno.test("every example in the document passes the parser or schema it illustra
     UpdateOrderRequest: parseOrderPatch,
     CancelOrderRequest: parseCancelOrder,
     ReviewDecisionRequest: parseReviewDecision,
+    CreateWebhookEndpointRequest: (body) =>
+      parseNewWebhookEndpoint(body, new Set()),
+    UpdateWebhookEndpointRequest: (body) =>
+      parseWebhookEndpointPatch(body, new Set()),
+    ResendEventRequest: parseResendEvent,
   };
   let checked = 0;
   function checkContent(where: string, content: Json | undefined) {
@@ -705,6 +729,77 @@ Deno.test("real responses of every operation match the document", async () => {
     );
     assert.equal(expired.status, 410);
 
+    // /v1/webhook-endpoints and POST /v1/events/{id}/resend
+    const endpoints = "/v1/webhook-endpoints";
+    const endpointRoute = "/v1/webhook-endpoints/{id}";
+    const registerEndpoint = (options: RequestOptions) =>
+      call("POST", endpoints, endpoints, options);
+    const hook = await (await registerEndpoint({
+      token: admin,
+      body: { url: "https://hooks.example.com/orders" },
+    })).json();
+    await registerEndpoint({ token: admin, body: "{" });
+    await registerEndpoint({ token: owner, body: {} });
+    await registerEndpoint({ token: admin, body: { url: "https://[::1]/" } });
+    await call("GET", endpoints, endpoints, { token: admin });
+    const oneEndpoint = (method: string, suffix = "") =>
+      operation(method, `${endpointRoute}${suffix}`, hook.id);
+    const readEndpoint = oneEndpoint("GET");
+    await readEndpoint({ token: admin });
+    await readEndpoint({ token: admin }, missing);
+    const patchEndpoint = oneEndpoint("PATCH");
+    await patchEndpoint({ token: admin, body: { description: "Warehouse" } });
+    await patchEndpoint({ token: admin, body: "{" });
+    await patchEndpoint({ token: admin, body: {} });
+    await patchEndpoint({ token: admin, body: { enabled: false } }, missing);
+    const rotate = oneEndpoint("POST", "/rotate-secret");
+    await rotate({ token: admin });
+    await rotate({ token: admin }, missing);
+    const testEndpoint = oneEndpoint("POST", "/test");
+    await testEndpoint({ token: admin });
+    await testEndpoint({ token: admin }, missing);
+    const attempts = oneEndpoint("GET", "/attempts");
+    await attempts({ token: admin });
+    await attempts({ token: admin }, missing);
+    await call(
+      "GET",
+      `${endpoints}/${hook.id}/attempts?cursor=x.y`,
+      `${endpointRoute}/attempts`,
+      { token: admin },
+    );
+    await call(
+      "GET",
+      `${endpoints}/${hook.id}/attempts?limit=0`,
+      `${endpointRoute}/attempts`,
+      { token: admin },
+    );
+    // The newest event: the only one the purge above kept.
+    const kept = (await (await ctx.request("GET", "/v1/events", {
+      token: admin,
+    })).json()).events[0];
+    const resend = operation("POST", "/v1/events/{id}/resend", kept.id);
+    await resend({ token: admin });
+    await resend({ token: admin, body: "{" });
+    await resend({ token: admin, body: { endpoint_id: missing } });
+    await resend({ token: admin }, "evt_unknown");
+    await patchEndpoint({ token: admin, body: { enabled: false } });
+    await testEndpoint({ token: admin });
+    await resend({ token: admin, body: { endpoint_id: hook.id } });
+    const limited = await createTestContext({
+      webhookSettings: { allowHosts: new Set(), maxEndpoints: 0 },
+    });
+    try {
+      const res = await limited.request("POST", endpoints, {
+        token: await limited.token(1, ["admin"]),
+        body: { url: "https://hooks.example.com/orders" },
+      });
+      await checkResponse(ajv, res, { method: "post", path: endpoints }, seen);
+    } finally {
+      limited.close();
+    }
+    await oneEndpoint("DELETE")({ token: admin });
+    await oneEndpoint("DELETE")({ token: admin });
+
     // /v1/admin: account actions and metrics
     for (const action of ["disable", "enable", "revoke-tokens"]) {
       const route = `/v1/admin/users/{user_id}/${action}`;
@@ -821,6 +916,9 @@ Deno.test("real responses of every operation match the document", async () => {
   }
   assert.deepEqual(unseen, [
     "cancelOrder 409",
+    "updateWebhookEndpoint 409",
+    "deleteWebhookEndpoint 409",
+    "rotateWebhookSecret 409",
     "disableUser 409",
     "enableUser 409",
     "revokeUserTokens 409",

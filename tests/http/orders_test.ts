@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { GENESIS_HASH } from "../../domain/audit.ts";
 import {
-  auditRowHash,
+  auditRowSeal,
   createOrder,
   orderBody,
   SERVER_SET_FIELDS,
+  TEST_AUDIT_SEALER,
   withTestContext,
 } from "../fixtures/mod.ts";
 
@@ -87,7 +88,9 @@ Deno.test("POST /v1/orders writes the order.created audit entry as the first lin
     assert.deepEqual(changes.status, { from: null, to: "pending" });
     assert.deepEqual(changes.total, { from: null, to: "25.00" });
     assert.deepEqual(changes.currency, { from: null, to: "EUR" });
-    assert.equal(row.hash, await auditRowHash(row));
+    assert.equal(row.seal, "hmac-sha256");
+    assert.equal(row.key_id, TEST_AUDIT_SEALER.keyId);
+    assert.equal(row.hash, auditRowSeal(row));
   }));
 
 Deno.test("POST /v1/orders leaves nothing behind when any part of the atomic write fails", async () => {
@@ -95,8 +98,8 @@ Deno.test("POST /v1/orders leaves nothing behind when any part of the atomic wri
   await withTestContext(async (ctx) => {
     // Occupy the first link of the order's chain so the audit insert fails.
     await ctx.database.db.run(sql`INSERT INTO audit_log
-    (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash)
-    VALUES (${`order:${fixedId}`}, 1, NULL, 'test', 1, '[]', 'r', 0, '{}', '', '')`);
+    (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash, seal, key_id)
+    VALUES (${`order:${fixedId}`}, 1, NULL, 'test', 1, '[]', 'r', 0, '{}', '', '', 'hmac-sha256', 'k')`);
     const response = await ctx.request("POST", "/v1/orders", {
       token: await ctx.token(42),
       body: orderBody(),

@@ -24,6 +24,7 @@ import {
   createOrder,
   expectJson,
   type Json,
+  TEST_AUDIT_SEALER,
   type TestContext,
   withTestContext,
   withTwoInstances,
@@ -170,7 +171,7 @@ Deno.test("an erasure whose chain position was taken meanwhile is written at the
     const eraser = eraserWith(ctx, async (key, entry) => {
       if (attempts++ === 0) {
         // Another writer appends to the user's chain first.
-        const other = await sealAuditEntry({
+        const other = sealAuditEntry({
           ...entry,
           action: "account.tokens_revoked",
           changes: {},
@@ -179,7 +180,7 @@ Deno.test("an erasure whose chain position was taken meanwhile is written at the
           chainId: userChainId(42),
           chainSeq: entry.chainSeq,
           prevHash: entry.prevHash,
-        });
+        }, TEST_AUDIT_SEALER);
         await ctx.database.db.insert(auditLog).values(auditToRow(other));
       }
       return await ctx.personalDataStore.destroyKey(key, entry);

@@ -16,6 +16,7 @@ import {
   type Json,
   orderBody,
   runTool,
+  TEST_AUDIT_SEALER,
   TEST_PII_KEY,
   type TestContext,
   withDatabaseFile,
@@ -26,7 +27,9 @@ import {
 function legacyApp(base: TestContext): Promise<TestContext> {
   return createTestContext({
     url: ":memory:",
-    store: createOrderStore(base.database.db),
+    store: createOrderStore(base.database.db, {
+      auditSealer: TEST_AUDIT_SEALER,
+    }),
   });
 }
 

@@ -11,6 +11,8 @@ import {
   createTestContext,
   orderBody,
   runTool,
+  TEST_AUDIT_KEY,
+  TEST_AUDIT_SEALER,
   TEST_PII_KEY,
 } from "../fixtures/mod.ts";
 import { startLibsqlHttpServer } from "../fixtures/libsql_http_server.ts";
@@ -123,7 +125,9 @@ Deno.test("maintenance tasks print progress on stderr every --progress-every ite
     const base = await createTestContext({ url });
     const legacy = await createTestContext({
       url: ":memory:",
-      store: createOrderStore(base.database.db),
+      store: createOrderStore(base.database.db, {
+        auditSealer: TEST_AUDIT_SEALER,
+      }),
     });
     for (const user of [41, 42, 43]) {
       const created = await legacy.request("POST", "/v1/orders", {
@@ -137,8 +141,12 @@ Deno.test("maintenance tasks print progress on stderr every --progress-every ite
     const env = { DATABASE_URL: url, PII_ENCRYPTION_KEY: TEST_PII_KEY };
     /** `audit:verify` on the database, with `args`. */
     const verifyAudit = (args: string[] = []) =>
-      runTool("audit_verify.ts", { env: { DATABASE_URL: url }, args });
-    const verified = "Audit log verified: 3 entries in 3 chains\n";
+      runTool("audit_verify.ts", {
+        env: { DATABASE_URL: url, AUDIT_KEY: TEST_AUDIT_KEY },
+        args,
+      });
+    const verified =
+      "Audit log verified: 3 entries in 3 chains; no checkpoints given (--checkpoints FILE|redis)\n";
 
     await t.step("pii:encrypt-existing", async () => {
       const result = await runTool("pii_encrypt_existing.ts", {

@@ -101,6 +101,9 @@ export async function runRemoteBenchmark(
       JWT_SECRET: secret,
       UPSTASH_REDIS_REST_URL: bridge.url,
       UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      // No endpoint is registered: the webhook dispatcher looks once at
+      // start-up, and its next look must not fall among the requests counted.
+      WEBHOOK_POLL_MS: "3600000",
     }, {
       denoFlags: ["--allow-net", "--allow-env", "--allow-read", "--deny-ffi"],
     });

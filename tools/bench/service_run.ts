@@ -51,14 +51,32 @@ export interface ServiceRun {
   service: BenchReport["service"];
 }
 
-/** Starts the service, seeds it and runs the selected scenarios. */
-export async function runService(
+/** A started service under test. */
+export interface BenchService {
+  /** Base URL, for example `http://127.0.0.1:8123`. */
+  url: string;
+  server: BenchProcess;
+  /** `performance.now()` when the service was spawned. */
+  spawnedAt: number;
+}
+
+/** How the service is started beyond the run's settings. */
+export interface StartServiceOptions {
+  /** Variables added to (or overriding) the service's environment. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `main.ts` on a new WAL file database in `tmp`, pinned to the
+ * service's core, and waits until it answers `/healthz`.
+ */
+export async function startBenchService(
   settings: BenchSettings,
   cores: CorePlan | undefined,
   tmp: string,
-  tokens: BenchTokens,
   secret: string,
-): Promise<ServiceRun> {
+  options: StartServiceOptions = {},
+): Promise<BenchService> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const profileFlags = settings.profileDir === undefined
@@ -81,14 +99,16 @@ export async function runService(
       DATABASE_URL: `file:${tmp}/orders.db`,
       JWT_SECRET: secret,
       PII_ENCRYPTION_KEY: randomSecret(32),
+      AUDIT_KEY: randomSecret(32),
+      AUDIT_SIGNING_KEY: randomSecret(32),
       LOG_LEVEL: "info",
       ...SERVICE_LIMITS,
+      ...options.env,
     },
     logPath: `${tmp}/service.log`,
     cwd: ROOT,
     core: cores?.serverCore,
   });
-  let stopped = false;
   try {
     await waitUntilReady(server, `${url}/healthz`);
     const name = await processName(server.pid);
@@ -97,18 +117,72 @@ export async function runService(
         `Expected pid ${server.pid} to be deno itself, found ${name}: peak RSS would be wrong`,
       );
     }
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { url, server, spawnedAt };
+}
 
-    const seedStart = performance.now();
-    const orders = await seedOrders(url, tokens.users, {
-      count: settings.users * settings.ordersPerUser,
-      concurrency: SEED_CONCURRENCY,
-    });
-    const seed = {
+/** Stops the service; throws with its log's tail if it did not exit cleanly. */
+export async function stopBenchService(service: BenchService): Promise<void> {
+  const code = await service.server.stop(30_000);
+  if (code !== 0) {
+    throw new Error(
+      `The service exited with code ${code}: ${await service.server.logTail()}`,
+    );
+  }
+}
+
+/** Seeds `users × ordersPerUser` orders through the API. */
+export async function seedBenchOrders(
+  settings: BenchSettings,
+  url: string,
+  tokens: BenchTokens,
+): Promise<{ orders: SeededOrder[]; seed: BenchReport["seed"] }> {
+  const seedStart = performance.now();
+  const orders = await seedOrders(url, tokens.users, {
+    count: settings.users * settings.ordersPerUser,
+    concurrency: SEED_CONCURRENCY,
+  });
+  return {
+    orders,
+    seed: {
       users: settings.users,
       staff: settings.staff,
       orders: orders.length,
       seconds: (performance.now() - seedStart) / 1000,
-    };
+    },
+  };
+}
+
+/** How the service of a run was set up, for the report's footnotes. */
+export function serviceDescription(
+  settings: BenchSettings,
+): BenchReport["service"] {
+  return {
+    database: "embedded libSQL file, WAL",
+    synchronous: "NORMAL (db/client.ts)",
+    log_level: "info",
+    ...(settings.serviceFlags.length > 0 &&
+      { extra_flags: settings.serviceFlags.join(" ") }),
+    rate_limits: "100000/min (generous)",
+  };
+}
+
+/** Starts the service, seeds it and runs the selected scenarios. */
+export async function runService(
+  settings: BenchSettings,
+  cores: CorePlan | undefined,
+  tmp: string,
+  tokens: BenchTokens,
+  secret: string,
+): Promise<ServiceRun> {
+  const service = await startBenchService(settings, cores, tmp, secret);
+  const { url, server, spawnedAt } = service;
+  let stopped = false;
+  try {
+    const { orders, seed } = await seedBenchOrders(settings, url, tokens);
     let peak = await peakRssMb(server.pid);
 
     // PATCH moves each order forward once: seeded orders first, then those
@@ -133,32 +207,21 @@ export async function runService(
         peak = Math.max(peak ?? 0, result.peakRssMb);
       }
     }
-    const code = await server.stop(30_000);
     stopped = true;
-    if (code !== 0) {
-      throw new Error(
-        `The service exited with code ${code}: ${await server.logTail()}`,
-      );
-    }
+    await stopBenchService(service);
     return {
       scenarios,
       seed,
       peakRssMb: peak,
-      service: {
-        database: "embedded libSQL file, WAL",
-        synchronous: "NORMAL (db/client.ts)",
-        log_level: "info",
-        ...(settings.serviceFlags.length > 0 &&
-          { extra_flags: settings.serviceFlags.join(" ") }),
-        rate_limits: "100000/min (generous)",
-      },
+      service: serviceDescription(settings),
     };
   } finally {
     if (!stopped) await server.stop();
   }
 }
 
-interface ScenarioContext {
+/** What a scenario run needs from its service run. */
+export interface ScenarioContext {
   settings: BenchSettings;
   cores: CorePlan | undefined;
   tmp: string;
@@ -172,7 +235,8 @@ interface ScenarioContext {
   patchPool: string[];
 }
 
-const SCENARIOS = {
+/** The service scenarios: title and what wrk sends. */
+export const SCENARIOS = {
   get_by_id: { title: "GET /v1/orders/{id}", kind: "get" },
   list: { title: "GET /v1/orders?limit=20", kind: "list" },
   create: { title: "POST /v1/orders", kind: "create" },
@@ -182,13 +246,18 @@ const SCENARIOS = {
 /** Most distinct GET requests wrk keeps prepared. */
 const MAX_GET_FIXTURE = 20_000;
 
-async function runScenario(
+/**
+ * Runs one scenario (warm-up, then the measured run) with wrk. `label`
+ * tells runs of the same scenario apart in Idempotency-Keys and fixtures.
+ */
+export async function runScenario(
   id: keyof typeof SCENARIOS,
   ctx: ScenarioContext,
+  label = "",
 ): Promise<ScenarioResult> {
   const { settings, tokens } = ctx;
   const { title, kind } = SCENARIOS[id];
-  const fixture = `${ctx.tmp}/${id}.tsv`;
+  const fixture = `${ctx.tmp}/${id}${label}.tsv`;
   // Each order is patched once: every wrk run starts after the last one.
   let rows: string[][];
   switch (kind) {
@@ -219,14 +288,22 @@ async function runScenario(
       connections: settings.connections,
       durationSeconds: seconds,
       countStatuses: true,
-      keyPrefix: `${Date.now().toString(36)}-${id}-${phase}`,
+      keyPrefix: `${Date.now().toString(36)}-${id}${label}-${phase}`,
       core: ctx.cores?.loadCore,
       createdIdsPath: kind === "create" ? createdIds : undefined,
     });
-    if (kind === "patch") rows = rows.slice(result.sent);
+    if (kind === "patch") {
+      // Patched orders leave the pool, so a later run of this scenario
+      // (the webhooks mode runs it several times) changes fresh orders.
+      const used = new Set(rows.slice(0, result.sent).map((r) => r[1]));
+      const left = ctx.patchPool.filter((id) => !used.has(id));
+      ctx.patchPool.length = 0;
+      for (const id of left) ctx.patchPool.push(id);
+      rows = rows.slice(result.sent);
+    }
     if (kind === "create") {
       const ids = (await Deno.readTextFile(createdIds)).split("\n");
-      ctx.patchPool.push(...ids.filter((id) => id !== ""));
+      for (const id of ids) if (id !== "") ctx.patchPool.push(id);
     }
     return result;
   };

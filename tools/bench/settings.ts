@@ -39,6 +39,14 @@ export interface BenchSettings {
   delayMs: number;
   /** `--requests`: measured requests per remote scenario and delay. */
   remoteRequests: number;
+  /** `--webhooks`: POST and PATCH without and with an endpoint, then delivery latency. */
+  webhooks: boolean;
+  /** `--rounds`: pairs of runs (no endpoint, one endpoint) per scenario. */
+  webhookRounds: number;
+  /** `--latency-orders`: orders created one at a time to time deliveries. */
+  latencyOrders: number;
+  /** `--latency-pace-ms`: at most one of those creations started per this many ms. */
+  latencyPaceMs: number;
 }
 
 /** Reads `deno task bench` options; throws on an unknown or invalid one. */
@@ -63,6 +71,10 @@ export function parseBenchArgs(args: string[]): BenchSettings {
       floor: { type: "boolean", default: false },
       delay: { type: "string" },
       requests: { type: "string" },
+      webhooks: { type: "boolean", default: false },
+      rounds: { type: "string" },
+      "latency-orders": { type: "string" },
+      "latency-pace-ms": { type: "string" },
     },
   });
   const smoke = values.smoke ?? false;
@@ -104,5 +116,16 @@ export function parseBenchArgs(args: string[]): BenchSettings {
     floor: values.floor ?? false,
     delayMs: number(values.delay, 25, "delay"),
     remoteRequests: number(values.requests, smoke ? 3 : 15, "requests"),
+    webhooks: values.webhooks ?? false,
+    webhookRounds: Math.max(1, number(values.rounds, smoke ? 1 : 2, "rounds")),
+    latencyOrders: Math.max(
+      1,
+      number(values["latency-orders"], smoke ? 10 : 200, "latency-orders"),
+    ),
+    latencyPaceMs: number(
+      values["latency-pace-ms"],
+      smoke ? 20 : 50,
+      "latency-pace-ms",
+    ),
   };
 }

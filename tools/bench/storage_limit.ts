@@ -76,7 +76,9 @@ function openOrderWriter(
     "INSERT INTO order_items (order_id, position, product_id, product_id_is_number, product_name, quantity, unit_price) VALUES (?, ?, ?, ?, ?, ?, ?)",
   );
   const insertAudit = db.prepare(
-    "INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash) VALUES (?, 1, ?, 'order.created', ?, '[\"user\"]', ?, ?, ?, ?, ?)",
+    // Keyed entries only (db/migrations/0007_audit_seal.sql); the hash below
+    // is a stand-in, so the key id is too.
+    "INSERT INTO audit_log (chain_id, chain_seq, order_id, action, actor_user_id, actor_roles, request_id, at, changes, prev_hash, hash, seal, key_id) VALUES (?, 1, ?, 'order.created', ?, '[\"user\"]', ?, ?, ?, ?, ?, 'hmac-sha256', 'bench')",
   );
   const genesis = "0".repeat(64);
   const hash = "f".repeat(64);
