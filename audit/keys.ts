@@ -55,41 +55,16 @@ export function createAuditSealer(key: Uint8Array): AuditSealer {
 export const sha256Bytes: Sha256 = (data) =>
   new Uint8Array(createHash("sha256").update(data).digest());
 
+/** The bytes of a hex string. */
+function hexBytes(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+}
+
 /** The DER prefix that makes a 32-byte Ed25519 seed a PKCS#8 private key. */
-const ED25519_PKCS8_PREFIX = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
+const ED25519_PKCS8_PREFIX = hexBytes("302e020100300506032b657004220420");
 
 /** The DER prefix of an Ed25519 public key's SubjectPublicKeyInfo. */
-const ED25519_SPKI_PREFIX = Uint8Array.from([
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x03,
-  0x21,
-  0x00,
-]);
+const ED25519_SPKI_PREFIX = hexBytes("302a300506032b6570032100");
 
 /** Signs checkpoints with the Ed25519 key of a 32-byte seed. */
 export interface CheckpointSigner {

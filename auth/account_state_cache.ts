@@ -26,6 +26,13 @@ export const DEFAULT_ACCOUNT_CACHE_SIZE = 100_000;
 export interface AccountStateCache {
   /** The user's state (undefined: none), from the cache or a fresh read. */
   get(userId: number): Promise<AccountState | undefined>;
+  /**
+   * The user's state when the cache holds it still fresh, without reading;
+   * undefined when `get` would have to read.
+   */
+  cached(
+    userId: number,
+  ): { readonly state: AccountState | undefined } | undefined;
   /** Drops what is known about the user; the next `get` reads again. */
   forget(userId: number): void;
   /** How many users are remembered (for tests). */
@@ -68,6 +75,12 @@ export function createAccountStateCache(options: {
   }
 
   return {
+    cached(userId) {
+      const entry = entries.get(userId);
+      return entry !== undefined && options.now() - entry.readAt < ttlMs
+        ? entry
+        : undefined;
+    },
     get(userId) {
       const now = options.now();
       const entry = entries.get(userId);

@@ -15,6 +15,9 @@ import {
 } from "../domain/audit.ts";
 import { orderEventOf } from "../domain/order_events.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
+import type { DataKeyRecord } from "../pii/keyring.ts";
+import { eq, inArray } from "drizzle-orm";
+import type { InStatement, InValue, Row } from "@libsql/client/web";
 import {
   appendSealedEntry,
   PREVIOUS_CHANGED_ONE_ROW,
@@ -51,7 +54,7 @@ import {
   underVelocityLimit,
   updateOrderStatement,
 } from "./order_statements.ts";
-import { type OrderItemRow, orderItems, orders } from "./schema.ts";
+import { type OrderItemRow, orderItems, orders, userKeys } from "./schema.ts";
 import { checkSchemaVersion } from "./schema_version.ts";
 import { type Guard, insertRows, integerValue } from "./sql.ts";
 
@@ -65,10 +68,53 @@ export function createOrderStore(
   options: {
     auditSealer: AuditSealer;
     onCommitted?: ((entry: AuditEntry) => void) | undefined;
+    /**
+     * Given, every read of orders brings their owner's data keys along in
+     * its own request (issue 24: a remote database's reader needs no
+     * second round trip for them once the keyring's cache expired), and
+     * hands them here before it returns. Unset for an embedded database,
+     * where a second read costs no round trip.
+     */
+    ownerKeys?: ((records: DataKeyRecord[]) => Promise<void>) | undefined;
   },
 ): OrderStore {
   const sealer = options.auditSealer;
   const client = db.$client;
+  const ownerKeys = options.ownerKeys;
+
+  /** The data keys of the owner of order `id`, or of user `userId`. */
+  function keysOf(
+    owner: { orderId: string } | { userId: number },
+  ): InStatement {
+    const query = db.select().from(userKeys).where(
+      "orderId" in owner
+        ? inArray(
+          userKeys.userId,
+          db.select({ userId: orders.userId }).from(orders).where(
+            eq(orders.id, owner.orderId),
+          ),
+        )
+        : eq(userKeys.userId, owner.userId),
+    ).toSQL();
+    return { sql: query.sql, args: query.params as InValue[] };
+  }
+
+  /** Runs a read batch, with the owner's keys along when asked for. */
+  async function readBatch(
+    statements: InStatement[],
+    owner: { orderId: string } | { userId: number } | undefined,
+  ) {
+    if (!ownerKeys || owner === undefined) {
+      return await client.batch(statements, "read");
+    }
+    const results = await client.batch(
+      [...statements, keysOf(owner)],
+      "read",
+    );
+    await ownerKeys(results.pop()!.rows.map(readKeyRow));
+    return results;
+  }
+
   return {
     ...createIdempotencyKeyStore(db),
 
@@ -152,10 +198,10 @@ export function createOrderStore(
 
     async findOrder(id) {
       // One statement: the order joined to its lines (every order has one).
-      const { rows } = await client.execute({
-        sql: ORDER_WITH_ITEMS_SQL,
-        args: [id],
-      });
+      const statement = { sql: ORDER_WITH_ITEMS_SQL, args: [id] };
+      const { rows } = ownerKeys
+        ? (await readBatch([statement], { orderId: id }))[0]!
+        : await client.execute(statement);
       const first = rows[0];
       return first
         ? rowToOrder(readOrderRow(first), rows.map(readItemRow))
@@ -163,11 +209,11 @@ export function createOrderStore(
     },
 
     async findOrderForChange(id) {
-      const [rows, items, heads] = await client.batch([
+      const [rows, items, heads] = await readBatch([
         { sql: ORDER_BY_ID_SQL, args: [id] },
         { sql: ITEMS_OF_ORDER_SQL, args: [id] },
         { sql: CHAIN_HEAD_SQL, args: [orderChainId(id)] },
-      ], "read");
+      ], { orderId: id });
       const row = rows!.rows[0];
       if (!row) return undefined;
       const head = readChainHead(heads!.rows[0]);
@@ -219,10 +265,10 @@ export function createOrderStore(
     },
 
     async findOrderWithHistory(id) {
-      const [found, chain] = await client.batch([
+      const [found, chain] = await readBatch([
         { sql: ORDER_WITH_ITEMS_SQL, args: [id] },
         { sql: CHAIN_SQL, args: [orderChainId(id)] },
-      ], "read");
+      ], { orderId: id });
       const first = found!.rows[0];
       if (!first) return undefined;
       return {
@@ -232,9 +278,11 @@ export function createOrderStore(
     },
 
     async listOrders(query: OrderQuery): Promise<OrderPage> {
-      const [totals, rows, items] = await client.batch(
+      // A user's own listing brings their keys along; a listing of many
+      // owners' orders does not guess whose.
+      const [totals, rows, items] = await readBatch(
         listingStatements(query),
-        "read",
+        query.userId === undefined ? undefined : { userId: query.userId },
       );
       const itemsByOrder = new Map<string, OrderItemRow[]>();
       for (const item of items!.rows.map(readItemRow)) {
@@ -254,5 +302,22 @@ export function createOrderStore(
     ping() {
       return checkSchemaVersion(client);
     },
+  };
+}
+
+/** A data key row read by raw SQL, its columns named by the schema. */
+function readKeyRow(row: Row): DataKeyRecord {
+  const wrapped = row[userKeys.wrappedKey.name];
+  const destroyed = row[userKeys.destroyedAt.name];
+  return {
+    keyId: String(row[userKeys.keyId.name]),
+    userId: Number(row[userKeys.userId.name]),
+    wrappedKey: wrapped === null || wrapped === undefined
+      ? null
+      : String(wrapped),
+    createdAt: Number(row[userKeys.createdAt.name]),
+    destroyedAt: destroyed === null || destroyed === undefined
+      ? null
+      : Number(destroyed),
   };
 }

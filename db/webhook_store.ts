@@ -652,3 +652,44 @@ export function createWebhookStore(
     },
   };
 }
+
+/**
+ * Seals every endpoint's secrets under the current master key (the first
+ * of `masters`), opening each with whichever of `masters` sealed it: the
+ * webhook part of a master key rotation (`deno task pii:rotate`). A secret
+ * changed meanwhile (a rotation of the endpoint's secret) is left as it is:
+ * it was sealed by the service's current key. Returns how many were sealed
+ * again and how many no configured key opens.
+ */
+export async function resealWebhookSecrets(
+  db: Db,
+  masters: readonly MasterKey[],
+): Promise<{ resealed: number; unreadable: number }> {
+  const [current] = masters;
+  if (!current) throw new Error("A master key is needed to seal secrets");
+  const client = db.$client;
+  const { rows } = await client.execute(SELECT_ENDPOINTS);
+  let resealed = 0;
+  let unreadable = 0;
+  for (const row of rows.map(readEndpointRow)) {
+    const context = webhookEndpointChainId(row.id);
+    for (const column of [E.secret, E.previousSecret]) {
+      const sealed = column === E.secret ? row.secret : row.previousSecret;
+      if (sealed === null || sealed.startsWith(`${current.id}.`)) continue;
+      let secret: string;
+      try {
+        secret = await decryptSecret(masters, sealed, context);
+      } catch {
+        unreadable++;
+        continue;
+      }
+      const written = await client.execute({
+        sql:
+          sqlText`UPDATE ${E} SET ${column} = ? WHERE ${E.id} = ? AND ${column} = ?`,
+        args: [await encryptSecret(current, secret, context), row.id, sealed],
+      });
+      resealed += written.rowsAffected;
+    }
+  }
+  return { resealed, unreadable };
+}

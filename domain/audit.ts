@@ -404,6 +404,14 @@ export interface AccountFields {
   readonly tokensRevokedBefore: number | null;
 }
 
+/** Who did what, when, in which request: an admin's action's entry. */
+export interface ActionEntryOptions {
+  readonly action: AuditAction;
+  readonly actor: Principal;
+  readonly requestId: string;
+  readonly at: number;
+}
+
 /**
  * The entry of an admin's action on an account (`account.disabled`,
  * `account.enabled`, `account.tokens_revoked`): the from/to of every field
@@ -412,12 +420,7 @@ export interface AccountFields {
 export function accountChangedEntry(
   before: AccountFields,
   after: AccountFields,
-  options: {
-    action: AuditAction;
-    actor: Principal;
-    requestId: string;
-    at: number;
-  },
+  options: ActionEntryOptions,
 ): AuditDraft {
   const changes: Record<string, FieldChange> = {};
   if (before.disabledAt !== after.disabledAt) {
@@ -477,12 +480,7 @@ export const ROTATED_SECRET_CHANGE: FieldChange = {
 export function webhookEndpointEntry(
   before: WebhookEndpointFields | undefined,
   after: WebhookEndpointFields | undefined,
-  options: {
-    action: AuditAction;
-    actor: Principal;
-    requestId: string;
-    at: number;
-  },
+  options: ActionEntryOptions,
 ): AuditDraft {
   const changes: Record<string, FieldChange> = {};
   const fields = {

@@ -80,6 +80,13 @@ export interface Keyring {
    */
   keys(keyIds: Iterable<string>): Promise<Map<string, KeyState>>;
   /**
+   * Keeps keys a read brought along (their owner's, `ownerKeys` of
+   * db/order_store.ts), so decrypting what it read needs no read of its
+   * own. Keys already cached are left as they are; one that cannot be
+   * unwrapped is skipped (`keys` says why when it is needed).
+   */
+  learn(records: readonly DataKeyRecord[]): Promise<void>;
+  /**
    * Drops everything cached about the user's keys: after an erasure, or
    * when the database refused a write under a key destroyed elsewhere.
    */
@@ -96,6 +103,11 @@ export function createKeyring(
   options: {
     masters: readonly MasterKey[];
     clock: Clock;
+    /**
+     * The clock cached keys expire by; `clock` by default (a harness may
+     * run it ahead, see `AppDeps.cacheClock`).
+     */
+    cacheClock?: Clock;
     newKeyId?: () => string;
     cacheTtlMs?: number;
     maxCachedKeys?: number;
@@ -108,8 +120,10 @@ export function createKeyring(
   const ttl = options.cacheTtlMs ?? KEY_CACHE_TTL_MS;
   const max = options.maxCachedKeys ?? KEY_CACHE_MAX_ENTRIES;
   const now = () => options.clock.now();
-  const states = createTtlCache<string, KeyState>(ttl, max, now);
-  const liveIds = createTtlCache<number, string>(ttl, max, now);
+  const cacheClock = options.cacheClock ?? options.clock;
+  const cacheNow = () => cacheClock.now();
+  const states = createTtlCache<string, KeyState>(ttl, max, cacheNow);
+  const liveIds = createTtlCache<number, string>(ttl, max, cacheNow);
 
   async function unwrap(record: DataKeyRecord): Promise<KeyState> {
     if (record.wrappedKey === null) {
@@ -170,6 +184,19 @@ export function createKeyring(
     }
   }
 
+  /** Unwraps a stored key and caches what it stands for. */
+  async function rememberRecord(record: DataKeyRecord): Promise<KeyState> {
+    const state = await unwrap(record);
+    remember(state);
+    // A user has one live key: read here, it is the one their next write
+    // uses, so that write offers none (one round trip fewer for a change
+    // after the cache expired).
+    if (state.state === "live" && record.destroyedAt === null) {
+      liveIds.set(record.userId, record.keyId);
+    }
+    return state;
+  }
+
   /** Loads in progress, by user: concurrent requests share one. */
   const loading = new Map<number, Promise<DataKey>>();
 
@@ -211,9 +238,7 @@ export function createKeyring(
       if (missing.length === 0) return found;
       const records = await store.findKeys(missing);
       for (const record of records) {
-        const state = await unwrap(record);
-        remember(state);
-        found.set(record.keyId, state);
+        found.set(record.keyId, await rememberRecord(record));
       }
       for (const keyId of missing) {
         if (!found.has(keyId)) {
@@ -223,6 +248,17 @@ export function createKeyring(
         }
       }
       return found;
+    },
+
+    async learn(records) {
+      for (const record of records) {
+        if (states.get(record.keyId) !== undefined) continue;
+        try {
+          await rememberRecord(record);
+        } catch {
+          // Left to `keys`, which throws for a key a value needs.
+        }
+      }
     },
 
     forget(userId) {

@@ -40,6 +40,13 @@ export interface AppDeps {
   readonly corsOrigins?: readonly string[];
   /** Requests running longer are answered with 503. */
   readonly requestTimeoutMs?: number;
+  /**
+   * The clock the per-instance caches expire by (the account state's);
+   * `clock` unless a harness moves it to make "idle past the cache"
+   * instant (docs/performance.md, issue 24). It only ever runs ahead, so
+   * an entry never lives longer than its bound.
+   */
+  readonly cacheClock?: Clock;
   /** The feed of order events (db/event_store.ts). */
   readonly events: EventStore;
   /** Account state (disabled, revoked tokens), set by admins. */
@@ -129,7 +136,12 @@ export interface AppEnv {
      * judged and decides nothing before their verdict (`readsAhead`);
      * `verdict` is that wait when the handler runs while the store judges.
      */
-    admission?: { readonly deferred: true; verdict?: Promise<void> };
+    admission?: {
+      readonly deferred: true;
+      /** Runs ahead only when the last verdict left room (`readsAheadWithRoom`). */
+      readonly onlyWithRoom?: true;
+      verdict?: Promise<void>;
+    };
     /**
      * Set for an order creation: `ahead` is the creation limit's count when
      * it was asked along with the request limit, `counted` the count the
@@ -141,6 +153,14 @@ export interface AppEnv {
       counted?: Promise<RateLimitResult | undefined>;
       kept: boolean;
     };
+    /**
+     * Set when the account state is still being read (a cache miss):
+     * settles once the account lets the request go on, rejects with its
+     * 401/403 (or the 503 when it cannot be read). Judged before the rate
+     * limits' verdict and with it (`userRateLimits`, `admitted(c)`), which
+     * sets `judged`; else the account-state middleware judges it last.
+     */
+    accountVerdict?: { readonly verdict: Promise<void>; judged: boolean };
     /** Time this request's rate-limit checks have taken so far. */
     rateLimitSpentMs?: number;
     /** The request timeout's deadline; set for every request it covers. */

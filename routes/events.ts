@@ -19,6 +19,7 @@ import {
   readEventFeed,
 } from "../domain/read_events.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { afterAdmission } from "./middleware/rate_limit.ts";
 import { createCursorCodec, invalidCursor } from "./http/cursor.ts";
 import { eventJson } from "./http/event_json.ts";
 import { documented } from "./openapi/documented.ts";
@@ -118,24 +119,29 @@ export function eventsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
     }),
   }, async (c) => {
     const principal = c.get("principal");
-    const query = parseListEventsQuery(c.req.query());
-    const binding = {
-      kind: "events",
-      userId: principal.userId,
-      scope: {
-        all: eventScope(principal).seesReviews,
-        type: query.type ?? null,
-        order_id: query.orderId ?? null,
-      },
-    };
-    const after = query.cursor === undefined
-      ? undefined
-      : cursorPosition(cursors.decode(binding, query.cursor));
-    const page = await readEventFeed(events, principal, {
-      after,
-      limit: query.limit,
-      type: query.type,
-      orderId: query.orderId,
+    // Read ahead only with room (`readsAheadWithRoom`), decided after the
+    // verdict.
+    const { binding, page } = await afterAdmission(c, async () => {
+      const query = parseListEventsQuery(c.req.query());
+      const binding = {
+        kind: "events",
+        userId: principal.userId,
+        scope: {
+          all: eventScope(principal).seesReviews,
+          type: query.type ?? null,
+          order_id: query.orderId ?? null,
+        },
+      };
+      const after = query.cursor === undefined
+        ? undefined
+        : cursorPosition(cursors.decode(binding, query.cursor));
+      const page = await readEventFeed(events, principal, {
+        after,
+        limit: query.limit,
+        type: query.type,
+        orderId: query.orderId,
+      });
+      return { binding, page };
     });
     return c.json({
       events: page.events.map(eventJson),

@@ -103,6 +103,7 @@ import {
 } from "./http/order_json.ts";
 import {
   admitted,
+  afterAdmission,
   keepOrderCreation,
   orderCreationStep,
 } from "./middleware/rate_limit.ts";
@@ -304,12 +305,17 @@ export function ordersRoutes(
     }),
   }, async (c) => {
     const principal = c.get("principal");
-    const query = parseListOrdersQuery(c.req.query());
-    const cursor = listingCursor(cursors, principal, query);
-    const listing = await listOrders(deps, {
-      principal,
-      query,
-      after: cursor.after,
+    // Read ahead only with room (`readsAheadWithRoom`), decided after the
+    // verdict.
+    const { query, cursor, listing } = await afterAdmission(c, async () => {
+      const query = parseListOrdersQuery(c.req.query());
+      const cursor = listingCursor(cursors, principal, query);
+      const listing = await listOrders(deps, {
+        principal,
+        query,
+        after: cursor.after,
+      });
+      return { query, cursor, listing };
     });
     const nextCursor = listing.next && cursor.encode(listing.next);
     if (nextCursor !== undefined) {
@@ -554,10 +560,14 @@ export function ordersRoutes(
     }),
   }, async (c) => {
     const principal = c.get("principal");
-    const { history } = await readOrderHistory(deps, {
-      orderId: normaliseOrderId(c.req.param("id")),
-      principal,
-    });
+    const { history } = await afterAdmission(
+      c,
+      async () =>
+        await readOrderHistory(deps, {
+          orderId: normaliseOrderId(c.req.param("id")),
+          principal,
+        }),
+    );
     return c.json(orderHistoryJson(history, orderView(principal)), 200);
   });
 

@@ -13,6 +13,7 @@ import {
   MAX_ERASURE_ATTEMPTS,
 } from "../pii/erasure.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { afterAdmission } from "./middleware/rate_limit.ts";
 import { beginWrite } from "./middleware/hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
@@ -80,10 +81,16 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
     }),
   }, async (c) => {
     const principal = c.get("principal");
-    const exported = await exportPersonalData(deps, {
-      userId: pathUserId(c.req.param("user_id")),
-      principal,
-    });
+    // Read ahead only with room (`readsAheadWithRoom`), decided after the
+    // verdict.
+    const exported = await afterAdmission(
+      c,
+      async () =>
+        await exportPersonalData(deps, {
+          userId: pathUserId(c.req.param("user_id")),
+          principal,
+        }),
+    );
     // Logged once the export is assembled.
     logger.log("info", "personal_data.exported", {
       ...logRequestIds(c),

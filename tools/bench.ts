@@ -30,8 +30,8 @@
  */
 import { measureFloor, renderFloor } from "./bench/floor.ts";
 import { measureHttpLimit, measureStorageLimit } from "./bench/limits.ts";
-import { cpuTimes, loadAverage, machineInfo } from "./bench/machine.ts";
-import { pinSelf, planCores, progress } from "./bench/process.ts";
+import { startRun } from "./bench/machine.ts";
+import { progress } from "./bench/process.ts";
 import {
   type BenchReport,
   type LimitName,
@@ -49,22 +49,13 @@ import {
   runWebhookBenchmark,
   webhookFailures,
 } from "./bench/webhooks.ts";
-import { wrkAvailable } from "./bench/wrk.ts";
 
 /** Runs the benchmark; resolves with the report. */
 export async function runBenchmark(
   settings: BenchSettings,
 ): Promise<BenchReport> {
-  const startedAt = new Date().toISOString();
-  const loadBefore = await loadAverage();
-  const timesBefore = await cpuTimes();
-  if (!(await wrkAvailable())) {
-    throw new Error(
-      "wrk is not installed: apt-get install wrk (.ci/run installs it)",
-    );
-  }
-  const cores = await planCores();
-  if (cores) await pinSelf(cores.loadCore);
+  const run = await startRun();
+  const { startedAt, cores } = run;
   const tmp = await Deno.makeTempDir({ prefix: "orders-bench-" });
   try {
     const secret = randomSecret(48);
@@ -121,7 +112,7 @@ export async function runBenchmark(
       mode: settings.smoke ? "smoke" : "full",
       durationSeconds: settings.durationSeconds,
       warmupSeconds: settings.warmupSeconds,
-      machine: await machineInfo(loadBefore, timesBefore),
+      machine: await run.machine(),
       pinning: cores ?? null,
       service: service?.service ?? {},
       seed: service?.seed ??

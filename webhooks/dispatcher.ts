@@ -69,8 +69,12 @@ export interface DispatcherDeps {
 export interface Dispatcher {
   /** Starts a round now: something may have been queued. */
   wake(): void;
-  /** Polls every `pollMs` (self-hosted) until `stop`. */
-  start(pollMs?: number): void;
+  /**
+   * Polls every `pollMs` (self-hosted) until `stop`, looking at once;
+   * settles when that first look is done (never rejects), so a service
+   * can finish it before it accepts requests.
+   */
+  start(pollMs?: number): Promise<void>;
   /**
    * Attempts everything due, waits for every attempt and its record, and
    * goes on while more is due and the clock is before `deadline` (a
@@ -320,12 +324,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
 
     start(every = DEFAULT_WEBHOOK_POLL_MS) {
-      if (poll !== undefined) return;
+      if (poll !== undefined) return Promise.resolve();
       pollMs = every;
       const timer = setInterval(() => pump(), every);
       Deno.unrefTimer(timer);
       poll = timer;
-      pump();
+      return pump().then(() => {}, () => {});
     },
 
     async drain(deadline = Infinity) {

@@ -33,6 +33,7 @@ import {
   withinMs,
 } from "../../limits/rate_limiter.ts";
 import type { Logger } from "../../logger.ts";
+import type { Clock } from "../../domain/ports.ts";
 import { clientAddress } from "./client_address.ts";
 import type { AppEnv, RateLimitPolicy } from "../env.ts";
 import { setResponseHeaders } from "./hygiene.ts";
@@ -50,7 +51,14 @@ export const RATE_LIMIT_BUDGET_MS = 1000;
 export interface RateLimitDeps {
   readonly rateLimits: RateLimitPolicy;
   readonly logger: Logger;
+  /** When the last verdicts remembered for `readsAheadWithRoom` expire. */
+  readonly clock: Clock;
+  /** The clock per-user caches expire by, when not `clock` (AppDeps). */
+  readonly cacheClock?: Clock | undefined;
 }
+
+/** How many users' last verdicts an instance remembers at most. */
+export const ROOM_MEMORY_ENTRIES = 10_000;
 
 const REFUSALS: Record<RateLimitName, string> = {
   requests: "Too many requests",
@@ -103,6 +111,42 @@ export function readsAhead(): MiddlewareHandler<AppEnv> {
 }
 
 /**
+ * Marks a `GET` of one of `paths` whose read is not cheap (a list, a
+ * history, an export, the events feed): a refused request must not make
+ * the service read it. Its handler decides after the verdict
+ * (`afterAdmission`), and runs while
+ * a remote store judges only when this instance's last verdict for the
+ * user, in the limit's current window, left room for it (as many requests
+ * ahead as that verdict's `remaining`, less those already ahead); else it
+ * waits for the verdict, as `readsAhead` routes never do.
+ */
+export function readsAheadWithRoom(
+  paths: readonly RegExp[],
+): MiddlewareHandler<AppEnv> {
+  return async function readsAheadWithRoom(c, next) {
+    if (c.req.method === "GET" && paths.some((path) => path.test(c.req.path))) {
+      c.set("admission", { deferred: true, onlyWithRoom: true });
+    }
+    await next();
+  };
+}
+
+/**
+ * Settles as `work` does, but only once the request was admitted
+ * (`admitted(c)`): work started ahead of the verdict refuses, answers and
+ * logs nothing before it.
+ */
+export async function afterAdmission<T>(
+  c: Context<AppEnv>,
+  work: () => Promise<T>,
+): Promise<T> {
+  const [outcome] = await Promise.allSettled([work()]);
+  await admitted(c);
+  if (outcome!.status === "rejected") throw outcome!.reason;
+  return outcome!.value;
+}
+
+/**
  * Marks an order creation (a `POST` where it is mounted): with a remote
  * store, the creation limit is asked along with the request limit; and the
  * handler reads ahead (`readsAhead`: the key's record, the owner's data
@@ -142,16 +186,23 @@ export function admitted(c: Context<AppEnv>): Promise<void> {
  * (`orderCreation`), `order_creation`. The checks go to the store together,
  * in one round trip. With a store in another process, a request marked
  * `readsAhead` runs its handler while the store answers (the handler waits
- * for `admitted(c)` before it decides anything); every other request waits
- * for the verdict before its handler. A creation's count that the handler
- * did not keep is given back. Sets the `RateLimit-*` headers of the
- * `requests` limit on every response it lets through.
+ * for `admitted(c)` before it decides anything), and so does one marked
+ * `readsAheadWithRoom` when the user's last verdict left room; every other
+ * request waits for the verdict before its handler. The account state, when
+ * its cache missed, is read meanwhile and judged first (`checkTogether`). A
+ * creation's count that the handler did not keep is given back. Sets the
+ * `RateLimit-*` headers of the `requests` limit on every response it lets
+ * through.
  */
 export function userRateLimits(
   deps: RateLimitDeps,
 ): MiddlewareHandler<AppEnv> {
   const { requests, lookup_misses: misses, order_creation: creations } =
     deps.rateLimits.limiters;
+  const room = createRoomMemory(
+    () => (deps.cacheClock ?? deps.clock).now(),
+    ROOM_MEMORY_ENTRIES,
+  );
   return async function userRateLimits(c, next) {
     const userId = c.get("principal").userId;
     const identifier = String(userId);
@@ -166,7 +217,9 @@ export function userRateLimits(
         call: (id) => misses.peek(id),
       });
     }
-    const verdict = checkTogether(c, deps, checks);
+    const account = c.get("accountVerdict");
+    if (account) account.judged = true;
+    const verdict = checkTogether(c, deps, checks, account?.verdict);
     // Started in the same tick as the checks, so it shares their request.
     const creation = c.get("orderCreation");
     if (creation && !creations.inProcess) {
@@ -180,9 +233,17 @@ export function userRateLimits(
       creation.ahead.catch(() => {}); // judged by the handler, or taken back
     }
     const admission = c.get("admission");
+    const ahead = admission?.deferred === true && !requests.inProcess &&
+      (!admission.onlyWithRoom || room.take(userId));
+    if (!requests.inProcess) {
+      verdict.then(
+        (judged) => room.judged(userId, judged, ahead),
+        () => room.judged(userId, undefined, ahead),
+      );
+    }
     let result: RateLimitResult | undefined;
     try {
-      if (!requests.inProcess && admission?.deferred) {
+      if (ahead) {
         admission.verdict = verdict.then(() => {});
         admission.verdict.catch(() => {}); // the handler may never wait
         // Both settle first: the handler, refused, threw the same refusal
@@ -264,13 +325,17 @@ interface UserCheck {
 /**
  * Starts every check at once, so a remote store gets them in one request,
  * and judges them in order: the first check's failure or refusal wins, as
- * if they had run one after another. Resolves to the first check's verdict
- * (undefined when its store could not answer and the request goes on).
+ * if they had run one after another. The account state, when it is still
+ * being read (`accountVerdict`), is judged before any of them (the
+ * contract's order: 401/403 before 429), once the store has answered too:
+ * the two reads overlap. Resolves to the first check's verdict (undefined
+ * when its store could not answer and the request goes on).
  */
 async function checkTogether(
   c: Context<AppEnv>,
   deps: RateLimitDeps,
   checks: readonly UserCheck[],
+  account: Promise<void> | undefined,
 ): Promise<RateLimitResult | undefined> {
   const userId = c.get("principal").userId;
   const identifier = String(userId);
@@ -279,6 +344,7 @@ async function checkTogether(
       consult(c, deps, name, limiter, () => call(identifier))
     ),
   );
+  await account;
   for (const [i, outcome] of settled.entries()) {
     if (outcome.status === "rejected") throw outcome.reason;
     const result = outcome.value;
@@ -424,4 +490,54 @@ function refusal(
       "RateLimit-Reset": retryAfter,
     },
   );
+}
+
+/**
+ * What an instance remembers of each user's last verdict of the
+ * `requests` limit: how many more requests may run ahead of their verdict
+ * (`readsAheadWithRoom`) before the window ends. Forgotten at a refusal,
+ * when the store did not answer, and when the window ends.
+ */
+interface RoomMemory {
+  /** Whether a request may run ahead; counts it when it may. */
+  take(userId: number): boolean;
+  /** Records a verdict (undefined: refused, or none came). */
+  judged(
+    userId: number,
+    result: RateLimitResult | undefined,
+    wasAhead: boolean,
+  ): void;
+}
+
+function createRoomMemory(now: () => number, maxEntries: number): RoomMemory {
+  /** Room left, until when, and requests ahead still waiting for a verdict. */
+  const entries = new Map<
+    number,
+    { spare: number; until: number; waiting: number }
+  >();
+  return {
+    take(userId) {
+      const entry = entries.get(userId);
+      if (!entry || now() >= entry.until || entry.spare < 1) return false;
+      entry.spare -= 1;
+      entry.waiting += 1;
+      return true;
+    },
+    judged(userId, result, wasAhead) {
+      const entry = entries.get(userId);
+      const waiting = Math.max(0, (entry?.waiting ?? 0) - (wasAhead ? 1 : 0));
+      entries.delete(userId);
+      if (result === undefined || !result.success) return;
+      if (entries.size >= maxEntries) {
+        const oldest = entries.keys().next();
+        if (!oldest.done) entries.delete(oldest.value);
+      }
+      entries.set(userId, {
+        // Requests already ahead will use some of what this verdict saw.
+        spare: result.remaining - waiting,
+        until: now() + Math.max(0, result.resetMs),
+        waiting,
+      });
+    },
+  };
 }

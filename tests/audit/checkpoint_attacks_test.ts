@@ -24,7 +24,6 @@ import { openDatabase } from "../../db/client.ts";
 import {
   auditHashInput,
   type AuditSealer,
-  parseAuditAction,
   sha256Hex,
 } from "../../domain/audit.ts";
 import {
@@ -34,6 +33,7 @@ import {
 } from "../../domain/audit_checkpoint.ts";
 import { createJsonLogger } from "../../logger.ts";
 import {
+  auditRowFields,
   createTestContext,
   orderBody,
   runTool,
@@ -198,15 +198,8 @@ async function rewriteTail(
         ? options.edit(String(row.changes))
         : String(row.changes);
       const input = {
-        chainId,
-        chainSeq: Number(row.chain_seq),
+        ...auditRowFields(row),
         prevHash,
-        orderId: row.order_id === null ? null : String(row.order_id),
-        action: parseAuditAction(String(row.action)),
-        actorUserId: Number(row.actor_user_id),
-        actorRoles: JSON.parse(String(row.actor_roles)),
-        requestId: String(row.request_id),
-        at: Number(row.at),
         changesJson: changes,
       };
       const hash = options.sealer

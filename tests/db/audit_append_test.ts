@@ -19,12 +19,12 @@ import {
   auditHashInput,
   GENESIS_HASH,
   nextChainPosition,
-  parseAuditAction,
   type PlacedAuditDraft,
   userChainId,
 } from "../../domain/audit.ts";
 import { ADMIN } from "../fixtures/domain.ts";
 import {
+  auditRowFields,
   TEST_AUDIT_KEY,
   TEST_AUDIT_SEALER,
   withMigratedDatabase,
@@ -75,16 +75,7 @@ async function expectedHash(row: Row): Promise<string> {
   const text = auditHashInput({
     seal: "hmac-sha256",
     keyId: String(row.key_id),
-    chainId: String(row.chain_id),
-    chainSeq: Number(row.chain_seq),
-    prevHash: String(row.prev_hash),
-    orderId: row.order_id === null ? null : String(row.order_id),
-    action: parseAuditAction(String(row.action)),
-    actorUserId: Number(row.actor_user_id),
-    actorRoles: JSON.parse(String(row.actor_roles)),
-    requestId: String(row.request_id),
-    at: Number(row.at),
-    changesJson: String(row.changes),
+    ...auditRowFields(row),
   });
   const mac = await crypto.subtle.sign(
     "HMAC",

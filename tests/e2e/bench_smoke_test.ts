@@ -3,6 +3,7 @@ import { measureFloor, renderFloor } from "../../tools/bench/floor.ts";
 import type { BenchReport } from "../../tools/bench/report.ts";
 import type { WebhookReport } from "../../tools/bench/webhooks.ts";
 import { wrkAvailable } from "../../tools/bench/wrk.ts";
+import type { Json } from "../fixtures/mod.ts";
 
 const hasWrk = await wrkAvailable();
 if (!hasWrk) {
@@ -11,39 +12,58 @@ if (!hasWrk) {
   );
 }
 
+/**
+ * Runs `deno task bench --smoke` with `args` into a temporary folder and
+ * gives `check` its output and the JSON report whose name ends with
+ * `suffix`, then the folder's path; the folder goes afterwards.
+ */
+async function benchSmoke(
+  args: string[],
+  suffix: string,
+  check: (out: string, report: Json, results: string) => Promise<void>,
+): Promise<void> {
+  const results = await Deno.makeTempDir();
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "--quiet",
+        "bench",
+        "--smoke",
+        ...args,
+        `--results=${results}`,
+      ],
+      cwd: new URL("../../", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(
+      code,
+      0,
+      `bench --smoke ${args.join(" ")} failed:\n${out}\n${err}`,
+    );
+    const json = [...Deno.readDirSync(results)].find((e) =>
+      e.name.endsWith(suffix)
+    );
+    assert.ok(json, "no JSON result written");
+    await check(
+      out,
+      JSON.parse(await Deno.readTextFile(`${results}/${json.name}`)),
+      results,
+    );
+  } finally {
+    await Deno.remove(results, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "deno task bench --smoke runs every scenario and both limits without errors",
   ignore: !hasWrk && Deno.env.get("REQUIRE_WRK") !== "1",
-  async fn() {
-    const results = await Deno.makeTempDir();
-    try {
-      const { code, stdout, stderr } = await new Deno.Command(
-        Deno.execPath(),
-        {
-          args: [
-            "task",
-            "--quiet",
-            "bench",
-            "--smoke",
-            `--results=${results}`,
-          ],
-          cwd: new URL("../../", import.meta.url).pathname,
-          stdout: "piped",
-          stderr: "piped",
-        },
-      ).output();
-      const out = new TextDecoder().decode(stdout);
-      const err = new TextDecoder().decode(stderr);
-      assert.equal(code, 0, `bench --smoke failed:\n${out}\n${err}`);
-
-      const json = [...Deno.readDirSync(results)].find((e) =>
-        e.name.endsWith(".json")
-      );
-      assert.ok(json, "no JSON result written");
-      const report: BenchReport = JSON.parse(
-        await Deno.readTextFile(`${results}/${json.name}`),
-      );
+  fn: () =>
+    benchSmoke([], ".json", async (out, report: BenchReport, results) => {
       assert.equal(report.mode, "smoke");
       assert.deepEqual(
         report.scenarios.map((s) => s.id),
@@ -64,78 +84,48 @@ Deno.test({
         await Deno.readTextFile(`${results}/latest.md`),
         /\| POST \/v1\/orders \|/,
       );
-    } finally {
-      await Deno.remove(results, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "deno task bench --smoke --webhooks runs POST and PATCH without and with an endpoint, and every delivery arrives",
   ignore: !hasWrk && Deno.env.get("REQUIRE_WRK") !== "1",
-  async fn() {
-    const results = await Deno.makeTempDir();
-    try {
-      const { code, stdout, stderr } = await new Deno.Command(
-        Deno.execPath(),
-        {
-          args: [
-            "task",
-            "--quiet",
-            "bench",
-            "--smoke",
-            "--webhooks",
-            `--results=${results}`,
-          ],
-          cwd: new URL("../../", import.meta.url).pathname,
-          stdout: "piped",
-          stderr: "piped",
-        },
-      ).output();
-      const out = new TextDecoder().decode(stdout);
-      const err = new TextDecoder().decode(stderr);
-      assert.equal(code, 0, `bench --smoke --webhooks failed:\n${out}\n${err}`);
-
-      const json = [...Deno.readDirSync(results)].find((e) =>
-        e.name.endsWith("-webhooks.json")
-      );
-      assert.ok(json, "no JSON result written");
-      const report: WebhookReport = JSON.parse(
-        await Deno.readTextFile(`${results}/${json.name}`),
-      );
-      assert.equal(report.mode, "smoke");
-      assert.deepEqual(
-        report.runs.map((r) => `${r.scenario.id} ${r.endpoint}`),
-        ["create none", "patch none", "create one", "patch one"],
-      );
-      for (const run of report.runs) {
-        const s = run.scenario;
-        const label = `${s.id}, ${run.endpoint} endpoint`;
-        assert.ok(s.requests > 0, `${label}: no request completed`);
-        assert.equal(s.errors, 0, `${label}: ${JSON.stringify(s.statuses)}`);
-        if (run.endpoint === "one") assert.equal(run.drained, true, label);
-      }
-      assert.equal(report.latency.missing, 0);
-      assert.equal(report.latency.received, report.latency.orders);
-      assert.ok(report.receiver.deliveries >= report.latency.orders);
-      assert.ok((report.receiver.byType["order.created"] ?? 0) > 0);
-      assert.ok((report.receiver.byType["order.updated"] ?? 0) > 0);
-      assert.deepEqual(
-        Object.entries(report.attempts).filter(([outcome, n]) =>
-          outcome !== "succeeded" && n > 0
-        ),
-        [],
-      );
-      assert.match(out, /delivery latency/);
-      assert.match(
-        await Deno.readTextFile(`${results}/latest-webhooks.md`),
-        /\| POST \/v1\/orders \|/,
-      );
-    } finally {
-      await Deno.remove(results, { recursive: true });
-    }
-  },
+  fn: () =>
+    benchSmoke(
+      ["--webhooks"],
+      "-webhooks.json",
+      async (out, report: WebhookReport, results) => {
+        assert.equal(report.mode, "smoke");
+        assert.deepEqual(
+          report.runs.map((r) => `${r.scenario.id} ${r.endpoint}`),
+          ["create none", "patch none", "create one", "patch one"],
+        );
+        for (const run of report.runs) {
+          const s = run.scenario;
+          const label = `${s.id}, ${run.endpoint} endpoint`;
+          assert.ok(s.requests > 0, `${label}: no request completed`);
+          assert.equal(s.errors, 0, `${label}: ${JSON.stringify(s.statuses)}`);
+          if (run.endpoint === "one") assert.equal(run.drained, true, label);
+        }
+        assert.equal(report.latency.missing, 0);
+        assert.equal(report.latency.received, report.latency.orders);
+        assert.ok(report.receiver.deliveries >= report.latency.orders);
+        assert.ok((report.receiver.byType["order.created"] ?? 0) > 0);
+        assert.ok((report.receiver.byType["order.updated"] ?? 0) > 0);
+        assert.deepEqual(
+          Object.entries(report.attempts).filter(([outcome, n]) =>
+            outcome !== "succeeded" && n > 0
+          ),
+          [],
+        );
+        assert.match(out, /delivery latency/);
+        assert.match(
+          await Deno.readTextFile(`${results}/latest-webhooks.md`),
+          /\| POST \/v1\/orders \|/,
+        );
+      },
+    ),
 });
 
 Deno.test("deno task bench --floor times every part of a request in process", async () => {

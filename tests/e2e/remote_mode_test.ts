@@ -294,30 +294,57 @@ redisTest(
 );
 
 redisTest(
-  "deno task bench --remote: every kind of request asks Redis once, and the database once per step (a read, a batched write)",
+  "deno task bench --remote: in every cache state each kind of request asks Redis once, and the database once per step, the account state and the owner's keys riding along",
   async () => {
     const report = await runRemoteBenchmark({ delayMs: 1, requests: 2 });
-    // Counts, not times: which stores each request asks, and how often.
-    assert.deepEqual(
+    // Counts, not times: which stores each request asks, and how often,
+    // per cache state ([database, Redis, target round trips]).
+    const counts = (state: string) =>
       Object.fromEntries(
-        report.scenarios.map((
+        report.scenarios.filter((s) => s.state === state).map((
           s,
         ) => [s.id, [s.databaseRequests, s.redisRequests, s.target]]),
-      ),
-      {
-        get_by_id: [1, 1, 1],
-        list: [1, 1, 1],
-        history: [1, 1, 1],
-        create: [1, 1, 2],
-        // The key's record is read while Redis answers.
-        create_keyed: [2, 1, 2],
-        // So is the data key, created on first use.
-        first_order: [2, 1, 2],
-        // The order is read while Redis answers, then written.
-        patch: [2, 1, 2],
-        cancel: [2, 1, 2],
-      },
+      );
+    const warm = {
+      get_by_id: [1, 1, 1],
+      list: [1, 1, 1],
+      history: [1, 1, 1],
+      // The orders, then the events of the user's chain and their keys.
+      export: [3, 1, 1],
+      events: [1, 1, 1],
+      create: [1, 1, 2],
+      // The key's record is read while Redis answers.
+      create_keyed: [2, 1, 2],
+      // So is the data key, created on first use.
+      first_order: [2, 1, 2],
+      // The order is read while Redis answers, then written.
+      patch: [2, 1, 2],
+      cancel: [2, 1, 2],
+    };
+    // Idle past every per-user cache: the account state is read while
+    // Redis answers (one request more); an order's owner's data keys come
+    // with the order, so a read or a change needs no read of them; a
+    // creation offers the owner's key while Redis answers.
+    const idle = {
+      get_by_id: [2, 1, 1],
+      list: [2, 1, 1],
+      history: [2, 1, 1],
+      export: [4, 1, 1],
+      events: [2, 1, 1],
+      create: [3, 1, 2],
+      create_keyed: [4, 1, 2],
+      first_order: [3, 1, 2],
+      patch: [3, 1, 2],
+      cancel: [3, 1, 2],
+    };
+    assert.deepEqual(counts("warm"), warm);
+    assert.deepEqual(counts("idle"), idle);
+    // A fresh instance did its one-time work before it listened: its
+    // first request asks what an idle user's does.
+    assert.deepEqual(counts("fresh"), idle);
+    assert.match(
+      renderRemoteReport(report),
+      /\| GET one order by id \| fresh \| /,
     );
-    assert.match(renderRemoteReport(report), /\| GET one order by id \| /);
   },
 );

@@ -10,10 +10,13 @@ import {
   httpClient,
   orderBody,
   type RunningServer,
+  runTool,
   startServer,
   TEST_SECRET,
   withDatabaseFile,
+  withTempDir,
 } from "../fixtures/mod.ts";
+import { startLibsqlHttpServer } from "../fixtures/libsql_http_server.ts";
 import { type Receiver, startReceiver } from "../webhooks/receiver.ts";
 
 /** Quick retries and leases, so a killed process delays little. */
@@ -88,8 +91,13 @@ Deno.test("every acknowledged event is delivered after the service is killed mid
   await withDatabaseFile("webhooks-kill", async (url) => {
     const receiver = startReceiver();
     // Slow answers: attempts are in flight when the process dies.
+    let answering = 0;
+    let inFlight: (() => void) | undefined;
     receiver.script(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      answering++;
+      inFlight?.();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      answering--;
       return new Response(null, { status: 200 });
     });
     const env = { DATABASE_URL: url, ...WEBHOOK_ENV };
@@ -97,12 +105,22 @@ Deno.test("every acknowledged event is delivered after the service is killed mid
     try {
       await register(server, receiver);
       for (let i = 0; i < 5; i++) await createAndCancel(server);
-      // Every change above was acknowledged: kill the service now.
+      // Every change above was acknowledged: kill the service while an
+      // attempt is in flight.
+      if (answering === 0) {
+        await new Promise<void>((resolve) => inFlight = resolve);
+      }
+      const cut = receiver.deliveries.at(-1)!.id;
       await server.kill();
       server = await startServer(env, { args: ["--dev"] });
       const acknowledged = await allEventIds(server);
       assert.equal(acknowledged.length, 10);
       await receivedAll(receiver, acknowledged);
+      // The attempt cut by the kill was made again, with the same id.
+      assert.ok(
+        receiver.deliveries.filter((d) => d.id === cut).length >= 2,
+        "the cut attempt was retried",
+      );
       // Duplicates are allowed (at least once); each carries its event's id.
       for (const delivery of receiver.deliveries) {
         assert.ok(acknowledged.includes(delivery.id));
@@ -153,6 +171,55 @@ Deno.test("two service processes on one database make one attempt per delivery",
     } finally {
       await Promise.all([first.stop(), second.stop()]);
       await receiver.close();
+    }
+  });
+});
+
+Deno.test("remote mode: deliveries are queued with their changes, leased and delivered over libSQL's HTTP protocol", async () => {
+  await withTempDir("webhooks-remote", async (dir) => {
+    const token = "remote-webhooks-test-token";
+    const database = startLibsqlHttpServer(`${dir}/remote.db`, {
+      authToken: token,
+    });
+    const receiver = startReceiver();
+    const dbEnv = { DATABASE_URL: database.url, DATABASE_AUTH_TOKEN: token };
+    try {
+      const migrated = await runTool("db_migrate.ts", { env: dbEnv });
+      assert.equal(migrated.code, 0, migrated.stderr);
+      // As Deno Deploy runs it: no FFI, no writes to the disk.
+      const server = await startServer({ ...dbEnv, ...WEBHOOK_ENV }, {
+        args: ["--dev"],
+        denoFlags: [
+          "--allow-net",
+          "--allow-env",
+          "--allow-read",
+          "--deny-ffi",
+          "--deny-write",
+        ],
+      });
+      try {
+        await register(server, receiver);
+        receiver.script((_, n) =>
+          new Response(null, { status: n === 0 ? 500 : 204 })
+        );
+        await createAndCancel(server);
+        const events = await allEventIds(server);
+        assert.equal(events.length, 2);
+        await receivedAll(receiver, events);
+        // The creation failed once and was retried before the cancellation.
+        assert.deepEqual(
+          receiver.deliveries.map((d) => [d.json.type, d.status]),
+          [["order.created", 500], ["order.created", 204], [
+            "order.cancelled",
+            204,
+          ]],
+        );
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await receiver.close();
+      await database.close();
     }
   });
 });

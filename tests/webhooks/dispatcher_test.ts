@@ -109,6 +109,24 @@ async function placeOrder(
   return { id: created.body.id };
 }
 
+/** The endpoint's attempts log, newest first, as the API shows it. */
+async function attemptsLog(s: Setup, id: string): Promise<
+  {
+    event_type: string;
+    attempt: number;
+    outcome: string;
+    response_status: number | null;
+  }[]
+> {
+  const page = await s.ctx.call(
+    "GET",
+    `/v1/webhook-endpoints/${id}/attempts`,
+    s.admin,
+  );
+  assert.equal(page.status, 200);
+  return page.body.attempts;
+}
+
 /** Moves an order to `status` as fulfillment. */
 async function moveTo(
   ctx: TestContext,
@@ -249,14 +267,9 @@ Deno.test("a delivery failed for good lets the order's next event go; failed del
       assert.equal(logged.length, 1);
       assert.equal(logged[0]!.endpoint_id, id);
 
-      const attempts = await s.ctx.call(
-        "GET",
-        `/v1/webhook-endpoints/${id}/attempts`,
-        s.admin,
-      );
       assert.deepEqual(
-        attempts.body.attempts.map((
-          a: { event_type: string; attempt: number; outcome: string },
+        (await attemptsLog(s, id)).map((
+          a,
         ) => [a.event_type, a.attempt, a.outcome]),
         [
           ["order.updated", 2, "failed"],
@@ -426,5 +439,41 @@ Deno.test("the metrics count attempts by outcome and show the backlog and its ag
     );
     assert.match(text, /^orders_webhook_deliveries_pending 2$/m);
     assert.match(text, /^orders_webhook_oldest_pending_seconds 30$/m);
+  });
+});
+
+Deno.test("a redirect is a failed attempt, never followed; an answer slower than the timeout is a timeout; both are retried", async () => {
+  await withWebhooks({ timeoutMs: 200 }, async (s) => {
+    const elsewhere = startReceiver();
+    try {
+      const { id } = await s.register();
+      s.receiver.script(async (_, n) => {
+        if (n === 0) {
+          return new Response(null, {
+            status: 302,
+            headers: { Location: elsewhere.url },
+          });
+        }
+        if (n === 1) await new Promise((resolve) => setTimeout(resolve, 400));
+        return new Response(null, { status: 204 });
+      });
+      await placeOrder(s.ctx, s.owner);
+      await s.dispatcher.drain();
+      s.ctx.clock.advance(1_100);
+      await s.dispatcher.drain();
+      s.ctx.clock.advance(1_100);
+      await s.dispatcher.drain();
+      assert.equal(elsewhere.deliveries.length, 0, "the redirect was followed");
+      assert.deepEqual(
+        (await attemptsLog(s, id)).map((a) => [
+          a.attempt,
+          a.outcome,
+          a.response_status,
+        ]),
+        [[3, "succeeded", 204], [2, "timeout", null], [1, "failed", 302]],
+      );
+    } finally {
+      await elsewhere.close();
+    }
   });
 });

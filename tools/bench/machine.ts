@@ -2,6 +2,39 @@
  * What the machine was doing around a run: its CPU, kernel and tool
  * versions, the load average before the run and the CPU steal during it.
  */
+import { type CorePlan, pinSelf, planCores } from "./process.ts";
+import { wrkAvailable } from "./wrk.ts";
+
+/** A run under way: when it started, its cores, and its machine's description. */
+export interface RunStart {
+  readonly startedAt: string;
+  /** The cores of the service and of the load; undefined when not pinned. */
+  readonly cores: CorePlan | undefined;
+  /** The machine's description, with the CPU steal since the start. */
+  machine(): Promise<Record<string, string | number>>;
+}
+
+/**
+ * Starts a wrk-driven run: notes the time, the load and the CPU counters,
+ * refuses to go on without wrk, and pins this process to the load's core.
+ */
+export async function startRun(): Promise<RunStart> {
+  const startedAt = new Date().toISOString();
+  const loadBefore = await loadAverage();
+  const timesBefore = await cpuTimes();
+  if (!(await wrkAvailable())) {
+    throw new Error(
+      "wrk is not installed: apt-get install wrk (.ci/run installs it)",
+    );
+  }
+  const cores = await planCores();
+  if (cores) await pinSelf(cores.loadCore);
+  return {
+    startedAt,
+    cores,
+    machine: () => machineInfo(loadBefore, timesBefore),
+  };
+}
 
 /** The `cpu` line of /proc/stat: jiffies per state, steal at index 7. */
 export async function cpuTimes(): Promise<number[]> {

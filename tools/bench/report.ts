@@ -158,10 +158,9 @@ export function tableRows(report: BenchReport): string[][] {
   return rows;
 }
 
-/** Plain aligned text, for the terminal. */
-export function renderText(report: BenchReport): string {
-  const rows = [HEADER, ...tableRows(report)];
-  const widths = HEADER.map((_, i) =>
+/** Rows as plain aligned text, the first a header underlined. */
+export function textTable(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) =>
     Math.max(...rows.map((r) => [...(r[i] ?? "")].length))
   );
   const line = (r: string[]) =>
@@ -170,6 +169,23 @@ export function renderText(report: BenchReport): string {
     line(rows[0]!),
     widths.map((w) => "-".repeat(w)).join("  "),
     ...rows.slice(1).map(line),
+  ];
+}
+
+/** Rows as a Markdown table, the first its header. */
+export function markdownTable(rows: string[][]): string[] {
+  const md = (r: string[]) => `| ${r.join(" | ")} |`;
+  return [
+    md(rows[0]!),
+    md(rows[0]!.map(() => "---")),
+    ...rows.slice(1).map(md),
+  ];
+}
+
+/** Plain aligned text, for the terminal. */
+export function renderText(report: BenchReport): string {
+  return [
+    ...textTable([HEADER, ...tableRows(report)]),
     "",
     ...footnotes(report),
   ].join("\n");
@@ -177,17 +193,13 @@ export function renderText(report: BenchReport): string {
 
 /** A Markdown table with the run's settings, for `bench/results/latest.md`. */
 export function renderMarkdown(report: BenchReport): string {
-  const rows = [HEADER, ...tableRows(report)];
-  const md = (r: string[]) => `| ${r.join(" | ")} |`;
   return [
     `# Benchmark results (${report.mode})`,
     "",
     `Run at ${report.startedAt}; ${report.durationSeconds} s per scenario after ${report.warmupSeconds} s of warm-up. ` +
     `Produced by \`deno task bench\`; see docs/performance.md.`,
     "",
-    md(rows[0]!),
-    md(rows[0]!.map(() => "---")),
-    ...rows.slice(1).map(md),
+    ...markdownTable([HEADER, ...tableRows(report)]),
     "",
     ...footnotes(report).map((line) => line === "" ? "" : `- ${line}`),
     "",

@@ -18,15 +18,14 @@
  *    `data.order_id`), both on this process's clock.
  */
 import { signToken } from "../../auth/sign_token.ts";
-import { cpuTimes, loadAverage, machineInfo } from "./machine.ts";
+import { startRun } from "./machine.ts";
+import { type CorePlan, peakRssMb, progress } from "./process.ts";
 import {
-  type CorePlan,
-  peakRssMb,
-  pinSelf,
-  planCores,
-  progress,
-} from "./process.ts";
-import type { BenchReport, ScenarioResult } from "./report.ts";
+  type BenchReport,
+  markdownTable,
+  type ScenarioResult,
+  textTable,
+} from "./report.ts";
 import {
   type BenchTokens,
   mintTokens,
@@ -44,7 +43,6 @@ import {
   stopBenchService,
 } from "./service_run.ts";
 import type { BenchSettings } from "./settings.ts";
-import { wrkAvailable } from "./wrk.ts";
 
 /** The scenarios measured without and with an endpoint. */
 const WEBHOOK_SCENARIOS = ["create", "patch"] as const;
@@ -406,16 +404,8 @@ function compare(runs: readonly WebhookRun[]): WebhookComparison[] {
 export async function runWebhookBenchmark(
   settings: BenchSettings,
 ): Promise<WebhookReport> {
-  const startedAt = new Date().toISOString();
-  const loadBefore = await loadAverage();
-  const timesBefore = await cpuTimes();
-  if (!(await wrkAvailable())) {
-    throw new Error(
-      "wrk is not installed: apt-get install wrk (.ci/run installs it)",
-    );
-  }
-  const cores = await planCores();
-  if (cores) await pinSelf(cores.loadCore);
+  const run = await startRun();
+  const { startedAt, cores } = run;
   const tmp = await Deno.makeTempDir({ prefix: "orders-bench-webhooks-" });
   const receiver = startReceiver();
   try {
@@ -532,7 +522,7 @@ export async function runWebhookBenchmark(
         warmupSeconds: settings.warmupSeconds,
         connections: settings.connections,
         rounds: settings.webhookRounds,
-        machine: await machineInfo(loadBefore, timesBefore),
+        machine: await run.machine(),
         pinning: cores ?? null,
         service: {
           ...serviceDescription(settings),
@@ -718,28 +708,6 @@ function notes(report: WebhookReport): string[] {
     `service peak RSS over the whole run: ${
       fixed(report.servicePeakRssMb, 1)
     } MiB`,
-  ];
-}
-
-function textTable(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) =>
-    Math.max(...rows.map((r) => [...(r[i] ?? "")].length))
-  );
-  const line = (r: string[]) =>
-    r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  return [
-    line(rows[0]!),
-    widths.map((w) => "-".repeat(w)).join("  "),
-    ...rows.slice(1).map(line),
-  ];
-}
-
-function markdownTable(rows: string[][]): string[] {
-  const md = (r: string[]) => `| ${r.join(" | ")} |`;
-  return [
-    md(rows[0]!),
-    md(rows[0]!.map(() => "---")),
-    ...rows.slice(1).map(md),
   ];
 }
 
