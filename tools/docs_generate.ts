@@ -20,6 +20,7 @@ import {
   webhookRetryTable,
   webhookSettingsTable,
 } from "./webhook_docs.ts";
+import { auditSettingsTable } from "./audit_docs.ts";
 
 /** Every generated block, by name. */
 export const GENERATED_BLOCKS: Readonly<Record<string, () => string>> = {
@@ -33,6 +34,7 @@ export const GENERATED_BLOCKS: Readonly<Record<string, () => string>> = {
   "webhook-settings": webhookSettingsTable,
   "webhook-retries": webhookRetryTable,
   "webhook-address-ranges": addressRangesTable,
+  "audit-settings": auditSettingsTable,
 };
 
 const BLOCK =
@@ -57,6 +59,7 @@ export const DOCUMENTS = [
   "docs/orders.md",
   "docs/rate-limits.md",
   "docs/webhooks.md",
+  "docs/audit.md",
 ];
 
 if (import.meta.main) {
