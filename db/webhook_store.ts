@@ -556,7 +556,7 @@ export function createWebhookStore(
         due: rows.filter((row) => integerValue(row.due) === 1).map((row) =>
           textValue(row.endpointId)
         ),
-        enabled: rows.length,
+        enabled: rows.map((row) => textValue(row.endpointId)),
       };
     },
 

@@ -431,12 +431,12 @@ export interface DueClaim {
 /** The outbox, as the dispatcher works through it (db/webhook_store.ts). */
 export interface DeliveryQueue {
   /**
-   * The enabled endpoints with a delivery due at `now`, and how many are
-   * enabled (a read).
+   * The enabled endpoints with a delivery due at `now`, and every enabled
+   * endpoint (a read).
    */
   dueEndpoints(
     now: number,
-  ): Promise<{ readonly due: string[]; readonly enabled: number }>;
+  ): Promise<{ readonly due: string[]; readonly enabled: string[] }>;
   /**
    * Leases due deliveries of `claim.endpointIds` until `leaseUntil`, up to
    * `limit` per endpoint: only an order's oldest pending delivery, and at

@@ -113,11 +113,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let poll: ReturnType<typeof setInterval> | undefined;
   let pollMs = DEFAULT_WEBHOOK_POLL_MS;
   /**
-   * When the last look found no enabled endpoint, and so nothing to
-   * deliver: until the next poll a wake reads nothing (a write's wake
-   * costs no database request while no endpoint is registered).
+   * The enabled endpoints the last look found, and when. Until the next
+   * poll a wake reads nothing while every one of them has all its slots
+   * filled by this process (the records of those attempts lease what
+   * follows), or while there is none (a write's wake then costs no
+   * database request).
    */
-  let noEndpointsSince: number | undefined;
+  let lastLook: { enabled: readonly string[]; at: number } | undefined;
 
   /** Claims what is due, as often as asked meanwhile; how many it leased. */
   function pump(): Promise<number> {
@@ -135,9 +137,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           const now = clock.now();
           // A read first: no write transaction when nothing is due.
           const endpoints = await queue.dueEndpoints(now);
-          noEndpointsSince = endpoints.enabled === 0
-            ? performance.now()
-            : undefined;
+          lastLook = { enabled: endpoints.enabled, at: performance.now() };
           // An endpoint whose slots this process fills has nothing to
           // claim: no write until one of its attempts ends.
           const endpointIds = endpoints.due.filter((id) =>
@@ -318,9 +318,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     wake() {
-      const idle = noEndpointsSince !== undefined &&
-        performance.now() - noEndpointsSince < pollMs;
-      if (!stopped && !idle) pump();
+      const busy = lastLook !== undefined &&
+        performance.now() - lastLook.at < pollMs &&
+        lastLook.enabled.every((id) =>
+          (inFlight.get(id) ?? 0) >= settings.concurrency
+        );
+      if (!stopped && !busy) pump();
     },
 
     start(every = DEFAULT_WEBHOOK_POLL_MS) {
