@@ -435,6 +435,14 @@ export function accountChangedEntry(
       to: isoOrNull(secondsToMs(after.tokensRevokedBefore)),
     };
   }
+  return actionEntry(options, changes);
+}
+
+/** The entry of an admin's action outside any order: who, when, what changed. */
+function actionEntry(
+  options: ActionEntryOptions,
+  changes: Readonly<Record<string, FieldChange>>,
+): AuditDraft {
   return {
     orderId: null,
     action: options.action,
@@ -499,11 +507,5 @@ export function webhookEndpointEntry(
   if (options.action === "webhook_endpoint.secret_rotated") {
     changes.secret = ROTATED_SECRET_CHANGE;
   }
-  return {
-    orderId: null,
-    action: options.action,
-    ...recordedBy(options.actor, options.requestId),
-    at: options.at,
-    changes,
-  };
+  return actionEntry(options, changes);
 }

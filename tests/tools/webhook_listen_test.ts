@@ -464,19 +464,24 @@ interface RunningListener {
   interrupt(): Promise<{ code: number; rest: string }>;
 }
 
+/** `deno run` of the tool as the task runs it, on any free port, with `args`. */
+function toolArgs(args: string[]): string[] {
+  return [
+    "run",
+    ...taskFlags(),
+    new URL(SCRIPT, ROOT).pathname,
+    "--port",
+    "0",
+    ...args,
+  ];
+}
+
 async function startTool(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<RunningListener> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...taskFlags(),
-      new URL(SCRIPT, ROOT).pathname,
-      "--port",
-      "0",
-      ...args,
-    ],
+    args: toolArgs(args),
     env: { ...clockEnv(), ...env },
     clearEnv: true,
     stdout: "piped",
@@ -696,13 +701,7 @@ Deno.test("deno task webhook:listen answers --status with --retry-after, prints 
 Deno.test("deno task webhook:listen refuses a malformed secret without printing it", async () => {
   const secret = `whsec_${btoa("far too short for a key")}!`;
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...taskFlags(),
-      new URL(SCRIPT, ROOT).pathname,
-      "--port",
-      "0",
-    ],
+    args: toolArgs([]),
     env: { ...clockEnv(), WEBHOOK_SECRET: secret },
     clearEnv: true,
   }).output();
