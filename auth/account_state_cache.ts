@@ -15,6 +15,7 @@
  *   so an admin's change is effective at once on the instance that made it.
  */
 import type { AccountState } from "../domain/account.ts";
+import { setBounded } from "../bounded_map.ts";
 
 /** The contract's bound on how late account state may be seen: 5 s. */
 export const MAX_ACCOUNT_STATE_STALENESS_MS = 5_000;
@@ -65,13 +66,7 @@ export function createAccountStateCache(options: {
   const reads = new Map<number, Promise<AccountState | undefined>>();
 
   function remember(userId: number, entry: Entry): void {
-    entries.delete(userId);
-    if (entries.size >= maxEntries) {
-      // Maps iterate in insertion order: the first key is the stalest.
-      const oldest = entries.keys().next();
-      if (!oldest.done) entries.delete(oldest.value);
-    }
-    entries.set(userId, entry);
+    setBounded(entries, userId, entry, maxEntries);
   }
 
   return {

@@ -13,7 +13,9 @@ import {
   type ReviewReason,
 } from "../domain/order.ts";
 import type { OrderQuery, VelocityGuard } from "../domain/ports.ts";
+import { orderChainId } from "../domain/audit.ts";
 import {
+  auditLog,
   type OrderItemRow,
   orderItems as items,
   type OrderRow,
@@ -37,6 +39,7 @@ import {
 
 const ORDER_SELECT = selectAs(orders);
 const ITEM_SELECT = selectAs(items);
+const AUDIT_SELECT = selectAs(auditLog);
 
 /** The order with the id given (rows keyed by `OrderRow` fields). */
 export const ORDER_BY_ID_SQL = sqlText`${ORDER_SELECT} WHERE ${orders.id} = ?`;
@@ -105,11 +108,15 @@ export function updateOrderStatement(order: Order): InStatement {
   };
 }
 
-/** The three statements of a listing page: count, orders, their lines. */
+/**
+ * The statements of a listing page: count, orders, their lines, and the
+ * entries of their audit chains (for an export, `pageHistoriesStatement`).
+ */
 interface ListingSql {
   readonly count: SqlText;
   readonly page: SqlText;
   readonly items: SqlText;
+  readonly histories: SqlText;
 }
 
 const NEWEST_FIRST =
@@ -150,6 +157,12 @@ function listingSql(
     items: sqlText`${ITEM_SELECT} WHERE ${items.orderId} IN (SELECT ${orders.id}
       FROM ${orders} ${onPage} ${NEWEST_FIRST} LIMIT ? OFFSET ?)
       ORDER BY ${items.orderId}, ${items.position}`,
+    // The chain id is built in SQL as `orderChainId` builds it (its prefix
+    // is the first argument), so the chain index finds each order's entries.
+    histories: sqlText`${AUDIT_SELECT} WHERE ${auditLog.chainId} IN
+      (SELECT ? || ${orders.id} FROM ${orders} ${onPage} ${NEWEST_FIRST}
+      LIMIT ? OFFSET ?)
+      ORDER BY ${auditLog.chainId}, ${auditLog.chainSeq}`,
   };
 }
 
@@ -173,6 +186,26 @@ const LISTINGS: readonly ListingSql[] = [false, true].flatMap((after) => [
 export function listingStatements(
   query: OrderQuery,
 ): [count: InStatement, page: InStatement, items: InStatement] {
+  const { sql, filters, page } = listing(query);
+  return [
+    { sql: sql.count, args: filters },
+    { sql: sql.page, args: page },
+    { sql: sql.items, args: page },
+  ];
+}
+
+/**
+ * The audit entries of the orders on a listing's page (the page of
+ * `listingStatements` with the same query), by chain and oldest first
+ * (`readAuditRow` reads its rows).
+ */
+export function pageHistoriesStatement(query: OrderQuery): InStatement {
+  const { sql, page } = listing(query);
+  return { sql: sql.histories, args: [orderChainId(""), ...page] };
+}
+
+/** A listing's SQL and the arguments of its count and of its page. */
+function listing(query: OrderQuery) {
   const { userId, status, after } = query;
   const sql = LISTINGS[
     (userId !== undefined ? 1 : 0) + (status !== undefined ? 2 : 0) +
@@ -188,12 +221,7 @@ export function listingStatements(
     after.createdAt,
     after.id,
   ];
-  const page = [...onPage, query.limit, query.offset];
-  return [
-    { sql: sql.count, args: filters },
-    { sql: sql.page, args: page },
-    { sql: sql.items, args: page },
-  ];
+  return { sql, filters, page: [...onPage, query.limit, query.offset] };
 }
 
 /** An order row read by the statements above. */

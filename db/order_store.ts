@@ -14,6 +14,7 @@ import {
   orderChainId,
 } from "../domain/audit.ts";
 import { orderEventOf } from "../domain/order_events.ts";
+import type { Order } from "../domain/order.ts";
 import type { OrderPage, OrderQuery, OrderStore } from "../domain/ports.ts";
 import type { DataKeyRecord } from "../pii/keyring.ts";
 import { eq, inArray } from "drizzle-orm";
@@ -48,6 +49,7 @@ import {
   ORDER_WITH_ITEMS_SQL,
   orderExists,
   orderToRow,
+  pageHistoriesStatement,
   readItemRow,
   readOrderRow,
   rowToOrder,
@@ -284,25 +286,49 @@ export function createOrderStore(
         listingStatements(query),
         query.userId === undefined ? undefined : { userId: query.userId },
       );
-      const itemsByOrder = new Map<string, OrderItemRow[]>();
-      for (const item of items!.rows.map(readItemRow)) {
-        const list = itemsByOrder.get(item.orderId);
-        if (list) list.push(item);
-        else itemsByOrder.set(item.orderId, [item]);
-      }
       return {
-        orders: rows!.rows.map((row) => {
-          const order = readOrderRow(row);
-          return rowToOrder(order, itemsByOrder.get(order.id) ?? []);
-        }),
+        orders: pageOrders(rows!.rows, items!.rows),
         count: integerValue(totals!.rows[0]?.n ?? 0),
       };
+    },
+
+    async listOrdersWithHistory(query: OrderQuery) {
+      const [, page, items] = listingStatements(query);
+      const [rows, itemRows, entries] = await readBatch(
+        [page, items, pageHistoriesStatement(query)],
+        query.userId === undefined ? undefined : { userId: query.userId },
+      );
+      const histories = new Map<string, AuditEntry[]>();
+      for (const row of entries!.rows) {
+        const entry = rowToAuditEntry(readAuditRow(row));
+        const history = histories.get(entry.chainId);
+        if (history) history.push(entry);
+        else histories.set(entry.chainId, [entry]);
+      }
+      return pageOrders(rows!.rows, itemRows!.rows).map((order) => ({
+        order,
+        history: histories.get(orderChainId(order.id)) ?? [],
+      }));
     },
 
     ping() {
       return checkSchemaVersion(client);
     },
   };
+}
+
+/** The orders of a listing's page, with their lines (`listingStatements`). */
+function pageOrders(rows: Row[], itemRows: Row[]): Order[] {
+  const itemsByOrder = new Map<string, OrderItemRow[]>();
+  for (const item of itemRows.map(readItemRow)) {
+    const list = itemsByOrder.get(item.orderId);
+    if (list) list.push(item);
+    else itemsByOrder.set(item.orderId, [item]);
+  }
+  return rows.map((row) => {
+    const order = readOrderRow(row);
+    return rowToOrder(order, itemsByOrder.get(order.id) ?? []);
+  });
 }
 
 /** A data key row read by raw SQL, its columns named by the schema. */

@@ -5,7 +5,6 @@
  * their personal data.
  */
 import { type AuditEntry, EXPORTED_USER_ACTIONS } from "./audit.ts";
-import type { Order } from "./order.ts";
 import { assertCanManagePersonalData } from "./policy.ts";
 import type {
   AccountStore,
@@ -30,6 +29,13 @@ export interface ExportPersonalDataCommand {
   /** The user the export is about. */
   readonly userId: number;
   readonly principal: Principal;
+  /**
+   * Settles once the request may go on (see `admitted` in
+   * routes/middleware/rate_limit.ts); the export reads its first page of
+   * orders before, and waits for it before reading more, so a refused
+   * request reads at most one page. Unset: at once.
+   */
+  readonly admitted?: () => Promise<void>;
 }
 
 /** Everything the service holds about a user. */
@@ -60,9 +66,9 @@ export async function exportPersonalData(
   assertCanManagePersonalData(command.principal, userId);
   const exportedAt = clock.now();
   // The user's own chain is read while their orders are (at the edge each
-  // read is a round trip), and the histories a few at a time.
+  // read is a round trip), and each page of orders with their histories.
   const [orders, chain] = await Promise.all([
-    allOrdersOf(store, userId).then((found) => withHistories(store, found)),
+    allOrdersOf(store, userId, command.admitted),
     accounts.listUserEvents(userId),
   ]);
   const events = chain.filter((entry) =>
@@ -71,49 +77,32 @@ export async function exportPersonalData(
   return { userId, exportedAt, orders, events };
 }
 
-/** How many order histories the export reads at once. */
-const HISTORIES_AT_ONCE = 10;
-
-/** Each order with its history, in the orders' order. */
-async function withHistories(
-  store: OrderStore,
-  orders: readonly Order[],
-): Promise<OrderWithHistory[]> {
-  const found: OrderWithHistory[] = [];
-  for (let i = 0; i < orders.length; i += HISTORIES_AT_ONCE) {
-    found.push(
-      ...await Promise.all(
-        orders.slice(i, i + HISTORIES_AT_ONCE).map(async (order) => ({
-          order,
-          history: await store.listOrderHistory(order.id),
-        })),
-      ),
-    );
-  }
-  return found;
-}
-
-/** Every order of the user, newest first (as the listing orders them). */
+/**
+ * Every order of the user, newest first (as the listing orders them), each
+ * with its history; pages after the first once `admitted`.
+ */
 async function allOrdersOf(
   store: OrderStore,
   userId: number,
-): Promise<Order[]> {
+  admitted: (() => Promise<void>) | undefined,
+): Promise<OrderWithHistory[]> {
   const seen = new Set<string>();
-  const orders: Order[] = [];
+  const orders: OrderWithHistory[] = [];
   for (let offset = 0;; offset += EXPORT_PAGE_SIZE) {
-    const page = await store.listOrders({
+    if (offset > 0) await admitted?.();
+    const page = await store.listOrdersWithHistory({
       userId,
       status: undefined,
       limit: EXPORT_PAGE_SIZE,
       offset,
     });
-    for (const order of page.orders) {
+    for (const found of page) {
       // An order created while the export runs shifts later pages by one.
-      if (!seen.has(order.id)) {
-        seen.add(order.id);
-        orders.push(order);
+      if (!seen.has(found.order.id)) {
+        seen.add(found.order.id);
+        orders.push(found);
       }
     }
-    if (page.orders.length < EXPORT_PAGE_SIZE) return orders;
+    if (page.length < EXPORT_PAGE_SIZE) return orders;
   }
 }

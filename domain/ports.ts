@@ -160,6 +160,11 @@ export interface OrderStore {
   /** Orders matching the query, newest first. */
   listOrders(query: OrderQuery): Promise<OrderPage>;
   /**
+   * The page of orders `listOrders` would answer, each with its audit
+   * entries (oldest first), read together in one request.
+   */
+  listOrdersWithHistory(query: OrderQuery): Promise<OrderWithHistory[]>;
+  /**
    * Whether the database is ready: resolves with why not (a line for the
    * log, e.g. its schema lags the shipped migrations), or undefined when it
    * is; rejects when the database does not answer. One small query.

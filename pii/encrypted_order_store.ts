@@ -186,6 +186,21 @@ export function encryptedOrderStore(
       return { ...page, orders: await revealOrders(page.orders, keyring) };
     },
 
+    async listOrdersWithHistory(query) {
+      const page = await inner.listOrdersWithHistory(query);
+      const orders = await revealOrders(
+        page.map(({ order }) => order),
+        keyring,
+      );
+      return await Promise.all(orders.map(async (order, i) => ({
+        order,
+        history: await revealHistory(
+          page[i]!.history,
+          () => Promise.resolve(order.personalDataErased === true),
+        ),
+      })));
+    },
+
     ping() {
       return inner.ping();
     },

@@ -13,7 +13,7 @@ import {
   MAX_ERASURE_ATTEMPTS,
 } from "../pii/erasure.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { afterAdmission } from "./middleware/rate_limit.ts";
+import { admitted, afterAdmission } from "./middleware/rate_limit.ts";
 import { beginWrite } from "./middleware/hygiene.ts";
 import { PARAMETERS } from "./openapi/components.ts";
 import { documented } from "./openapi/documented.ts";
@@ -89,6 +89,7 @@ export function usersRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         await exportPersonalData(deps, {
           userId: pathUserId(c.req.param("user_id")),
           principal,
+          admitted: () => admitted(c),
         }),
     );
     // Logged once the export is assembled.

@@ -26,6 +26,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import {
+  MINUTE_MS,
   type RateLimiter,
   type RateLimitName,
   type RateLimitResult,
@@ -40,6 +41,7 @@ import { setResponseHeaders } from "./hygiene.ts";
 import { HttpProblem, TEMPORARILY_UNAVAILABLE } from "../http/problem.ts";
 import { securityEvent } from "../../monitoring/security_events.ts";
 import { logRequestIds } from "./request_id.ts";
+import { setBounded } from "../../bounded_map.ts";
 
 /**
  * The most time the rate-limit checks of one request may add together
@@ -114,11 +116,13 @@ export function readsAhead(): MiddlewareHandler<AppEnv> {
  * Marks a `GET` of one of `paths` whose read is not cheap (a list, a
  * history, an export, the events feed): a refused request must not make
  * the service read it. Its handler decides after the verdict
- * (`afterAdmission`), and runs while
- * a remote store judges only when this instance's last verdict for the
- * user, in the limit's current window, left room for it (as many requests
- * ahead as that verdict's `remaining`, less those already ahead); else it
- * waits for the verdict, as `readsAhead` routes never do.
+ * (`afterAdmission`), and runs while a remote store judges only when this
+ * instance's memory of the user's limit allows (`RoomMemory`): as many
+ * requests ahead as the last verdict's `remaining`, less those already
+ * ahead, until its window ends; when nothing is known of the user, one
+ * request ahead while the others wait for its verdict; after a refusal,
+ * none for `MINUTE_MS`. Else it waits for the verdict, as `readsAhead`
+ * routes never do.
  */
 export function readsAheadWithRoom(
   paths: readonly RegExp[],
@@ -187,7 +191,8 @@ export function admitted(c: Context<AppEnv>): Promise<void> {
  * in one round trip. With a store in another process, a request marked
  * `readsAhead` runs its handler while the store answers (the handler waits
  * for `admitted(c)` before it decides anything), and so does one marked
- * `readsAheadWithRoom` when the user's last verdict left room; every other
+ * `readsAheadWithRoom` when the instance's memory of the user allows
+ * (`RoomMemory`); every other
  * request waits for the verdict before its handler. The account state, when
  * its cache missed, is read meanwhile and judged first (`checkTogether`). A
  * creation's count that the handler did not keep is given back. Sets the
@@ -494,9 +499,19 @@ function refusal(
 
 /**
  * What an instance remembers of each user's last verdict of the
- * `requests` limit: how many more requests may run ahead of their verdict
- * (`readsAheadWithRoom`) before the window ends. Forgotten at a refusal,
- * when the store did not answer, and when the window ends.
+ * `requests` limit, to decide which requests may run ahead of their
+ * verdict (`readsAheadWithRoom`):
+ *
+ * - after a verdict that admitted, as many as it left `remaining`, until
+ *   its window frees a request (`resetMs`);
+ * - when nothing is known (a fresh instance, a user not seen for a window):
+ *   one, as a probe, while the user's other requests wait for its verdict;
+ * - after a refusal, or when the store gave no verdict: none for
+ *   `MINUTE_MS`, the window of every limit.
+ *
+ * So a refused request reads ahead only as a probe: at most once per user,
+ * instance and window, whatever the user sends (issue 24 against issue 20's
+ * finding, docs/rate-limits.md).
  */
 interface RoomMemory {
   /** Whether a request may run ahead; counts it when it may. */
@@ -511,14 +526,24 @@ interface RoomMemory {
 
 function createRoomMemory(now: () => number, maxEntries: number): RoomMemory {
   /** Room left, until when, and requests ahead still waiting for a verdict. */
-  const entries = new Map<
-    number,
-    { spare: number; until: number; waiting: number }
-  >();
+  type Entry = { spare: number; until: number; waiting: number };
+  const entries = new Map<number, Entry>();
   return {
     take(userId) {
       const entry = entries.get(userId);
-      if (!entry || now() >= entry.until || entry.spare < 1) return false;
+      const known = entry !== undefined &&
+        (now() < entry.until || entry.waiting > 0);
+      if (!known) {
+        // The probe: no room until its verdict (`judged`) says how much.
+        setBounded(
+          entries,
+          userId,
+          { spare: 0, until: Infinity, waiting: 1 },
+          maxEntries,
+        );
+        return true;
+      }
+      if (now() >= entry.until || entry.spare < 1) return false;
       entry.spare -= 1;
       entry.waiting += 1;
       return true;
@@ -526,18 +551,19 @@ function createRoomMemory(now: () => number, maxEntries: number): RoomMemory {
     judged(userId, result, wasAhead) {
       const entry = entries.get(userId);
       const waiting = Math.max(0, (entry?.waiting ?? 0) - (wasAhead ? 1 : 0));
-      entries.delete(userId);
-      if (result === undefined || !result.success) return;
-      if (entries.size >= maxEntries) {
-        const oldest = entries.keys().next();
-        if (!oldest.done) entries.delete(oldest.value);
-      }
-      entries.set(userId, {
-        // Requests already ahead will use some of what this verdict saw.
-        spare: result.remaining - waiting,
-        until: now() + Math.max(0, result.resetMs),
-        waiting,
-      });
+      setBounded(
+        entries,
+        userId,
+        result === undefined || !result.success
+          ? { spare: 0, until: now() + MINUTE_MS, waiting }
+          : {
+            // Requests already ahead will use some of what this verdict saw.
+            spare: result.remaining - waiting,
+            until: now() + Math.max(0, result.resetMs),
+            waiting,
+          },
+        maxEntries,
+      );
     },
   };
 }

@@ -39,7 +39,7 @@ function recording(
     ...deps,
     store: recordingCalls(
       deps.store,
-      ["listOrders", "listOrderHistory"],
+      ["listOrdersWithHistory"],
       reads,
     ),
     accounts: recordingCalls(deps.accounts, ["listUserEvents"], reads),
@@ -132,10 +132,11 @@ Deno.test("a user without orders is exported with none", () =>
     });
   }));
 
-Deno.test("the export reads every order, across pages of 100, then each one's history, and the user's events alongside the first page", () =>
+Deno.test("the export reads every order with its history, a page of 100 per read, and the user's events alongside the first page", () =>
   withContext(async (ctx, deps) => {
     const placed = [];
     for (let i = 0; i < 101; i++) placed.push(await placeOrder(ctx, OWNER));
+    await cancelAsOwner(ctx, placed[0]!);
     const reads: string[] = [];
     const exported = await exportPersonalData(recording(deps, reads), {
       userId: OWNER.userId,
@@ -145,12 +146,58 @@ Deno.test("the export reads every order, across pages of 100, then each one's hi
       exported.orders.map(({ order }) => order.id),
       placed.map((order) => order.id).reverse(),
     );
+    // The oldest order, on the second page, with its whole history.
+    assert.deepEqual(
+      exported.orders.at(-1)?.history.map((entry) => entry.action),
+      ["order.created", "order.cancelled"],
+    );
     assert.deepEqual(reads, [
-      "listOrders",
+      "listOrdersWithHistory",
       "listUserEvents",
-      "listOrders",
-      ...placed.map(() => "listOrderHistory"),
+      "listOrdersWithHistory",
     ]);
+  }));
+
+Deno.test("the export reads past its first page only once the request is admitted, and not at all when refused", () =>
+  withContext(async (ctx, deps) => {
+    for (let i = 0; i < 101; i++) await placeOrder(ctx, OWNER);
+    const reads: string[] = [];
+    const recorded = recording(deps, reads);
+    const firstPage = Promise.withResolvers<void>();
+    const listPage = recorded.store.listOrdersWithHistory;
+    recorded.store.listOrdersWithHistory = async (query) => {
+      const page = await listPage(query);
+      firstPage.resolve();
+      return page;
+    };
+    const admission = Promise.withResolvers<void>();
+    const pending = exportPersonalData(recorded, {
+      userId: OWNER.userId,
+      principal: OWNER,
+      admitted: () => admission.promise,
+    });
+    // The first page is in; ungated, the second read would start at once.
+    await firstPage.promise;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(reads, ["listOrdersWithHistory", "listUserEvents"]);
+    admission.resolve();
+    assert.equal((await pending).orders.length, 101);
+    assert.deepEqual(reads, [
+      "listOrdersWithHistory",
+      "listUserEvents",
+      "listOrdersWithHistory",
+    ]);
+
+    const refusedReads: string[] = [];
+    await assert.rejects(
+      exportPersonalData(recording(deps, refusedReads), {
+        userId: OWNER.userId,
+        principal: OWNER,
+        admitted: () => Promise.reject(new Error("refused")),
+      }),
+      /refused/,
+    );
+    assert.deepEqual(refusedReads, ["listOrdersWithHistory", "listUserEvents"]);
   }));
 
 Deno.test("after an erasure the export holds the erasure event and the orders without their address", () =>

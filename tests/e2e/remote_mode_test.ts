@@ -309,8 +309,9 @@ redisTest(
       get_by_id: [1, 1, 1],
       list: [1, 1, 1],
       history: [1, 1, 1],
-      // The orders, then the events of the user's chain and their keys.
-      export: [3, 1, 1],
+      // The orders with their histories and the owner's keys, and beside
+      // them the events of the user's chain.
+      export: [2, 1, 1],
       events: [1, 1, 1],
       create: [1, 1, 2],
       // The key's record is read while Redis answers.
@@ -329,7 +330,7 @@ redisTest(
       get_by_id: [2, 1, 1],
       list: [2, 1, 1],
       history: [2, 1, 1],
-      export: [4, 1, 1],
+      export: [3, 1, 1],
       events: [2, 1, 1],
       create: [3, 1, 2],
       create_keyed: [4, 1, 2],

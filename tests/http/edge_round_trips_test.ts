@@ -2,10 +2,15 @@
  * Issue 24 with a rate-limit store in another process (Upstash): the
  * account state read on a cache miss travels with the limits' call and
  * its refusals still win, and a list is read while the store judges only
- * when this instance's last verdict for the user left room for it.
+ * when this instance's memory of the user allows: the room its last
+ * verdict left, or one probe when nothing is known.
  */
 import assert from "node:assert/strict";
-import type { RateLimitName } from "../../limits/rate_limiter.ts";
+import {
+  MINUTE_MS,
+  type RateLimiters,
+  type RateLimitName,
+} from "../../limits/rate_limiter.ts";
 import {
   createUpstashRateLimiters,
   createUpstashRedis,
@@ -29,6 +34,7 @@ async function withUpstash(
   fn: (
     ctx: TestContext,
     bridge: Awaited<ReturnType<typeof startUpstashBridge>>,
+    limiters: RateLimiters,
   ) => Promise<void>,
 ): Promise<void> {
   await using bridge = await startUpstashBridge();
@@ -47,11 +53,26 @@ async function withUpstash(
     rateLimits: { limiters, failClosed: false, trustedProxies: 0 },
   });
   try {
-    await fn(ctx, bridge);
+    await fn(ctx, bridge, limiters);
   } finally {
     ctx.close();
     await bridge.idle();
   }
+}
+
+/** Counts the store's reads of order lists from now on. */
+function countListReads(ctx: TestContext): () => number {
+  const store = ctx.store as unknown as Record<
+    string,
+    (...args: unknown[]) => unknown
+  >;
+  const listOrders = store.listOrders!;
+  let reads = 0;
+  store.listOrders = (...args) => {
+    reads++;
+    return listOrders.apply(ctx.store, args);
+  };
+  return () => reads;
 }
 
 async function adminAction(
@@ -172,16 +193,7 @@ redisTest(
     withUpstash({ requests: 3 }, async (ctx) => {
       const alice = await ctx.token(1);
       await createOrder(ctx, alice); // 2 left in the window
-      const store = ctx.store as unknown as Record<
-        string,
-        (...args: unknown[]) => unknown
-      >;
-      const listOrders = store.listOrders!;
-      let reads = 0;
-      store.listOrders = (...args) => {
-        reads++;
-        return listOrders.apply(ctx.store, args);
-      };
+      const reads = countListReads(ctx);
       const responses = await Promise.all(
         Array.from(
           { length: 3 },
@@ -191,6 +203,38 @@ redisTest(
       await Promise.all(responses.map((r) => r.body?.cancel()));
       assert.deepEqual(responses.map((r) => r.status).sort(), [200, 200, 429]);
       // Two ran ahead on the creation's room; the third waited, was refused.
-      assert.equal(reads, 2);
+      assert.equal(reads(), 2);
+    }),
+);
+
+redisTest(
+  "with nothing known of a user, one list is read ahead as a probe while the others wait; after a refusal none is read ahead for a minute",
+  () =>
+    withUpstash({ requests: 3 }, async (ctx, _bridge, limiters) => {
+      const alice = await ctx.token(1);
+      // Another instance used up the user's window; this one knows nothing.
+      for (let i = 0; i < 3; i++) await limiters.requests.limit("1");
+      const reads = countListReads(ctx);
+      const lists = async (count: number) => {
+        const responses = await Promise.all(
+          Array.from(
+            { length: count },
+            () => ctx.request("GET", "/v1/orders", { token: alice }),
+          ),
+        );
+        await Promise.all(responses.map((r) => r.body?.cancel()));
+        return responses.map((r) => r.status);
+      };
+      assert.deepEqual(await lists(3), [429, 429, 429]);
+      assert.equal(reads(), 1, "the probe only");
+      // The refusal is remembered for a minute, and each refusal since:
+      // nothing runs ahead of its verdict.
+      ctx.clock.advance(MINUTE_MS - 1);
+      assert.deepEqual(await lists(2), [429, 429]);
+      assert.equal(reads(), 1);
+      // A minute after the last refusal, nothing is known again: one probe.
+      ctx.clock.advance(MINUTE_MS);
+      assert.deepEqual(await lists(2), [429, 429]);
+      assert.equal(reads(), 2);
     }),
 );

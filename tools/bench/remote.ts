@@ -21,6 +21,7 @@ import { type RunningServer, startServer } from "../../tests/fixtures/mod.ts";
 import { startLibsqlHttpServer } from "../../tests/fixtures/libsql_http_server.ts";
 import { startUpstashBridge } from "../../tests/fixtures/upstash_bridge.ts";
 import { progress } from "./process.ts";
+import { SERVICE_LIMITS } from "./service_run.ts";
 import { randomSecret } from "./seed.ts";
 
 /** How warm the instance's caches are for the measured request's user. */
@@ -122,6 +123,8 @@ export async function runRemoteBenchmark(
     const start = () =>
       startServer({
         ...env,
+        // A fulfillment user changes orders in every scenario and state.
+        ...SERVICE_LIMITS,
         JWT_SECRET: secret,
         UPSTASH_REDIS_REST_URL: bridge.url,
         UPSTASH_REDIS_REST_TOKEN: bridge.token,
@@ -280,7 +283,7 @@ async function migrate(env: Record<string, string>): Promise<void> {
 
 /**
  * The scenarios. Every measured request that counts against the creation
- * limit belongs to a user of its own, so the default limits never refuse.
+ * limit belongs to a user of its own (a first order is a new user's).
  */
 function buildScenarios(
   call: (step: Step) => Promise<string>,

@@ -33,7 +33,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SEED_CONCURRENCY = 32;
 
 /** Generous limits, so that the benchmark measures work rather than 429s. */
-const SERVICE_LIMITS = {
+export const SERVICE_LIMITS = {
   RATE_LIMIT_REQUESTS_PER_MIN: "100000",
   RATE_LIMIT_ORDERS_PER_MIN: "100000",
   RATE_LIMIT_MISSES_PER_MIN: "100000",
