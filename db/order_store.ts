@@ -56,7 +56,7 @@ import {
   underVelocityLimit,
   updateOrderStatement,
 } from "./order_statements.ts";
-import { type OrderItemRow, orderItems, orders, userKeys } from "./schema.ts";
+import { orderItems, orders, userKeys } from "./schema.ts";
 import { checkSchemaVersion } from "./schema_version.ts";
 import { type Guard, insertRows, integerValue } from "./sql.ts";
 
@@ -298,13 +298,10 @@ export function createOrderStore(
         [page, items, pageHistoriesStatement(query)],
         query.userId === undefined ? undefined : { userId: query.userId },
       );
-      const histories = new Map<string, AuditEntry[]>();
-      for (const row of entries!.rows) {
-        const entry = rowToAuditEntry(readAuditRow(row));
-        const history = histories.get(entry.chainId);
-        if (history) history.push(entry);
-        else histories.set(entry.chainId, [entry]);
-      }
+      const histories = Map.groupBy(
+        entries!.rows.map((row) => rowToAuditEntry(readAuditRow(row))),
+        (entry) => entry.chainId,
+      );
       return pageOrders(rows!.rows, itemRows!.rows).map((order) => ({
         order,
         history: histories.get(orderChainId(order.id)) ?? [],
@@ -319,12 +316,10 @@ export function createOrderStore(
 
 /** The orders of a listing's page, with their lines (`listingStatements`). */
 function pageOrders(rows: Row[], itemRows: Row[]): Order[] {
-  const itemsByOrder = new Map<string, OrderItemRow[]>();
-  for (const item of itemRows.map(readItemRow)) {
-    const list = itemsByOrder.get(item.orderId);
-    if (list) list.push(item);
-    else itemsByOrder.set(item.orderId, [item]);
-  }
+  const itemsByOrder = Map.groupBy(
+    itemRows.map(readItemRow),
+    (item) => item.orderId,
+  );
   return rows.map((row) => {
     const order = readOrderRow(row);
     return rowToOrder(order, itemsByOrder.get(order.id) ?? []);
