@@ -234,12 +234,21 @@ export const webhookEndpoints = sqliteTable("webhook_endpoints", {
 });
 
 /**
+ * What `ready` of a delivery says: `waiting` behind an earlier delivery of
+ * its order to its endpoint, `ready` to attempt from `next_at`, or `leased`
+ * by the process attempting it (`lease_token`) until `next_at`, when the
+ * lease runs out and any process may attempt it again. A lease lives in
+ * the columns of the claim's index, so no other index follows it.
+ */
+export const DELIVERY_STATES = { waiting: 0, ready: 1, leased: 2 } as const;
+
+/**
  * The outbox: one row per delivery still to make (an event for an
  * endpoint), written in the batch of the change whose event it carries,
  * deleted once it succeeded or failed for good. `payload` is the body sent,
  * byte for byte on every attempt. `seq` orders one order's deliveries to an
- * endpoint; a row is leased (`lease_until`, `lease_token`) by the process
- * attempting it, so one attempt is made by one process.
+ * endpoint; a row is leased (`ready`, `next_at`, `lease_token`) by the
+ * process attempting it, so one attempt is made by one process.
  */
 export const webhookDeliveries = sqliteTable("webhook_deliveries", {
   seq: integer("seq").primaryKey({ autoIncrement: true }),
@@ -250,23 +259,26 @@ export const webhookDeliveries = sqliteTable("webhook_deliveries", {
   orderId: text("order_id"),
   payload: text("payload").notNull(),
   /**
-   * 1 when no earlier delivery of its order to its endpoint is pending
-   * (the order's head, or no order): only such a delivery is attempted.
-   * Set when queued, and on the next one when its predecessor is done.
+   * One of `DELIVERY_STATES`. Not `waiting` when no earlier delivery of its
+   * order to its endpoint is pending (the order's head, or no order): only
+   * such a delivery is attempted. Set when queued, and on the next one when
+   * its predecessor is done.
    */
-  ready: integer("ready").notNull().default(1),
+  ready: integer("ready").notNull().default(DELIVERY_STATES.ready),
   /** Attempts made so far. */
   attempts: integer("attempts").notNull(),
-  /** When the next attempt is due (ms since the epoch). */
+  /**
+   * When the next attempt is due, or while leased when the lease runs out
+   * (ms since the epoch).
+   */
   nextAt: integer("next_at").notNull(),
-  leaseUntil: integer("lease_until").notNull(),
+  /** The lease's holder while leased; null once an attempt is recorded. */
   leaseToken: text("lease_token"),
   /** When it was queued. */
   createdAt: integer("created_at").notNull(),
 }, (t) => [
   index("webhook_deliveries_order_idx").on(t.endpointId, t.orderId, t.seq),
   index("webhook_deliveries_ready_idx").on(t.endpointId, t.ready, t.nextAt),
-  index("webhook_deliveries_lease_idx").on(t.endpointId, t.leaseUntil),
 ]);
 
 /** The attempts log, per endpoint, newest first by `seq`. */

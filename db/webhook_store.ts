@@ -37,6 +37,7 @@ import {
 import { CHAIN_HEAD_SQL, readChainHead } from "./audit_rows.ts";
 import type { Db } from "./database.ts";
 import {
+  DELIVERY_STATES,
   webhookAttempts,
   webhookDeliveries,
   type WebhookEndpointRow,
@@ -60,6 +61,7 @@ import {
 const E = webhookEndpoints;
 const D = webhookDeliveries;
 const A = webhookAttempts;
+const { waiting: WAITING, ready: READY, leased: LEASED } = DELIVERY_STATES;
 
 /** Subscribed types as stored: between commas, or empty for every type. */
 function storedEventTypes(types: readonly string[]): string {
@@ -79,11 +81,11 @@ export function queueEventDeliveries(
   return {
     sql: sqlText`INSERT INTO ${D} (${D.endpointId}, ${D.eventId},
       ${D.eventType}, ${D.orderId}, ${D.payload}, ${D.ready}, ${D.attempts},
-      ${D.nextAt}, ${D.leaseUntil}, ${D.createdAt})
+      ${D.nextAt}, ${D.createdAt})
       SELECT ${E.id}, ?1, ?2, ?3, ?4, ${
       readyFor(sqlText`${E.id}`, sqlText`?3`)
     },
-        0, ?5, 0, ?5 FROM ${E}
+        0, ?5, ?5 FROM ${E}
       WHERE ${E.enabled} = 1
         AND (${E.eventTypes} = '' OR instr(${E.eventTypes}, ?6) > 0)${guard}`,
     args: [
@@ -99,21 +101,21 @@ export function queueEventDeliveries(
 }
 
 /**
- * Whether a delivery queued now for `endpoint` about `order` (SQL
- * expressions) may go at once: no earlier one of the order is pending.
+ * The state of a delivery queued now for `endpoint` about `order` (SQL
+ * expressions): ready at once unless an earlier one of the order is
+ * pending.
  */
 function readyFor(endpoint: SqlText, order: SqlText): SqlText {
-  return sqlText`(${order} IS NULL OR NOT EXISTS (SELECT 1 FROM ${D} p
-    WHERE p.${D.endpointId} = ${endpoint} AND p.${D.orderId} = ${order}))`;
+  return sqlText`CASE WHEN ${order} IS NULL OR NOT EXISTS (SELECT 1 FROM ${D} p
+    WHERE p.${D.endpointId} = ${endpoint} AND p.${D.orderId} = ${order})
+    THEN ${READY} ELSE ${WAITING} END`;
 }
 
 /** Queues one delivery (arguments: endpoint, event id, type, order, payload, at). */
 const QUEUE_ONE_SQL = sqlText`INSERT INTO ${D} (${D.endpointId}, ${D.eventId},
   ${D.eventType}, ${D.orderId}, ${D.payload}, ${D.ready}, ${D.attempts},
-  ${D.nextAt}, ${D.leaseUntil}, ${D.createdAt})
-  SELECT ?1, ?2, ?3, ?4, ?5, ${
-  readyFor(sqlText`?1`, sqlText`?4`)
-}, 0, ?6, 0, ?6`;
+  ${D.nextAt}, ${D.createdAt})
+  SELECT ?1, ?2, ?3, ?4, ?5, ${readyFor(sqlText`?1`, sqlText`?4`)}, 0, ?6, ?6`;
 
 const SELECT_ENDPOINTS = selectAs(E);
 
@@ -188,41 +190,57 @@ const ATTEMPTS_SQL = sqlText`SELECT ${
   FROM ${A} WHERE ${A.endpointId} = ? AND ${A.seq} < ?
   ORDER BY ${A.seq} DESC LIMIT ?`;
 
-/** Each enabled endpoint and whether a delivery is due (arguments: now, now). */
+/**
+ * Each enabled endpoint and whether a delivery is due, ready or with its
+ * lease run out (argument: now).
+ */
 const DUE_ENDPOINTS_SQL = sqlText`SELECT ${selectList({ endpointId: E.id })},
     EXISTS (SELECT 1 FROM ${D} d
-      WHERE d.${D.endpointId} = ${qualified(E.id)} AND d.${D.ready} = 1
-        AND d.${D.nextAt} <= ? AND d.${D.leaseUntil} <= ?) AS due
+      WHERE d.${D.endpointId} = ${qualified(E.id)}
+        AND d.${D.ready} IN (${READY}, ${LEASED}) AND d.${D.nextAt} <= ?1) AS due
   FROM ${E} WHERE ${E.enabled} = 1`;
 
 /**
- * Leases one endpoint's due deliveries, the earliest due first, no more
- * than its free slots (attempts in flight anywhere hold theirs by their
- * lease) nor the limit. Arguments: lease until, token, endpoint, now, now,
- * limit, concurrency, endpoint, now. Each statement reads a few index
- * entries whatever the backlog: the ready ones of one endpoint in due
- * order, and its leased ones.
+ * Endpoint ?3's deliveries in `state` due at ?4, the earliest first, as
+ * many as it has free slots (`free`, below).
  */
-const CLAIM_SQL =
-  sqlText`UPDATE ${D} SET ${D.leaseUntil} = ?, ${D.leaseToken} = ?
-  WHERE ${D.seq} IN (SELECT ${D.seq} FROM ${D}
-    WHERE ${D.endpointId} = ? AND ${D.ready} = 1 AND ${D.nextAt} <= ?
-      AND ${D.leaseUntil} <= ?
-    ORDER BY ${D.nextAt}
-    LIMIT max(0, min(?, ? - (SELECT count(*) FROM ${D}
-      WHERE ${D.endpointId} = ? AND ${D.leaseUntil} > ?))))
+function dueIn(state: number): SqlText {
+  return sqlText`SELECT * FROM (SELECT ${D.seq} AS pick, ${state} AS lane,
+      ${D.nextAt} AS due FROM ${D}
+    WHERE ${D.endpointId} = ?3 AND ${D.ready} = ${state} AND ${D.nextAt} <= ?4
+    ORDER BY ${D.nextAt} LIMIT (SELECT n FROM free))`;
+}
+
+/**
+ * Leases one endpoint's due deliveries, those whose lease ran out first
+ * (a process died mid-attempt), then the ready ones in due order, no more
+ * than its free slots (attempts in flight anywhere hold theirs by their
+ * live lease) nor the limit. Arguments: lease until, token, endpoint, now,
+ * limit, concurrency. Each statement reads a few entries of the one index
+ * `(endpoint_id, ready, next_at)` whatever the backlog: its leased ones
+ * and its first due ones.
+ */
+const CLAIM_SQL = sqlText`WITH free (n) AS (SELECT max(0, min(?5, ?6 -
+    (SELECT count(*) FROM ${D} WHERE ${D.endpointId} = ?3
+      AND ${D.ready} = ${LEASED} AND ${D.nextAt} > ?4))))
+  UPDATE ${D} SET ${D.ready} = ${LEASED}, ${D.nextAt} = ?1,
+    ${D.leaseToken} = ?2
+  WHERE ${D.seq} IN (SELECT pick FROM (${dueIn(LEASED)} UNION ALL ${
+  dueIn(READY)
+}
+    ORDER BY lane DESC, due LIMIT (SELECT n FROM free)))
   RETURNING ${
-    selectList({
-      seq: D.seq,
-      endpointId: D.endpointId,
-      eventId: D.eventId,
-      eventType: D.eventType,
-      orderId: D.orderId,
-      payload: D.payload,
-      attempts: D.attempts,
-      queuedAt: D.createdAt,
-    })
-  }`;
+  selectList({
+    seq: D.seq,
+    endpointId: D.endpointId,
+    eventId: D.eventId,
+    eventType: D.eventType,
+    orderId: D.orderId,
+    payload: D.payload,
+    attempts: D.attempts,
+    queuedAt: D.createdAt,
+  })
+}`;
 
 const TARGETS_SQL = sqlText`SELECT ${
   selectList({
@@ -240,14 +258,16 @@ const SUCCEEDED_OR_FAILED_SQL = sqlText`DELETE FROM ${D} WHERE ${HOLDS_LEASE}`;
 
 /**
  * After a delivery is done, the next of its order to its endpoint may go
- * (arguments: endpoint, order).
+ * (arguments: endpoint, order); a delivery already ready or leased (the
+ * one recorded, if its record lost the lease) stays as it is.
  */
-const PROMOTE_NEXT_SQL = sqlText`UPDATE ${D} SET ${D.ready} = 1
+const PROMOTE_NEXT_SQL = sqlText`UPDATE ${D} SET ${D.ready} = ${READY}
   WHERE ${D.seq} = (SELECT min(${D.seq}) FROM ${D}
-    WHERE ${D.endpointId} = ?1 AND ${D.orderId} = ?2)`;
+    WHERE ${D.endpointId} = ?1 AND ${D.orderId} = ?2)
+    AND ${D.ready} = ${WAITING}`;
 
 const RETRY_SQL = sqlText`UPDATE ${D} SET ${D.attempts} = ${D.attempts} + 1,
-  ${D.nextAt} = ?, ${D.leaseUntil} = 0, ${D.leaseToken} = NULL
+  ${D.ready} = ${READY}, ${D.nextAt} = ?, ${D.leaseToken} = NULL
   WHERE ${HOLDS_LEASE}`;
 
 /**
@@ -257,7 +277,8 @@ const RETRY_SQL = sqlText`UPDATE ${D} SET ${D.attempts} = ${D.attempts} + 1,
  * adds one, and a 410 or the count reaching the limit disables the
  * endpoint. Only for an enabled endpoint and when the attempt was
  * recorded (the statement before), so a row it returns disabled was
- * disabled by this attempt.
+ * disabled by this attempt; a success with no failure to forget writes
+ * nothing (the common case: no endpoint row rewritten per delivery).
  */
 const ENDPOINT_AFTER_ATTEMPT_SQL = sqlText`UPDATE ${E} SET
   ${E.failedDeliveries} = CASE WHEN ?1 THEN 0
@@ -268,7 +289,8 @@ const ENDPOINT_AFTER_ATTEMPT_SQL = sqlText`UPDATE ${E} SET
     WHEN ${E.enabled} = 1 AND ?2 AND ${E.failedDeliveries} + 1 >= ?4 THEN ?6
     ELSE ${E.disabledReason} END,
   ${E.updatedAt} = ?7
-  WHERE ${E.id} = ?8 AND ${E.enabled} = 1 AND changes() = 1 AND (?1 OR ?2 OR ?3)
+  WHERE ${E.id} = ?8 AND ${E.enabled} = 1 AND changes() = 1
+    AND ((?1 AND ${E.failedDeliveries} > 0) OR ?2 OR ?3)
   RETURNING ${
   selectList({ enabled: E.enabled, disabledReason: E.disabledReason })
 }`;
@@ -345,11 +367,8 @@ export function createWebhookStore(
           token,
           id,
           claim.now,
-          claim.now,
           claim.limit,
           claim.concurrency,
-          id,
-          claim.now,
         ],
       })),
     ];
@@ -550,7 +569,7 @@ export function createWebhookStore(
     async dueEndpoints(now) {
       const { rows } = await client.execute({
         sql: DUE_ENDPOINTS_SQL,
-        args: [now, now],
+        args: [now],
       });
       return {
         due: rows.filter((row) => integerValue(row.due) === 1).map((row) =>

@@ -34,7 +34,11 @@ import {
 import { errorFields } from "../error_fields.ts";
 import type { Logger } from "../logger.ts";
 import { DEFAULT_WEBHOOK_POLL_MS } from "../domain/webhooks.ts";
-import { type SendOptions, sendWebhook } from "./sender.ts";
+import {
+  createConnectionPool,
+  type SendOptions,
+  sendWebhook,
+} from "./sender.ts";
 import { webhookHeaders } from "./signature.ts";
 
 /** How the dispatcher delivers (from the `WEBHOOK_*` configuration). */
@@ -92,6 +96,15 @@ export const MAX_ATTEMPTS_IN_FLIGHT = 64;
 const MAX_RECORDS_PER_WRITE = 64;
 
 /**
+ * How long an ended attempt's record waits for the attempts this process
+ * still has in flight, at most. Attempts leased together end about
+ * together, so under load one write records (and refills) a whole group
+ * instead of one attempt each; an attempt that ends alone is recorded at
+ * once.
+ */
+const RECORD_WAIT_MS = 5;
+
+/**
  * How long a lease holds a delivery: the attempt's timeout plus time to
  * record it (as much again, at most 10 s). A process killed mid-attempt
  * delays the delivery by at most this much.
@@ -104,6 +117,9 @@ export function leaseMs(timeoutMs: number): number {
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { queue, clock, logger, settings } = deps;
   const random = deps.random ?? Math.random;
+  // Connections kept between attempts to the same receiver (keep-alive):
+  // at most one per attempt slot of an endpoint.
+  const pool = createConnectionPool({ perKey: settings.concurrency });
   const running = new Set<Promise<void>>();
   /** Attempts this process has in flight, per endpoint. */
   const inFlight = new Map<string, number>();
@@ -218,6 +234,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       ...deps.sendOptions,
       timeoutMs: settings.timeoutMs,
       allowHosts: settings.allowHosts,
+      pool,
     });
     const durationMs = Math.round(performance.now() - started);
     const verdict = classifyAttempt(result);
@@ -275,21 +292,30 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     settle: (result: Promise<RecordedAttempt>) => void;
   }[] = [];
   let flushing = false;
+  /** Records in the write under way. */
+  let writing = 0;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   function record(attempt: AttemptRecord): Promise<RecordedAttempt> {
     const recorded = new Promise<RecordedAttempt>((resolve) =>
       waiting.push({ record: attempt, settle: resolve })
     );
-    flush();
+    // Every attempt in `running` is sending, waiting here or being written.
+    const sending = running.size - waiting.length - writing;
+    if (sending <= 0 || waiting.length >= MAX_RECORDS_PER_WRITE) flush();
+    else flushTimer ??= setTimeout(flush, RECORD_WAIT_MS);
     return recorded;
   }
 
   async function flush(): Promise<void> {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
     if (flushing) return;
     flushing = true;
     try {
       while (waiting.length > 0) {
         const batch = waiting.splice(0, MAX_RECORDS_PER_WRITE);
+        writing = batch.length;
         const endpointIds = [
           ...new Set(batch.map((w) => w.record.delivery.endpointId)),
         ];
@@ -309,6 +335,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           // The leases run out and the deliveries are attempted again (at
           // least once); each waiter sees the error. Look again now.
           if (!stopped) pump();
+        } finally {
+          writing = 0;
         }
       }
     } finally {
@@ -343,8 +371,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           continue;
         }
         // Nothing in flight: done unless this round leased work that has
-        // since ended and more may be due.
-        if (leased === 0 || stopped || clock.now() >= deadline) return;
+        // since ended and more may be due. A sweep keeps no connection
+        // open until the next.
+        if (leased === 0 || stopped || clock.now() >= deadline) {
+          pool.closeIdle();
+          return;
+        }
       }
     },
 
@@ -353,6 +385,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (poll !== undefined) clearInterval(poll);
       await round;
       await Promise.allSettled([...running]);
+      pool.closeIdle();
     },
   };
 }

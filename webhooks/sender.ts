@@ -11,16 +11,30 @@
  *    address checked is the address connected to, so no second lookup can
  *    rebind the name in between. For `https:` TLS runs over that connection
  *    and verifies the certificate against the URL's host NAME.
- * 3. `POST` is written with `Connection: close`; the status line and headers
- *    are read (at most `MAX_RESPONSE_HEAD_BYTES`), then at most
- *    `MAX_WEBHOOK_RESPONSE_BYTES` of the body, which is dropped. Redirects
- *    are never followed: a 3xx is just a status.
+ * 3. `POST` is written; the status line and headers are read (at most
+ *    `MAX_RESPONSE_HEAD_BYTES`), then at most `MAX_WEBHOOK_RESPONSE_BYTES`
+ *    of the body, which is dropped. Redirects are never followed: a 3xx is
+ *    just a status.
  *
  * One deadline covers resolving, connecting, TLS, writing and reading the
  * status line and headers; a status read in time counts even when the body
- * is still coming (reading it stops at the deadline). The connection is
- * always closed before the result is returned. Network problems are results,
- * never exceptions, and nothing here logs.
+ * is still coming (reading it stops at the deadline). Network problems are
+ * results, never exceptions, and nothing here logs.
+ *
+ * Without a `pool` the request says `Connection: close` and the connection
+ * is always closed before the result is returned. With one (the dispatcher
+ * keeps one), a connection whose exchange ended cleanly — the request
+ * written, a final response over HTTP/1.1 without `Connection: close`, its
+ * body framed by length (or none) and read to its exact end, all before the
+ * deadline — is kept idle for the next attempt, which saves a TCP (and TLS)
+ * handshake per delivery. Reuse changes none of the rules above: every
+ * attempt still resolves the host and checks every address, and takes a
+ * kept connection only when it goes to one of the addresses just checked,
+ * with the same port and, for TLS, was verified against the same host
+ * name; every new connection is opened to a checked address. A kept
+ * connection that the receiver closed meanwhile (no byte of a response
+ * came back) is dropped and the request sent once more on a new one, within
+ * the same deadline; receivers deduplicate on `webhook-id` anyway.
  *
  * Two things can outlive the deadline, in the runtime rather than here: a
  * lookup by `systemResolver` (it runs to its own DNS timeout; its answer is
@@ -100,6 +114,73 @@ export interface SendOptions {
   readonly connect?: (
     address: { hostname: string; port: number },
   ) => Promise<Deno.TcpConn>;
+  /** Where idle connections are kept for reuse; none: one per attempt. */
+  readonly pool?: ConnectionPool;
+}
+
+/** Idle connections kept for reuse (HTTP/1.1 keep-alive), by destination. */
+export interface ConnectionPool {
+  /** An idle connection kept under `key`, taken out of the pool. */
+  take(key: string): Deno.Conn | undefined;
+  /** Keeps `conn` idle under `key`, or closes it when the pool is full. */
+  give(key: string, conn: Deno.Conn): void;
+  /** Closes every idle connection (the pool stays usable). */
+  closeIdle(): void;
+}
+
+/** How long a connection is kept idle, in ms: below common receivers' own. */
+export const IDLE_CONNECTION_MS = 2000;
+
+/**
+ * A pool that keeps at most `perKey` idle connections per destination
+ * (the attempts in flight per endpoint) for `idleMs` each. The newest is
+ * taken first: the one least likely to have been closed by the receiver.
+ */
+export function createConnectionPool(
+  options: { perKey: number; idleMs?: number },
+): ConnectionPool {
+  const idleMs = options.idleMs ?? IDLE_CONNECTION_MS;
+  const idle = new Map<
+    string,
+    { conn: Deno.Conn; timer: ReturnType<typeof setTimeout> }[]
+  >();
+  function remove(key: string, conn: Deno.Conn): boolean {
+    const kept = idle.get(key) ?? [];
+    const i = kept.findIndex((entry) => entry.conn === conn);
+    if (i < 0) return false;
+    clearTimeout(kept[i]!.timer);
+    kept.splice(i, 1);
+    if (kept.length === 0) idle.delete(key);
+    return true;
+  }
+  return {
+    take(key) {
+      const conn = idle.get(key)?.at(-1)?.conn;
+      if (conn !== undefined) remove(key, conn);
+      return conn;
+    },
+    give(key, conn) {
+      const kept = idle.get(key) ?? [];
+      if (kept.length >= options.perKey) {
+        closeQuietly(conn);
+        return;
+      }
+      const timer = setTimeout(() => {
+        if (remove(key, conn)) closeQuietly(conn);
+      }, idleMs);
+      Deno.unrefTimer(timer);
+      kept.push({ conn, timer });
+      idle.set(key, kept);
+    },
+    closeIdle() {
+      for (const [key, kept] of [...idle]) {
+        for (const { conn } of [...kept]) {
+          remove(key, conn);
+          closeQuietly(conn);
+        }
+      }
+    },
+  };
 }
 
 /** What an attempt came to. */
@@ -139,6 +220,7 @@ const EXPIRED = Symbol("expired");
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 const READ_SIZE = 16 * 1024;
+const FIRST_HEAD_READ_SIZE = 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -159,14 +241,23 @@ export async function sendWebhook(
   if (url === undefined || !["http:", "https:"].includes(url.protocol)) {
     return BLOCKED;
   }
-  const message = encodeRequest(url, request);
+  const { pool } = options;
+  const message = encodeRequest(url, request, pool !== undefined);
   const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
   const connect = options.connect ?? connectTcp;
+  const keyOf = (address: string) =>
+    `${url.protocol}//${tlsName(url.hostname)}@${address}:${port}`;
 
   let tcp: Deno.TcpConn | undefined;
-  /** What is open now: `tcp`, then the TLS connection over it. */
+  /** What is open now: a kept connection, or `tcp` then TLS over it. */
   let conn: Deno.Conn | undefined;
+  /** Where `conn` goes back to when its exchange ended cleanly. */
+  let keepAs: string | undefined;
+  /** The key of the connection opened by this attempt. */
+  let keyOfNew: string | undefined;
   let writing: Promise<void> | undefined;
+  /** Whether the request of the last exchange was written whole. */
+  let wrote = false;
   let expired = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<typeof EXPIRED>((resolve) => {
@@ -188,6 +279,24 @@ export async function sendWebhook(
     if (route === EXPIRED) return TIMED_OUT;
     if (route === "blocked") return BLOCKED;
 
+    // A kept connection to an address checked just now, if there is one.
+    for (const address of pool ? route : []) {
+      const kept = pool?.take(keyOf(address));
+      if (kept === undefined) continue;
+      conn = kept;
+      const done = await exchange(kept);
+      if (done !== STALE) {
+        if (done.reusable) keepAs = keyOf(address);
+        return done.result;
+      }
+      closeQuietly(kept);
+      conn = undefined;
+      await writing;
+      writing = undefined;
+      if (expired) return TIMED_OUT;
+      break;
+    }
+
     for (const hostname of route) {
       // A connect that throws at once fails like one that rejects.
       const opening = Promise.try(() => connect({ hostname, port }));
@@ -199,6 +308,7 @@ export async function sendWebhook(
       }
       if (opened !== undefined) {
         tcp = conn = opened;
+        keyOfNew = keyOf(hostname);
         break;
       }
     }
@@ -215,29 +325,59 @@ export async function sendWebhook(
       if (tls === undefined) return CONNECTION_ERROR;
     }
 
+    const done = await exchange(stream);
+    if (done === STALE) return expired ? TIMED_OUT : CONNECTION_ERROR;
+    if (done.reusable) keepAs = keyOfNew;
+    return done.result;
+  } finally {
+    clearTimeout(timer);
+    if (conn !== undefined) {
+      if (pool && keepAs !== undefined && wrote && !expired) {
+        pool.give(keepAs, conn);
+      } else {
+        // Also fails a write still pending (a receiver that answered
+        // without reading the whole request).
+        closeQuietly(conn);
+      }
+    }
+    await writing;
+  }
+
+  /**
+   * Writes the request and reads the response on `stream`: the result, or
+   * `STALE` when no byte of a response came back (a closed connection),
+   * and whether the connection may carry another request.
+   */
+  async function exchange(
+    stream: Deno.Conn,
+  ): Promise<{ result: SendResult; reusable: boolean } | typeof STALE> {
     // The response is read while the request is written: a receiver may
     // answer (413, 429…) before reading the whole body.
-    writing = writeAll(stream, message).catch(() => {});
+    wrote = false;
+    writing = writeAll(stream, message).then(() => {
+      wrote = true;
+    }, () => {});
     let head: ResponseHead;
     try {
       head = await readHead(stream);
-    } catch {
-      return expired ? TIMED_OUT : CONNECTION_ERROR;
+    } catch (error) {
+      if (error instanceof NoResponse) return STALE;
+      return {
+        result: expired ? TIMED_OUT : CONNECTION_ERROR,
+        reusable: false,
+      };
     }
     const result: SendResult = {
       status: head.status,
       retryAfter: head.retryAfter,
     };
+    let ended = false;
     try {
-      await drainBody(stream, head);
+      ended = await drainBody(stream, head);
     } catch {
       // The status stands: the body is read only to be dropped.
     }
-    return result;
-  } finally {
-    clearTimeout(timer);
-    if (conn !== undefined) closeQuietly(conn);
-    await writing;
+    return { result, reusable: ended && head.persistent };
   }
 }
 
@@ -328,8 +468,15 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-/** The request line, headers and body, as bytes. */
-function encodeRequest(url: URL, request: WebhookRequest): Uint8Array {
+/**
+ * The request line, headers and body, as bytes; `Connection: close` unless
+ * the connection may be kept (HTTP/1.1 connections persist by default).
+ */
+function encodeRequest(
+  url: URL,
+  request: WebhookRequest,
+  keepAlive: boolean,
+): Uint8Array {
   const body = new TextEncoder().encode(request.body);
   const lines = [
     `POST ${url.pathname}${url.search} HTTP/1.1`,
@@ -355,7 +502,9 @@ function encodeRequest(url: URL, request: WebhookRequest): Uint8Array {
     }
     lines.push(`${name}: ${value.trim()}`);
   }
-  lines.push(`Content-Length: ${body.length}`, "Connection: close", "", "");
+  lines.push(`Content-Length: ${body.length}`);
+  if (!keepAlive) lines.push("Connection: close");
+  lines.push("", "");
   const head = new TextEncoder().encode(lines.join("\r\n"));
   const message = new Uint8Array(head.length + body.length);
   message.set(head);
@@ -382,27 +531,58 @@ interface ResponseHead {
   readonly status: number;
   readonly retryAfter: string | null;
   readonly framing: Framing;
+  /**
+   * HTTP/1.1 without `Connection: close`, its end known by a length (or no
+   * body): the connection may carry another request once it is read.
+   */
+  readonly persistent: boolean;
   /** Bytes read past the head: the start of the body. */
   readonly rest: Uint8Array;
 }
 
+/** The connection failed or ended before any byte of a response. */
+class NoResponse extends Error {}
+
+/** What `exchange` returns when a kept connection turns out closed. */
+const STALE = Symbol("stale");
+
 /**
  * Reads up to the end of the final response's head, skipping interim (1xx)
- * responses. Throws when the connection ends first, when the head is larger
- * than `MAX_RESPONSE_HEAD_BYTES` or when it is not HTTP/1.x.
+ * responses. Throws when the connection ends first (`NoResponse` when no
+ * byte came), when the head is larger than `MAX_RESPONSE_HEAD_BYTES` or
+ * when it is not HTTP/1.x.
  */
 async function readHead(conn: Deno.Conn): Promise<ResponseHead> {
-  const buffer = new Uint8Array(MAX_RESPONSE_HEAD_BYTES);
+  // Most heads fit in a small buffer; it grows up to the cap, so that an
+  // attempt does not allocate the cap's worth (a dispatcher under load
+  // makes thousands a second).
+  let buffer = new Uint8Array(FIRST_HEAD_READ_SIZE);
   let filled = 0;
   let start = 0;
   while (true) {
     const end = headEnd(buffer, start, filled);
     if (end === undefined) {
       if (filled === buffer.length) {
-        throw new Error("Response head is too large");
+        if (buffer.length >= MAX_RESPONSE_HEAD_BYTES) {
+          throw new Error("Response head is too large");
+        }
+        const grown = new Uint8Array(
+          Math.min(2 * buffer.length, MAX_RESPONSE_HEAD_BYTES),
+        );
+        grown.set(buffer);
+        buffer = grown;
       }
-      const read = await conn.read(buffer.subarray(filled));
-      if (read === null) throw new Error("Connection closed before a status");
+      let read: number | null;
+      try {
+        read = await conn.read(buffer.subarray(filled));
+      } catch (error) {
+        if (filled === 0) throw new NoResponse("No response", { cause: error });
+        throw error;
+      }
+      if (read === null) {
+        if (filled === 0) throw new NoResponse("Closed before a response");
+        throw new Error("Connection closed before a status");
+      }
       filled += read;
       continue;
     }
@@ -437,9 +617,11 @@ function headEnd(
 function parseHead(bytes: Uint8Array): Omit<ResponseHead, "rest"> {
   const [statusLine = "", ...fields] = new TextDecoder("latin1").decode(bytes)
     .split(/\r?\n/);
-  const match = /^HTTP\/1\.[01] ([1-5][0-9]{2})(?:[ \t].*)?$/.exec(statusLine);
+  const match = /^HTTP\/1\.([01]) ([1-5][0-9]{2})(?:[ \t].*)?$/.exec(
+    statusLine,
+  );
   if (match === null) throw new Error("Not an HTTP/1.x status line");
-  const status = Number(match[1]);
+  const status = Number(match[2]);
   const headers = new Map<string, string[]>();
   for (const field of fields) {
     const parsed = /^([^:\s]+):[ \t]*(.*?)[ \t]*$/.exec(field);
@@ -448,10 +630,16 @@ function parseHead(bytes: Uint8Array): Omit<ResponseHead, "rest"> {
     const name = (parsed[1] ?? "").toLowerCase();
     headers.set(name, [...headers.get(name) ?? [], parsed[2] ?? ""]);
   }
+  const framing = framingOf(status, headers);
+  const closes = (headers.get("connection") ?? []).some((value) =>
+    value.split(",").some((option) => option.trim().toLowerCase() === "close")
+  );
   return {
     status,
     retryAfter: headers.get("retry-after")?.[0] ?? null,
-    framing: framingOf(status, headers),
+    framing,
+    persistent: match[1] === "1" && !closes &&
+      (framing.kind === "none" || framing.kind === "length"),
   };
 }
 
@@ -481,23 +669,32 @@ function framingOf(
  * Reads the body to its end and drops it, but never more than
  * `MAX_WEBHOOK_RESPONSE_BYTES` (counted as received, chunk framing
  * included). Throws when the connection fails or the deadline closes it.
+ * True when the body's length was known and exactly that much came: the
+ * connection is then at the end of the response.
  */
-async function drainBody(conn: Deno.Conn, head: ResponseHead): Promise<void> {
+async function drainBody(
+  conn: Deno.Conn,
+  head: ResponseHead,
+): Promise<boolean> {
   const { framing } = head;
-  if (framing.kind === "none") return;
+  if (framing.kind === "none") return head.rest.length === 0;
+  const length = framing.kind === "length" ? framing.length : Infinity;
   const complete = framing.kind === "chunked"
     ? chunkedEnd()
-    : lengthEnd(framing.kind === "length" ? framing.length : Infinity);
+    : lengthEnd(length);
   const buffer = new Uint8Array(READ_SIZE);
   let budget = MAX_WEBHOOK_RESPONSE_BYTES;
+  let received = 0;
   let bytes = head.rest.subarray(0, budget);
   while (true) {
     budget -= bytes.length;
-    if (complete(bytes) || budget <= 0) return;
+    received += bytes.length;
+    if (complete(bytes)) return received === length;
+    if (budget <= 0) return false;
     const read = await conn.read(
       buffer.subarray(0, Math.min(READ_SIZE, budget)),
     );
-    if (read === null) return;
+    if (read === null) return false;
     bytes = buffer.subarray(0, read);
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The webhook sender against real servers on 127.0.0.1: what goes on the
- * wire, how responses are read, timeouts, and the destination rules applied
+ * wire, how responses are read, timeouts, the destination rules applied
  * to the address actually connected to (resolver and connect stubbed to
- * watch it).
+ * watch it), and which connections a pool keeps for the next attempt.
  */
 import assert from "node:assert/strict";
 import { commandSucceeds } from "../fixtures/mod.ts";
 import { MAX_WEBHOOK_RESPONSE_BYTES } from "../../domain/webhooks.ts";
 import {
+  type ConnectionPool,
+  createConnectionPool,
   MAX_RESPONSE_HEAD_BYTES,
   type Resolver,
   type SendOptions,
@@ -477,6 +479,27 @@ Deno.test("sendWebhook reads a body delimited by the connection closing", async 
   assert.deepEqual(result, { status: 500, retryAfter: null });
 });
 
+Deno.test("sendWebhook reads a head up to the cap, however it arrives", async () => {
+  // Just under the cap, in pieces: the head is read across several reads.
+  const filler = "x".repeat(MAX_RESPONSE_HEAD_BYTES - 100);
+  const head = `HTTP/1.1 429 Too Many\r\nX-Filler: ${filler}\r\n` +
+    "Retry-After: 7\r\nContent-Length: 0\r\n\r\n";
+  await using server = listenRaw(async (conn) => {
+    await readRequest(conn);
+    for (let i = 0; i < head.length; i += 1000) {
+      await writeAll(conn, head.slice(i, i + 1000));
+    }
+    await untilClosed(conn);
+  });
+
+  const result = await sendWebhook(
+    webhook(`http://${LOOPBACK}:${server.port}/`),
+    optionsFor(),
+  );
+
+  assert.deepEqual(result, { status: 429, retryAfter: "7" });
+});
+
 Deno.test("sendWebhook reports a connection error for a broken or refused connection", async (t) => {
   const receivers: Record<string, (conn: Deno.TcpConn) => Promise<void>> = {
     "closed without an answer": async (conn) => {
@@ -816,6 +839,189 @@ Deno.test({
       hangUp.resolve();
 
       assert.deepEqual(result, TIMED_OUT);
+    },
+  );
+});
+
+/** A pool for one test, its idle connections closed when the test ends. */
+function testPool(): ConnectionPool & Disposable {
+  const pool = createConnectionPool({ perKey: 4 });
+  return { ...pool, [Symbol.dispose]: () => pool.closeIdle() };
+}
+
+/**
+ * A raw receiver that answers every request on a connection with
+ * `response`, until the sender closes it (or after one answer, with
+ * `closeAfter`); the request heads it read, in order.
+ */
+function answeringRaw(response: string, closeAfter = false) {
+  const heads: string[] = [];
+  const server = listenRaw(async (conn) => {
+    while (true) {
+      let request: { head: string };
+      try {
+        request = await readRequest(conn);
+      } catch {
+        return;
+      }
+      heads.push(request.head);
+      await writeAll(conn, response);
+      if (closeAfter) return;
+    }
+  });
+  return Object.assign(server, { heads });
+}
+
+Deno.test("sendWebhook with a pool sends the next attempts on the kept connection, without Connection: close", async () => {
+  await using server = answeringRaw("HTTP/1.1 204 No Content\r\n\r\n");
+  using pool = testPool();
+  const { connected, connect } = recordingConnect();
+  const url = `http://${LOOPBACK}:${server.port}/hooks`;
+
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(
+      await sendWebhook(webhook(url), optionsFor({ connect, pool })),
+      { status: 204, retryAfter: null },
+    );
+  }
+
+  assert.deepEqual(connected, [`${LOOPBACK}:${server.port}`]);
+  assert.equal(server.heads.length, 3);
+  for (const head of server.heads) {
+    assert.equal(/^connection:/im.test(head), false, head);
+  }
+});
+
+Deno.test("sendWebhook with a pool keeps only a connection whose response ended cleanly", async (t) => {
+  const responses: Record<string, { response: string; kept: boolean }> = {
+    "Content-Length, read to its end": {
+      response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      kept: true,
+    },
+    "no body (204)": {
+      response: "HTTP/1.1 204 No Content\r\n\r\n",
+      kept: true,
+    },
+    "Connection: close": {
+      response:
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+      kept: false,
+    },
+    "HTTP/1.0": {
+      response: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      kept: false,
+    },
+    "chunked": {
+      response:
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+      kept: false,
+    },
+    "more bytes than its Content-Length": {
+      response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1",
+      kept: false,
+    },
+    "a body over the cap": {
+      response: `HTTP/1.1 200 OK\r\nContent-Length: ${
+        MAX_WEBHOOK_RESPONSE_BYTES + 1
+      }\r\n\r\n${"x".repeat(MAX_WEBHOOK_RESPONSE_BYTES + 1)}`,
+      kept: false,
+    },
+  };
+  for (const [name, { response, kept }] of Object.entries(responses)) {
+    await t.step(name, async () => {
+      await using server = answeringRaw(response);
+      using pool = testPool();
+      const { connected, connect } = recordingConnect();
+      const url = `http://${LOOPBACK}:${server.port}/`;
+
+      for (let i = 0; i < 2; i++) {
+        const result = await sendWebhook(
+          webhook(url),
+          optionsFor({ connect, pool }),
+        );
+        assert.equal(
+          result.status,
+          response.startsWith("HTTP/1.1 204") ? 204 : 200,
+        );
+      }
+
+      assert.equal(connected.length, kept ? 1 : 2);
+    });
+  }
+});
+
+Deno.test("sendWebhook resends on a new connection when the kept one was closed by the receiver", async () => {
+  await using server = answeringRaw("HTTP/1.1 204 No Content\r\n\r\n", true);
+  using pool = testPool();
+  const { connected, connect } = recordingConnect();
+  const url = `http://${LOOPBACK}:${server.port}/`;
+
+  const first = await sendWebhook(webhook(url), optionsFor({ connect, pool }));
+  // The receiver has closed its end: wait until it is done with it.
+  await Promise.all(server.handled);
+  const second = await sendWebhook(webhook(url), optionsFor({ connect, pool }));
+
+  assert.deepEqual([first, second], [
+    { status: 204, retryAfter: null },
+    { status: 204, retryAfter: null },
+  ]);
+  assert.equal(connected.length, 2);
+  assert.equal(server.heads.length, 2);
+});
+
+Deno.test("sendWebhook with a pool still checks every attempt's destination before taking a kept connection", async (t) => {
+  await t.step(
+    "a name that now resolves elsewhere gets a new connection there",
+    async () => {
+      await using server = answeringRaw("HTTP/1.1 204 No Content\r\n\r\n");
+      using pool = testPool();
+      const { connected, connect } = recordingConnect();
+      const answers = [[LOOPBACK], ["127.0.0.2"]];
+      const resolve: Resolver = () => Promise.resolve(answers.shift() ?? []);
+      const options = optionsFor({
+        connect,
+        pool,
+        resolve,
+        allowHosts: new Set(["hooks.test"]),
+      });
+      const url = `http://hooks.test:${server.port}/`;
+
+      const first = await sendWebhook(webhook(url), options);
+      const second = await sendWebhook(webhook(url), options);
+
+      assert.deepEqual(first, { status: 204, retryAfter: null });
+      assert.deepEqual(second, CONNECTION_ERROR);
+      assert.deepEqual(connected, [
+        `${LOOPBACK}:${server.port}`,
+        `127.0.0.2:${server.port}`,
+      ]);
+      assert.equal(server.heads.length, 1);
+    },
+  );
+
+  await t.step(
+    "an address no longer allowed is refused, kept connection or not",
+    async () => {
+      await using server = answeringRaw("HTTP/1.1 204 No Content\r\n\r\n");
+      using pool = testPool();
+      const { connected, connect } = recordingConnect();
+      const url = `http://${LOOPBACK}:${server.port}/`;
+
+      const first = await sendWebhook(
+        webhook(url),
+        optionsFor({ connect, pool }),
+      );
+      const second = await sendWebhook(
+        webhook(url),
+        optionsFor({ connect, pool, allowHosts: new Set() }),
+      );
+
+      assert.deepEqual([first, second], [
+        { status: 204, retryAfter: null },
+        BLOCKED,
+      ]);
+      assert.equal(connected.length, 1);
+      assert.equal(server.heads.length, 1);
     },
   );
 });

@@ -11,6 +11,14 @@
  *    After each run with the endpoint the harness waits until the outbox is
  *    empty (`orders_webhook_deliveries_pending` in `/v1/admin/metrics`):
  *    deliveries left over would otherwise be paid for by the next run.
+ *    Besides the rate, each run reads the service's CPU time (user +
+ *    system, `/proc/<pid>/stat`) and its responses
+ *    (`orders_http_responses_total`) from just before the warm-up: at the
+ *    end of the run (CPU per request under full load, the inverse of the
+ *    rate but not moved by other work taking the service's core) and, with
+ *    the endpoint, again when the outbox is empty (every delivery paid
+ *    for; the part after the run, per delivery, is the dispatcher's own
+ *    cost).
  * 2. Delivery latency: with the endpoint registered, `--latency-orders`
  *    orders are created one at a time, at most one every `--latency-pace-ms`;
  *    for each, the time its 201 reached the harness and the time the
@@ -76,6 +84,21 @@ export interface WebhookRun {
   drainSeconds?: number | undefined;
   /** False when the outbox was not empty within the wait. */
   drained?: boolean | undefined;
+  /**
+   * The service's CPU time per 1000 responses, in ms, from the warm-up to
+   * the end of the run (with the endpoint: until the outbox was empty).
+   */
+  cpuMsPer1000?: number | undefined;
+  /**
+   * The same until the end of the run only: under full load the inverse of
+   * the rate, but unmoved by other work taking the service's core.
+   */
+  runCpuMsPer1000?: number | undefined;
+  /**
+   * The service's CPU time per 1000 deliveries while the outbox emptied
+   * after the run (the dispatcher's own cost), in ms.
+   */
+  drainCpuMsPer1000?: number | undefined;
 }
 
 /** One scenario's runs side by side: medians of its rounds. */
@@ -86,6 +109,15 @@ export interface WebhookComparison {
   one: { requestsPerSecond: number[]; p50Ms: number; p99Ms: number };
   /** Median rate with one endpoint / median rate with none. */
   ratio: number;
+  /** Median CPU ms per 1000 responses until the outbox was empty. */
+  cpuMsPer1000: { none: number; one: number };
+  /** Median CPU ms per 1000 responses during the runs. */
+  runCpuMsPer1000: { none: number; one: number };
+  /**
+   * `runCpuMsPer1000` none / one: the rate ratio as CPU time per request
+   * says it, which other work on the machine does not move.
+   */
+  cpuRatio: number;
 }
 
 /** Delivery latency with a healthy receiver. */
@@ -197,11 +229,15 @@ interface Admin {
   register(url: string): Promise<string>;
   remove(endpointId: string): Promise<void>;
   metrics(): Promise<Map<string, number>>;
+  /** Requests this client has made so far (they are responses too). */
+  calls(): number;
 }
 
 function adminClient(baseUrl: string, token: string): Admin {
   const headers = { Authorization: `Bearer ${token}` };
+  let calls = 0;
   async function expect(response: Response, status: number, what: string) {
+    calls++;
     const text = await response.text();
     if (response.status !== status) {
       throw new Error(
@@ -231,6 +267,7 @@ function adminClient(baseUrl: string, token: string): Admin {
       const response = await fetch(`${baseUrl}/v1/admin/metrics`, { headers });
       return parseMetrics(await expect(response, 200, "read the metrics"));
     },
+    calls: () => calls,
   };
 }
 
@@ -264,6 +301,60 @@ async function waitForDrain(
     await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
   return { seconds: (performance.now() - start) / 1000, drained: false };
+}
+
+/** Ticks of `/proc/<pid>/stat` per second (`getconf CLK_TCK`). */
+async function clockTicksPerSecond(): Promise<number> {
+  const { stdout } = await new Deno.Command("getconf", { args: ["CLK_TCK"] })
+    .output();
+  const ticks = Number(new TextDecoder().decode(stdout).trim());
+  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+}
+
+/** The CPU time (user + system) a process has used so far, in ticks. */
+async function cpuTicks(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The fields after the command name, which may hold spaces: the state is
+  // field 3 of the line, utime and stime fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Every response the service has counted so far. */
+function responseCount(metrics: Map<string, number>): number {
+  let total = 0;
+  for (const [name, value] of metrics) {
+    if (name.startsWith("orders_http_responses_total{")) total += value;
+  }
+  return total;
+}
+
+/** A window of the service's CPU time and responses. */
+interface CpuWindow {
+  /** CPU ms per 1000 responses since the window opened, and the CPU ms. */
+  read(): Promise<{ msPer1000: number; ms: number }>;
+}
+
+/**
+ * Opens a window on the service's CPU time and responses; the harness's own
+ * admin calls meanwhile are not counted as responses.
+ */
+async function openCpuWindow(
+  pid: number,
+  admin: Admin,
+  ticksPerSecond: number,
+): Promise<CpuWindow> {
+  const responses = responseCount(await admin.metrics());
+  const calls = admin.calls();
+  const ticks = await cpuTicks(pid);
+  return {
+    async read() {
+      const ms = (await cpuTicks(pid) - ticks) * 1000 / ticksPerSecond;
+      const served = responseCount(await admin.metrics()) - responses -
+        (admin.calls() - calls);
+      return { msPer1000: ms / served * 1000, ms };
+    },
+  };
 }
 
 /** The value at `p` % of sorted `values` (nearest rank); NaN when empty. */
@@ -390,12 +481,24 @@ function compare(runs: readonly WebhookRun[]): WebhookComparison[] {
     };
     const none = side("none");
     const one = side("one");
+    const cpu = (key: "cpuMsPer1000" | "runCpuMsPer1000") => {
+      const of = (endpoint: EndpointState) =>
+        median(
+          runs.filter((r) => r.scenario.id === id && r.endpoint === endpoint)
+            .map((r) => r[key] ?? NaN),
+        );
+      return { none: of("none"), one: of("one") };
+    };
+    const inRun = cpu("runCpuMsPer1000");
     return {
       id,
       title: SCENARIOS[id].title,
       none,
       one,
       ratio: median(one.requestsPerSecond) / median(none.requestsPerSecond),
+      cpuMsPer1000: cpu("cpuMsPer1000"),
+      runCpuMsPer1000: inRun,
+      cpuRatio: inRun.none / inRun.one,
     };
   });
 }
@@ -445,6 +548,7 @@ export async function runWebhookBenchmark(
         patchPool: orders.map((o) => o.id),
       };
       const drainTimeoutMs = settings.smoke ? 30_000 : 120_000;
+      const ticksPerSecond = await clockTicksPerSecond();
       const runs: WebhookRun[] = [];
       for (let round = 1; round <= settings.webhookRounds; round++) {
         // ABBA: odd rounds start without the endpoint, even rounds with it.
@@ -461,6 +565,11 @@ export async function runWebhookBenchmark(
                 endpoint === "one" ? "one endpoint" : "no endpoint"
               }`,
             );
+            const cpu = await openCpuWindow(
+              service.server.pid,
+              admin,
+              ticksPerSecond,
+            );
             const scenario = await runScenario(
               id,
               ctx,
@@ -469,8 +578,16 @@ export async function runWebhookBenchmark(
             if (scenario.peakRssMb !== undefined) {
               peak = Math.max(peak ?? 0, scenario.peakRssMb);
             }
+            const inRun = await cpu.read();
             if (endpointId === undefined) {
-              runs.push({ round, endpoint, scenario });
+              const cpuMsPer1000 = inRun.msPer1000;
+              runs.push({
+                round,
+                endpoint,
+                scenario,
+                cpuMsPer1000,
+                runCpuMsPer1000: cpuMsPer1000,
+              });
               continue;
             }
             // What the dispatcher had not caught up with, then the wait
@@ -480,6 +597,7 @@ export async function runWebhookBenchmark(
               admin,
               drainTimeoutMs,
             );
+            const whole = await cpu.read();
             runs.push({
               round,
               endpoint,
@@ -487,6 +605,9 @@ export async function runWebhookBenchmark(
               pendingAtEnd,
               drainSeconds: seconds,
               drained,
+              cpuMsPer1000: whole.msPer1000,
+              runCpuMsPer1000: inRun.msPer1000,
+              drainCpuMsPer1000: (whole.ms - inRun.ms) / pendingAtEnd * 1000,
             });
           }
           if (endpointId !== undefined) await admin.remove(endpointId);
@@ -609,6 +730,9 @@ function runRows(report: WebhookReport): string[][] {
       "errors",
       "backlog at end",
       "drained in s",
+      "CPU ms / 1000 in run",
+      "with drain",
+      "drain CPU ms / 1000 deliveries",
     ],
     ...report.runs.map((r) => [
       r.scenario.title,
@@ -622,6 +746,9 @@ function runRows(report: WebhookReport): string[][] {
       r.drainSeconds === undefined
         ? "–"
         : `${fixed(r.drainSeconds, 1)}${r.drained ? "" : " (not drained)"}`,
+      fixed(r.runCpuMsPer1000, 0),
+      fixed(r.cpuMsPer1000, 0),
+      fixed(r.drainCpuMsPer1000, 0),
     ]),
   ];
 }
@@ -637,6 +764,9 @@ function comparisonRows(report: WebhookReport): string[][] {
       "p50 ms none / one",
       "p99 ms none / one",
       `≥ ${THROUGHPUT_BUDGET}`,
+      "CPU ms / 1000 in run none / one",
+      "CPU ratio",
+      "CPU ms / 1000 with drain none / one",
     ],
     ...report.comparisons.map((c) => [
       c.title,
@@ -646,6 +776,11 @@ function comparisonRows(report: WebhookReport): string[][] {
       `${fixed(c.none.p50Ms, 1)} / ${fixed(c.one.p50Ms, 1)}`,
       `${fixed(c.none.p99Ms, 1)} / ${fixed(c.one.p99Ms, 1)}`,
       c.ratio >= THROUGHPUT_BUDGET ? "met" : "missed",
+      `${fixed(c.runCpuMsPer1000.none, 0)} / ${
+        fixed(c.runCpuMsPer1000.one, 0)
+      }`,
+      fixed(c.cpuRatio, 3),
+      `${fixed(c.cpuMsPer1000.none, 0)} / ${fixed(c.cpuMsPer1000.one, 0)}`,
     ]),
   ];
 }
