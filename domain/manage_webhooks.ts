@@ -87,9 +87,19 @@ export interface WebhookDeps {
   readonly allowHosts: ReadonlySet<string>;
   /** How many endpoints may be registered (`WEBHOOK_MAX_ENDPOINTS`). */
   readonly maxEndpoints: number;
-  /** Tells the dispatcher that deliveries were queued, if one listens. */
-  readonly wakeDispatcher?: (() => void) | undefined;
+  /** Tells the dispatcher, if one listens. */
+  readonly wakeDispatcher?: WakeDispatcher | undefined;
 }
+
+/**
+ * Tells the dispatcher that deliveries may have been queued; with
+ * `endpointsChanged` (an endpoint was registered, enabled or changed here),
+ * also that it must look at the endpoints again rather than trust its last
+ * look (which may have found none enabled).
+ */
+export type WakeDispatcher = (
+  options?: { readonly endpointsChanged?: boolean },
+) => void;
 
 /** Who asks, in which request. */
 export interface WebhookRequest {
@@ -175,6 +185,9 @@ export async function createWebhookEndpoint(
       tooManyEndpointsMessage(deps.maxEndpoints),
     );
   }
+  // Else this process's dispatcher may not look at the endpoints until its
+  // next poll, and the first events for this one would wait for it.
+  deps.wakeDispatcher?.({ endpointsChanged: true });
   return { endpoint, secret };
 }
 
@@ -207,6 +220,7 @@ export async function updateWebhookEndpoint(
         at: now,
       }),
     );
+    if (written) deps.wakeDispatcher?.({ endpointsChanged: true });
     return written ? after : undefined;
   });
 }

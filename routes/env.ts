@@ -14,6 +14,7 @@ import type {
   WebhookEndpointStore,
 } from "../domain/ports.ts";
 import type { ReviewPolicy } from "../domain/review.ts";
+import type { WakeDispatcher } from "../domain/manage_webhooks.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../monitoring/metrics.ts";
 import type { Context } from "hono";
@@ -78,7 +79,7 @@ export interface AppDeps {
     readonly maxEndpoints: number;
   };
   /** Starts the dispatcher on what a write may have queued. */
-  readonly wakeDispatcher?: (() => void) | undefined;
+  readonly wakeDispatcher?: WakeDispatcher | undefined;
 }
 
 /** How the app applies its rate limits. */

@@ -34,6 +34,7 @@ import {
 import { errorFields } from "../error_fields.ts";
 import type { Logger } from "../logger.ts";
 import { DEFAULT_WEBHOOK_POLL_MS } from "../domain/webhooks.ts";
+import type { WakeDispatcher } from "../domain/manage_webhooks.ts";
 import {
   createConnectionPool,
   type SendOptions,
@@ -71,8 +72,12 @@ export interface DispatcherDeps {
 
 /** A running dispatcher. */
 export interface Dispatcher {
-  /** Starts a round now: something may have been queued. */
-  wake(): void;
+  /**
+   * Starts a round now: something may have been queued. With
+   * `endpointsChanged`, the last look at the endpoints is forgotten first,
+   * so the round looks again.
+   */
+  wake: WakeDispatcher;
   /**
    * Polls every `pollMs` (self-hosted) until `stop`, looking at once;
    * settles when that first look is done (never rejects), so a service
@@ -345,7 +350,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   return {
-    wake() {
+    wake(options) {
+      if (options?.endpointsChanged) lastLook = undefined;
       const busy = lastLook !== undefined &&
         performance.now() - lastLook.at < pollMs &&
         lastLook.enabled.every((id) =>

@@ -17,6 +17,7 @@ import {
 } from "../../webhooks/dispatcher.ts";
 import { createMetrics } from "../../monitoring/metrics.ts";
 import { DEFAULT_WEBHOOK_DISABLE_AFTER } from "../../domain/webhook_schedule.ts";
+import type { WakeDispatcher } from "../../domain/manage_webhooks.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 
 const LOOPBACK = new Set(["127.0.0.1"]);
@@ -48,11 +49,17 @@ interface Setup {
 async function withWebhooks(
   settings: Partial<DispatcherSettings>,
   run: (setup: Setup) => Promise<void>,
+  options: { wokenByWrites?: boolean } = {},
 ): Promise<void> {
   const metrics = createMetrics({ securityEvents: [] });
+  const wiring: { wake?: WakeDispatcher } = {};
   const ctx = await createTestContext({
     webhookSettings: { allowHosts: LOOPBACK, maxEndpoints: 20 },
     metrics,
+    // As the service wires it; otherwise the tests drive the dispatcher.
+    ...(options.wokenByWrites && {
+      wakeDispatcher: (wakeOptions) => wiring.wake?.(wakeOptions),
+    }),
   });
   const receiver = startReceiver();
   const dispatcher = createDispatcher({
@@ -65,6 +72,7 @@ async function withWebhooks(
     countAttempt: (outcome) => metrics.countWebhookAttempt(outcome),
     random: () => 0.5,
   });
+  wiring.wake = dispatcher.wake;
   const { admin, owner, fulfillment } = await callers(ctx);
   try {
     await run({
@@ -477,3 +485,22 @@ Deno.test("a redirect is a failed attempt, never followed; an answer slower than
     }
   });
 });
+
+Deno.test("an endpoint registered after the dispatcher found none gets the next change's event at once, not at the next poll", () =>
+  withWebhooks({}, async (s) => {
+    // The first look finds no endpoint; the next poll is an hour away.
+    await s.dispatcher.start(3_600_000);
+    await s.register();
+    const { id } = await placeOrder(s.ctx, s.owner);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      s.receiver.waitFor(1),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("no delivery without a poll")),
+          10_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(s.receiver.deliveries[0]?.json.data.order_id, id);
+  }, { wokenByWrites: true }));
